@@ -1,0 +1,686 @@
+"""The matching engine: ``Engine.apply(command) -> list[Event]``. Pure: no I/O, clock or randomness.
+
+Same commands in, same events and state out; that is what makes recovery exact.
+
+How an order is processed
+-------------------------
+1. Every check runs before anything changes; a failed check returns one ``Rejected`` and the
+   engine is untouched (this includes FOK fillability, post-only crossing and funds).
+2. ``OrderAccepted``: the order's funds move from available to locked. A limit buy locks
+   ``price * quantity`` in quote, a sell locks its base quantity, a market buy by quote locks
+   the quote amount, and a market buy by base quantity locks the buyer's whole available quote
+   for the length of this one command (so it can never spend more than the buyer has).
+3. Matching against the opposite side in price-time priority. Each fill settles at the maker's
+   price; a buying taker's lock is consumed at its own limit price and the difference
+   (``taker_refund``) goes straight back to available. Fees are fractions (ppm) of what each
+   side receives, rounded down, credited to the fee account.
+4. Self-trade prevention, by the taker's ``stp``: cancel the taker's rest (default), cancel the
+   resting maker and go on, or both.
+5. The rest of a GTC limit order rests (``OrderRested``); anything else ends with
+   ``OrderClosed`` releasing what is still locked.
+
+Known limitation: order ids are checked for uniqueness against open orders only; the edge makes
+them unique (snowflake ids), the engine cannot remember every id it has ever seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from matcher import snapshot as _snapshot
+from matcher.book import Order, OrderBook
+from matcher.ledger import Account, Ledger
+from model.commands import (
+    Balances,
+    CancelAll,
+    CancelOrder,
+    Command,
+    Deposit,
+    GetOrder,
+    OpenOrders,
+    PlaceOrder,
+    Quote,
+)
+from model.config import MarketConfig
+from model.enums import (
+    CloseReason,
+    OrderStatus,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+from model.events import (
+    BalanceEntry,
+    BalancesResult,
+    Deposited,
+    Event,
+    OpenOrdersResult,
+    OrderAccepted,
+    OrderClosed,
+    OrderRested,
+    OrderState,
+    QuoteResult,
+    Rejected,
+    TradeExecuted,
+)
+from model.ids import OrderId, TradeId, UserId
+from model.numbers import MAX_BALANCE, MarketSpec
+from model.rejects import RejectCode
+
+__all__ = ["DEFAULT_MAX_OPEN_ORDERS", "Engine", "Market"]
+
+DEFAULT_MAX_OPEN_ORDERS = 1000
+MAX_CLIENT_ORDER_ID = 64
+_PPM = 1_000_000
+
+_CANCEL_TAKER = SelfTradePrevention.CANCEL_TAKER
+_CANCEL_BOTH = SelfTradePrevention.CANCEL_BOTH
+_CANCEL_MAKER = SelfTradePrevention.CANCEL_MAKER
+_BUY = Side.BUY
+_LIMIT = OrderType.LIMIT
+_GTC = TimeInForce.GTC
+
+
+def _reject(code: RejectCode, message: str, order_id: OrderId | None = None) -> list[Event]:
+    return [Rejected(code=code, message=message, order_id=order_id)]
+
+
+class Market:
+    """A market's book together with the integers its arithmetic needs."""
+
+    __slots__ = ("base", "book", "bpl", "maker_ppm", "quote", "spec", "taker_ppm", "tpl")
+
+    def __init__(self, spec: MarketSpec, base: int, quote: int) -> None:
+        self.spec = spec
+        self.book = OrderBook(spec.symbol)
+        self.base = base
+        self.quote = quote
+        self.bpl = spec.base_atoms_per_lot
+        self.tpl = spec.quote_atoms_per_tick_lot
+        self.maker_ppm = spec.maker_fee_ppm
+        self.taker_ppm = spec.taker_fee_ppm
+
+    def lock_asset(self, side: Side) -> int:
+        """The asset an order of ``side`` locks: quote to buy, base to sell."""
+        return self.quote if side is _BUY else self.base
+
+    def locked_by(self, order: Order) -> int:
+        """What a resting order still holds locked."""
+        if order.side is _BUY:
+            return order.remaining * order.price * self.tpl
+        return order.remaining * self.bpl
+
+
+class Engine:
+    """Order books and balances of one shard's markets."""
+
+    def __init__(
+        self, config: MarketConfig, *, max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS
+    ) -> None:
+        self.config = config
+        self.max_open_orders = max_open_orders
+        self.ledger = Ledger(sorted(config.assets))
+        index = self.ledger.asset_index
+        self.markets: dict[str, Market] = {
+            symbol: Market(spec, index[spec.base.code], index[spec.quote.code])
+            for symbol, spec in sorted(config.markets.items())
+        }
+        self.orders: dict[OrderId, Order] = {}
+        self.user_orders: dict[UserId, dict[OrderId, Order]] = {}
+        self.client_ids: dict[tuple[UserId, str], Order] = {}
+        self.seq = 0
+        self.trade_id = 0
+        self._handlers: dict[type[Any], Callable[[Any], list[Event]]] = {
+            PlaceOrder: self._place,
+            CancelOrder: self._cancel,
+            CancelAll: self._cancel_all,
+            Deposit: self._deposit,
+            Quote: self._quote,
+            GetOrder: self._get_order,
+            OpenOrders: self._open_orders,
+            Balances: self._balances,
+        }
+
+    # --- the one entry point -------------------------------------------------------------
+
+    def apply(self, command: Command) -> list[Event]:
+        """Apply one command; return its events (state events numbered by ``seq``)."""
+        if command.user_id <= 0:
+            return _reject(RejectCode.INVALID_USER, f"user_id must be positive: {command.user_id}")
+        return self._handlers[type(command)](command)
+
+    # --- placing -------------------------------------------------------------------------
+
+    def _place(self, cmd: PlaceOrder) -> list[Event]:
+        market = self.markets.get(cmd.market)
+        if market is None:
+            return _reject(
+                RejectCode.INVALID_MARKET, f"unknown market {cmd.market!r}", cmd.order_id
+            )
+        problem = self._check_shape(cmd, market.spec)
+        if problem is not None:
+            return _reject(problem[0], problem[1], cmd.order_id)
+        user, side = cmd.user_id, cmd.side
+        if cmd.order_id in self.orders:
+            return _reject(
+                RejectCode.DUPLICATE_ORDER_ID, f"order {cmd.order_id} exists", cmd.order_id
+            )
+        if cmd.client_order_id is not None and (user, cmd.client_order_id) in self.client_ids:
+            return _reject(
+                RejectCode.DUPLICATE_CLIENT_ORDER_ID,
+                f"clientOrderId {cmd.client_order_id!r} is in use by an open order",
+                cmd.order_id,
+            )
+        is_limit = cmd.type is _LIMIT
+        if is_limit and cmd.tif is _GTC:
+            open_count = len(self.user_orders.get(user, ()))
+            if open_count >= self.max_open_orders:
+                return _reject(
+                    RejectCode.TOO_MANY_OPEN_ORDERS,
+                    f"at most {self.max_open_orders} open orders per user",
+                    cmd.order_id,
+                )
+        asset = market.lock_asset(side)
+        available = self.ledger.available(user, asset)
+        if is_limit:
+            lock = (
+                market.spec.notional(cmd.price, cmd.quantity)
+                if side is _BUY
+                else cmd.quantity * market.bpl
+            )
+        elif side is _BUY:
+            lock = cmd.quote_quantity or available
+        else:
+            lock = cmd.quantity * market.bpl
+        if lock == 0 or lock > available:
+            code = self.ledger.asset_codes[asset]
+            return _reject(
+                RejectCode.INSUFFICIENT_FUNDS,
+                f"needs {lock} {code} atoms, {available} available",
+                cmd.order_id,
+            )
+        opposite = market.book.opposite(side)
+        if cmd.post_only and opposite.crosses(side, cmd.price):
+            return _reject(
+                RejectCode.POST_ONLY_WOULD_TAKE,
+                "post-only order would take liquidity",
+                cmd.order_id,
+            )
+        if not is_limit and not opposite.levels:
+            return _reject(
+                RejectCode.NO_LIQUIDITY,
+                f"no {market.spec.symbol} orders to trade with",
+                cmd.order_id,
+            )
+        if cmd.tif is TimeInForce.FOK and not self._fillable(market, cmd):
+            return _reject(
+                RejectCode.FOK_NOT_FILLABLE,
+                "the book cannot fill the whole order now",
+                cmd.order_id,
+            )
+        return self._accept_and_match(cmd, market, asset, lock)
+
+    @staticmethod
+    def _check_shape(cmd: PlaceOrder, spec: MarketSpec) -> tuple[RejectCode, str] | None:
+        """Field combinations that make no order for this market, or ``None``."""
+        qty, max_qty = cmd.quantity, spec.max_quantity_lots
+        if cmd.client_order_id is not None and not 0 < len(cmd.client_order_id) <= (
+            MAX_CLIENT_ORDER_ID
+        ):
+            return RejectCode.INVALID_ORDER, f"clientOrderId must be 1..{MAX_CLIENT_ORDER_ID} chars"
+        if cmd.type is _LIMIT:
+            if not 0 < cmd.price <= spec.max_price_ticks:
+                return RejectCode.INVALID_PRICE, f"price must be 1..{spec.max_price_ticks} ticks"
+            if not 0 < qty <= max_qty:
+                return RejectCode.INVALID_QUANTITY, f"quantity must be 1..{max_qty} lots"
+            if cmd.quote_quantity:
+                return RejectCode.INVALID_ORDER, "quoteQuantity is only for market buys"
+            if cmd.post_only and cmd.tif is not _GTC:
+                return RejectCode.INVALID_ORDER, "postOnly needs timeInForce GTC"
+            return None
+        if cmd.price:
+            return RejectCode.INVALID_ORDER, "a market order takes no price"
+        if cmd.post_only:
+            return RejectCode.INVALID_ORDER, "a market order cannot be post-only"
+        if cmd.tif is TimeInForce.FOK:
+            return RejectCode.INVALID_ORDER, "market orders are IOC; use a FOK limit order"
+        if cmd.side is _BUY and cmd.quote_quantity:
+            if qty:
+                return RejectCode.INVALID_ORDER, "give quantity or quoteQuantity, not both"
+            if not 0 < cmd.quote_quantity <= MAX_BALANCE:
+                return RejectCode.INVALID_QUANTITY, "quoteQuantity out of range"
+            return None
+        if cmd.quote_quantity:
+            return RejectCode.INVALID_ORDER, "quoteQuantity is only for market buys"
+        if not 0 < qty <= max_qty:
+            return RejectCode.INVALID_QUANTITY, f"quantity must be 1..{max_qty} lots"
+        return None
+
+    def _fillable(self, market: Market, cmd: PlaceOrder) -> bool:
+        """Would a FOK limit order fill entirely now (self-trade prevention included)?"""
+        need, user, limit = cmd.quantity, cmd.user_id, cmd.price
+        skip_own = cmd.stp is _CANCEL_MAKER
+        for level in market.book.opposite(cmd.side).iter_levels():
+            if level.price > limit if cmd.side is _BUY else level.price < limit:
+                return False
+            order = level.head
+            while order is not None:
+                if order.user_id == user:
+                    if not skip_own:
+                        return False
+                else:
+                    need -= order.remaining
+                    if need <= 0:
+                        return True
+                order = order.next
+        return False
+
+    def _accept_and_match(
+        self, cmd: PlaceOrder, market: Market, asset: int, lock: int
+    ) -> list[Event]:
+        account = self.ledger.account(cmd.user_id)
+        account.lock(asset, lock)
+        taker = Order(
+            cmd.order_id,
+            cmd.user_id,
+            cmd.market,
+            cmd.side,
+            cmd.type,
+            cmd.tif if cmd.type is _LIMIT else TimeInForce.IOC,
+            cmd.price,
+            cmd.quantity,
+            cmd.client_order_id,
+            cmd.post_only,
+            cmd.stp,
+            cmd.ts,
+        )
+        self.seq += 1
+        events: list[Event] = [
+            OrderAccepted(
+                seq=self.seq,
+                ts=cmd.ts,
+                market=cmd.market,
+                order_id=cmd.order_id,
+                user_id=cmd.user_id,
+                side=cmd.side,
+                type=cmd.type,
+                tif=taker.tif,
+                price=cmd.price,
+                quantity=cmd.quantity,
+                quote_quantity=cmd.quote_quantity,
+                post_only=cmd.post_only,
+                client_order_id=cmd.client_order_id,
+                locked=lock,
+            )
+        ]
+        budget, reason = self._match(market, taker, account, lock, events)
+        if reason is None and taker.tif is _GTC:
+            self.rest(market, taker)
+            self.seq += 1
+            events.append(
+                OrderRested(
+                    seq=self.seq,
+                    ts=cmd.ts,
+                    market=cmd.market,
+                    order_id=cmd.order_id,
+                    user_id=cmd.user_id,
+                    side=cmd.side,
+                    price=cmd.price,
+                    remaining=taker.remaining,
+                )
+            )
+            return events
+        if reason is None:
+            reason = CloseReason.IOC_REST if cmd.type is _LIMIT else CloseReason.MARKET_REST
+        released = budget if cmd.side is _BUY else taker.remaining * market.bpl
+        account.release(asset, released)
+        self.seq += 1
+        events.append(
+            OrderClosed(
+                seq=self.seq,
+                ts=cmd.ts,
+                market=cmd.market,
+                order_id=cmd.order_id,
+                user_id=cmd.user_id,
+                side=cmd.side,
+                price=cmd.price,
+                remaining=taker.remaining,
+                released=released,
+                reason=reason,
+                was_resting=False,
+            )
+        )
+        return events
+
+    def _match(
+        self, market: Market, taker: Order, account: Account, budget: int, events: list[Event]
+    ) -> tuple[int, CloseReason | None]:
+        """Trade ``taker`` against the book; return its unspent buy budget and why it stopped.
+
+        The reason is ``None`` when the order still wants more and the book has no more at its
+        price: it then rests (GTC) or expires (IOC, market).
+        """
+        is_buy = taker.side is _BUY
+        is_limit = taker.type is _LIMIT
+        by_quote = not is_limit and is_buy and taker.quantity == 0
+        want = market.spec.max_quantity_lots if by_quote else taker.remaining
+        limit = taker.price
+        opposite = market.book.opposite(taker.side)
+        tpl, bpl, base, quote = market.tpl, market.bpl, market.base, market.quote
+        fees = self.ledger.fees
+        accounts = self.ledger.accounts
+        taker_id, user = taker.order_id, taker.user_id
+        ts = taker.ts
+        reason: CloseReason | None = None
+        while want:
+            level = opposite.best()
+            if level is None:
+                break
+            price = level.price
+            if is_limit and (price > limit if is_buy else price < limit):
+                break
+            maker = level.head
+            while maker is not None and want:
+                if maker.user_id == user:
+                    if taker.stp is _CANCEL_TAKER:
+                        reason = CloseReason.SELF_TRADE
+                        break
+                    following = maker.next
+                    events.append(self._close_resting(market, maker, CloseReason.SELF_TRADE, ts))
+                    if taker.stp is _CANCEL_BOTH:
+                        reason = CloseReason.SELF_TRADE
+                        break
+                    maker = following
+                    continue
+                qty = want if want < maker.remaining else maker.remaining
+                quote_amount = price * qty * tpl
+                if not is_limit and is_buy and quote_amount > budget:
+                    qty = budget // (price * tpl)
+                    if qty == 0:
+                        reason = CloseReason.FILLED if by_quote else CloseReason.MARKET_REST
+                        break
+                    quote_amount = price * qty * tpl
+                base_amount = qty * bpl
+                maker_account = accounts[maker.user_id]
+                if is_buy:
+                    refund = (limit - price) * qty * tpl if is_limit else 0
+                    taker_fee = base_amount * market.taker_ppm // _PPM
+                    maker_fee = quote_amount * market.maker_ppm // _PPM
+                    account.locked[quote] -= quote_amount + refund
+                    account.available[quote] += refund
+                    account.available[base] += base_amount - taker_fee
+                    maker_account.locked[base] -= base_amount
+                    maker_account.available[quote] += quote_amount - maker_fee
+                    fees[base] += taker_fee
+                    fees[quote] += maker_fee
+                    budget -= quote_amount + refund
+                else:
+                    refund = 0
+                    taker_fee = quote_amount * market.taker_ppm // _PPM
+                    maker_fee = base_amount * market.maker_ppm // _PPM
+                    account.locked[base] -= base_amount
+                    account.available[quote] += quote_amount - taker_fee
+                    maker_account.locked[quote] -= quote_amount
+                    maker_account.available[base] += base_amount - maker_fee
+                    fees[quote] += taker_fee
+                    fees[base] += maker_fee
+                want -= qty
+                taker.remaining -= qty if not by_quote else 0
+                taker.executed_quantity += qty
+                taker.executed_quote += quote_amount
+                maker.remaining -= qty
+                maker.executed_quantity += qty
+                maker.executed_quote += quote_amount
+                level.total -= qty
+                self.trade_id += 1
+                self.seq += 1
+                events.append(
+                    TradeExecuted(
+                        seq=self.seq,
+                        ts=ts,
+                        market=taker.market,
+                        trade_id=TradeId(self.trade_id),
+                        price=price,
+                        quantity=qty,
+                        taker_side=taker.side,
+                        maker_order_id=maker.order_id,
+                        taker_order_id=taker_id,
+                        maker_user_id=maker.user_id,
+                        taker_user_id=user,
+                        base_amount=base_amount,
+                        quote_amount=quote_amount,
+                        maker_fee=maker_fee,
+                        taker_fee=taker_fee,
+                        taker_refund=refund,
+                        maker_remaining=maker.remaining,
+                        taker_remaining=taker.remaining,
+                    )
+                )
+                if maker.remaining == 0:
+                    following = maker.next
+                    level.unlink(maker)
+                    self._forget(maker)
+                    maker = following
+            if level.count == 0:
+                opposite.drop_level(level)
+            if reason is not None:
+                break
+        if reason is None and want == 0:
+            reason = CloseReason.FILLED
+        return budget, reason
+
+    def rest(self, market: Market, order: Order) -> None:
+        """Put ``order`` on its book and in every index."""
+        market.book.side(order.side).add(order)
+        self.orders[order.order_id] = order
+        self.user_orders.setdefault(order.user_id, {})[order.order_id] = order
+        if order.client_order_id is not None:
+            self.client_ids[order.user_id, order.client_order_id] = order
+
+    def _forget(self, order: Order) -> None:
+        """Drop a closed order from every index (it is already off its level)."""
+        del self.orders[order.order_id]
+        mine = self.user_orders[order.user_id]
+        del mine[order.order_id]
+        if not mine:
+            del self.user_orders[order.user_id]
+        if order.client_order_id is not None:
+            del self.client_ids[order.user_id, order.client_order_id]
+
+    def _close_resting(
+        self, market: Market, order: Order, reason: CloseReason, ts: int
+    ) -> OrderClosed:
+        """Take a resting order off its level (the caller drops an emptied level) and release."""
+        level = order.level
+        assert level is not None
+        released = market.locked_by(order)
+        self.ledger.accounts[order.user_id].release(market.lock_asset(order.side), released)
+        level.unlink(order)
+        self._forget(order)
+        self.seq += 1
+        return OrderClosed(
+            seq=self.seq,
+            ts=ts,
+            market=order.market,
+            order_id=order.order_id,
+            user_id=order.user_id,
+            side=order.side,
+            price=order.price,
+            remaining=order.remaining,
+            released=released,
+            reason=reason,
+            was_resting=True,
+        )
+
+    # --- canceling -----------------------------------------------------------------------
+
+    def _cancel(self, cmd: CancelOrder) -> list[Event]:
+        order: Order | None = None
+        if cmd.order_id is not None:
+            order = self.orders.get(cmd.order_id)
+        elif cmd.client_order_id is not None:
+            order = self.client_ids.get((cmd.user_id, cmd.client_order_id))
+        else:
+            return _reject(RejectCode.INVALID_ORDER, "give orderId or clientOrderId")
+        # Someone else's order is reported exactly like a missing one.
+        if (
+            order is None
+            or order.user_id != cmd.user_id
+            or (cmd.market is not None and order.market != cmd.market)
+        ):
+            return _reject(RejectCode.UNKNOWN_ORDER, "no such open order", cmd.order_id)
+        return [self._cancel_one(order, CloseReason.USER_CANCEL, cmd.ts)]
+
+    def _cancel_one(self, order: Order, reason: CloseReason, ts: int) -> OrderClosed:
+        market = self.markets[order.market]
+        level = order.level
+        assert level is not None
+        event = self._close_resting(market, order, reason, ts)
+        if level.count == 0:
+            market.book.side(order.side).drop_level(level)
+        return event
+
+    def _cancel_all(self, cmd: CancelAll) -> list[Event]:
+        if cmd.market is not None and cmd.market not in self.markets:
+            return _reject(RejectCode.INVALID_MARKET, f"unknown market {cmd.market!r}")
+        mine = self.user_orders.get(cmd.user_id, {})
+        doomed = sorted(
+            (o for o in mine.values() if cmd.market is None or o.market == cmd.market),
+            key=lambda o: o.order_id,
+        )
+        return [self._cancel_one(o, CloseReason.CANCEL_ALL, cmd.ts) for o in doomed]
+
+    # --- funds ---------------------------------------------------------------------------
+
+    def _deposit(self, cmd: Deposit) -> list[Event]:
+        asset = self.ledger.asset_index.get(cmd.asset)
+        if asset is None:
+            return _reject(RejectCode.INVALID_ASSET, f"unknown asset {cmd.asset!r}")
+        if cmd.amount <= 0:
+            return _reject(RejectCode.INVALID_AMOUNT, "amount must be positive")
+        account = self.ledger.accounts.get(cmd.user_id)
+        held = 0 if account is None else account.available[asset] + account.locked[asset]
+        if held + cmd.amount > MAX_BALANCE:
+            return _reject(RejectCode.BALANCE_LIMIT, f"balance would exceed {MAX_BALANCE} atoms")
+        self.ledger.account(cmd.user_id).available[asset] += cmd.amount
+        self.ledger.deposited[asset] += cmd.amount
+        self.seq += 1
+        return [
+            Deposited(
+                seq=self.seq, ts=cmd.ts, user_id=cmd.user_id, asset=cmd.asset, amount=cmd.amount
+            )
+        ]
+
+    # --- read-only queries ---------------------------------------------------------------
+
+    def _quote(self, cmd: Quote) -> list[Event]:
+        market = self.markets.get(cmd.market)
+        if market is None:
+            return _reject(RejectCode.INVALID_MARKET, f"unknown market {cmd.market!r}")
+        by_quote = cmd.quote_quantity > 0
+        if by_quote == (cmd.quantity > 0) or (by_quote and cmd.side is not _BUY):
+            return _reject(
+                RejectCode.INVALID_ORDER, "give quantity, or quoteQuantity for a buy (not both)"
+            )
+        tpl = market.tpl
+        want = cmd.quantity
+        budget = cmd.quote_quantity
+        filled = spent = worst = 0
+        out_of_budget = False
+        for level in market.book.opposite(cmd.side).iter_levels():
+            if by_quote:
+                take = min(level.total, (budget - spent) // (level.price * tpl))
+                out_of_budget = take < level.total
+            else:
+                take = min(want, level.total)
+                want -= take
+            if take:
+                filled += take
+                spent += level.price * take * tpl
+                worst = level.price
+            if out_of_budget or (not by_quote and want == 0):
+                break
+        fully = out_of_budget and filled > 0 if by_quote else want == 0
+        return [
+            QuoteResult(
+                market=cmd.market,
+                side=cmd.side,
+                quantity=filled,
+                quote_amount=spent,
+                worst_price=worst,
+                fully_filled=fully,
+            )
+        ]
+
+    def _get_order(self, cmd: GetOrder) -> list[Event]:
+        order = self.orders.get(cmd.order_id)
+        if order is None or order.user_id != cmd.user_id:
+            return _reject(RejectCode.UNKNOWN_ORDER, "no such open order", cmd.order_id)
+        return [_order_state(order)]
+
+    def _open_orders(self, cmd: OpenOrders) -> list[Event]:
+        mine = self.user_orders.get(cmd.user_id, {})
+        chosen = [o for o in mine.values() if cmd.market is None or o.market == cmd.market]
+        chosen.sort(key=lambda o: (o.ts, o.order_id))
+        return [OpenOrdersResult(orders=[_order_state(o) for o in chosen])]
+
+    def _balances(self, cmd: Balances) -> list[Event]:
+        account = self.ledger.accounts.get(cmd.user_id)
+        codes = self.ledger.asset_codes
+        entries = [
+            BalanceEntry(
+                asset=code,
+                available=0 if account is None else account.available[i],
+                locked=0 if account is None else account.locked[i],
+            )
+            for i, code in enumerate(codes)
+        ]
+        return [BalancesResult(balances=entries)]
+
+    # --- snapshots -----------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """The whole state as canonical bytes (see :mod:`matcher.snapshot`)."""
+        return _snapshot.dump(self)
+
+    @classmethod
+    def restore(
+        cls, config: MarketConfig, data: bytes, *, max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS
+    ) -> Engine:
+        """An engine whose state is the snapshot ``data``."""
+        engine = cls(config, max_open_orders=max_open_orders)
+        _snapshot.load(engine, data)
+        return engine
+
+    def state_hash(self) -> str:
+        """SHA-256 of the canonical snapshot: equal states, equal hashes."""
+        return hashlib.sha256(self.snapshot()).hexdigest()
+
+    # --- reading state (for the service, invariants and tests) -------------------------
+
+    def levels(self, symbol: str, side: Side) -> list[tuple[int, int]]:
+        """The L2 side of a book, best first, as ``(price_ticks, total_lots)``."""
+        return [(lv.price, lv.total) for lv in self.markets[symbol].book.side(side).iter_levels()]
+
+
+def _order_state(order: Order) -> OrderState:
+    return OrderState(
+        market=order.market,
+        order_id=order.order_id,
+        user_id=order.user_id,
+        side=order.side,
+        type=order.type,
+        tif=order.tif,
+        price=order.price,
+        quantity=order.quantity,
+        remaining=order.remaining,
+        executed_quantity=order.executed_quantity,
+        executed_quote=order.executed_quote,
+        status=OrderStatus.PARTIALLY_FILLED if order.executed_quantity else OrderStatus.NEW,
+        client_order_id=order.client_order_id,
+        post_only=order.post_only,
+        ts=order.ts,
+    )
