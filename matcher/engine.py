@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+from matcher import queries
 from matcher import snapshot as _snapshot
 from matcher.book import Order, OrderBook
 from matcher.ledger import Account, Ledger
+from matcher.validation import order_shape_problem
 from model.commands import (
     Balances,
     CancelAll,
@@ -46,23 +49,17 @@ from model.commands import (
 from model.config import MarketConfig
 from model.enums import (
     CloseReason,
-    OrderStatus,
     OrderType,
     SelfTradePrevention,
     Side,
     TimeInForce,
 )
 from model.events import (
-    BalanceEntry,
-    BalancesResult,
     Deposited,
     Event,
-    OpenOrdersResult,
     OrderAccepted,
     OrderClosed,
     OrderRested,
-    OrderState,
-    QuoteResult,
     Rejected,
     TradeExecuted,
 )
@@ -73,7 +70,6 @@ from model.rejects import RejectCode
 __all__ = ["DEFAULT_MAX_OPEN_ORDERS", "Engine", "Market"]
 
 DEFAULT_MAX_OPEN_ORDERS = 1000
-MAX_CLIENT_ORDER_ID = 64
 _PPM = 1_000_000
 
 _CANCEL_TAKER = SelfTradePrevention.CANCEL_TAKER
@@ -138,10 +134,10 @@ class Engine:
             CancelOrder: self._cancel,
             CancelAll: self._cancel_all,
             Deposit: self._deposit,
-            Quote: self._quote,
-            GetOrder: self._get_order,
-            OpenOrders: self._open_orders,
-            Balances: self._balances,
+            Quote: partial(queries.quote, self),
+            GetOrder: partial(queries.get_order, self),
+            OpenOrders: partial(queries.open_orders, self),
+            Balances: partial(queries.balances, self),
         }
 
     # --- the one entry point -------------------------------------------------------------
@@ -160,7 +156,7 @@ class Engine:
             return _reject(
                 RejectCode.INVALID_MARKET, f"unknown market {cmd.market!r}", cmd.order_id
             )
-        problem = self._check_shape(cmd, market.spec)
+        problem = order_shape_problem(cmd, market.spec)
         if problem is not None:
             return _reject(problem[0], problem[1], cmd.order_id)
         user, side = cmd.user_id, cmd.side
@@ -222,42 +218,6 @@ class Engine:
                 cmd.order_id,
             )
         return self._accept_and_match(cmd, market, asset, lock)
-
-    @staticmethod
-    def _check_shape(cmd: PlaceOrder, spec: MarketSpec) -> tuple[RejectCode, str] | None:
-        """Field combinations that make no order for this market, or ``None``."""
-        qty, max_qty = cmd.quantity, spec.max_quantity_lots
-        if cmd.client_order_id is not None and not 0 < len(cmd.client_order_id) <= (
-            MAX_CLIENT_ORDER_ID
-        ):
-            return RejectCode.INVALID_ORDER, f"clientOrderId must be 1..{MAX_CLIENT_ORDER_ID} chars"
-        if cmd.type is _LIMIT:
-            if not 0 < cmd.price <= spec.max_price_ticks:
-                return RejectCode.INVALID_PRICE, f"price must be 1..{spec.max_price_ticks} ticks"
-            if not 0 < qty <= max_qty:
-                return RejectCode.INVALID_QUANTITY, f"quantity must be 1..{max_qty} lots"
-            if cmd.quote_quantity:
-                return RejectCode.INVALID_ORDER, "quoteQuantity is only for market buys"
-            if cmd.post_only and cmd.tif is not _GTC:
-                return RejectCode.INVALID_ORDER, "postOnly needs timeInForce GTC"
-            return None
-        if cmd.price:
-            return RejectCode.INVALID_ORDER, "a market order takes no price"
-        if cmd.post_only:
-            return RejectCode.INVALID_ORDER, "a market order cannot be post-only"
-        if cmd.tif is TimeInForce.FOK:
-            return RejectCode.INVALID_ORDER, "market orders are IOC; use a FOK limit order"
-        if cmd.side is _BUY and cmd.quote_quantity:
-            if qty:
-                return RejectCode.INVALID_ORDER, "give quantity or quoteQuantity, not both"
-            if not 0 < cmd.quote_quantity <= MAX_BALANCE:
-                return RejectCode.INVALID_QUANTITY, "quoteQuantity out of range"
-            return None
-        if cmd.quote_quantity:
-            return RejectCode.INVALID_ORDER, "quoteQuantity is only for market buys"
-        if not 0 < qty <= max_qty:
-            return RejectCode.INVALID_QUANTITY, f"quantity must be 1..{max_qty} lots"
-        return None
 
     def _fillable(self, market: Market, cmd: PlaceOrder) -> bool:
         """Would a FOK limit order fill entirely now (self-trade prevention included)?"""
@@ -574,72 +534,6 @@ class Engine:
             )
         ]
 
-    # --- read-only queries ---------------------------------------------------------------
-
-    def _quote(self, cmd: Quote) -> list[Event]:
-        market = self.markets.get(cmd.market)
-        if market is None:
-            return _reject(RejectCode.INVALID_MARKET, f"unknown market {cmd.market!r}")
-        by_quote = cmd.quote_quantity > 0
-        if by_quote == (cmd.quantity > 0) or (by_quote and cmd.side is not _BUY):
-            return _reject(
-                RejectCode.INVALID_ORDER, "give quantity, or quoteQuantity for a buy (not both)"
-            )
-        tpl = market.tpl
-        want = cmd.quantity
-        budget = cmd.quote_quantity
-        filled = spent = worst = 0
-        out_of_budget = False
-        for level in market.book.opposite(cmd.side).iter_levels():
-            if by_quote:
-                take = min(level.total, (budget - spent) // (level.price * tpl))
-                out_of_budget = take < level.total
-            else:
-                take = min(want, level.total)
-                want -= take
-            if take:
-                filled += take
-                spent += level.price * take * tpl
-                worst = level.price
-            if out_of_budget or (not by_quote and want == 0):
-                break
-        fully = out_of_budget and filled > 0 if by_quote else want == 0
-        return [
-            QuoteResult(
-                market=cmd.market,
-                side=cmd.side,
-                quantity=filled,
-                quote_amount=spent,
-                worst_price=worst,
-                fully_filled=fully,
-            )
-        ]
-
-    def _get_order(self, cmd: GetOrder) -> list[Event]:
-        order = self.orders.get(cmd.order_id)
-        if order is None or order.user_id != cmd.user_id:
-            return _reject(RejectCode.UNKNOWN_ORDER, "no such open order", cmd.order_id)
-        return [_order_state(order)]
-
-    def _open_orders(self, cmd: OpenOrders) -> list[Event]:
-        mine = self.user_orders.get(cmd.user_id, {})
-        chosen = [o for o in mine.values() if cmd.market is None or o.market == cmd.market]
-        chosen.sort(key=lambda o: (o.ts, o.order_id))
-        return [OpenOrdersResult(orders=[_order_state(o) for o in chosen])]
-
-    def _balances(self, cmd: Balances) -> list[Event]:
-        account = self.ledger.accounts.get(cmd.user_id)
-        codes = self.ledger.asset_codes
-        entries = [
-            BalanceEntry(
-                asset=code,
-                available=0 if account is None else account.available[i],
-                locked=0 if account is None else account.locked[i],
-            )
-            for i, code in enumerate(codes)
-        ]
-        return [BalancesResult(balances=entries)]
-
     # --- snapshots -----------------------------------------------------------------------
 
     def snapshot(self) -> bytes:
@@ -664,23 +558,3 @@ class Engine:
     def levels(self, symbol: str, side: Side) -> list[tuple[int, int]]:
         """The L2 side of a book, best first, as ``(price_ticks, total_lots)``."""
         return [(lv.price, lv.total) for lv in self.markets[symbol].book.side(side).iter_levels()]
-
-
-def _order_state(order: Order) -> OrderState:
-    return OrderState(
-        market=order.market,
-        order_id=order.order_id,
-        user_id=order.user_id,
-        side=order.side,
-        type=order.type,
-        tif=order.tif,
-        price=order.price,
-        quantity=order.quantity,
-        remaining=order.remaining,
-        executed_quantity=order.executed_quantity,
-        executed_quote=order.executed_quote,
-        status=OrderStatus.PARTIALLY_FILLED if order.executed_quantity else OrderStatus.NEW,
-        client_order_id=order.client_order_id,
-        post_only=order.post_only,
-        ts=order.ts,
-    )
