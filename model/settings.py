@@ -1,0 +1,184 @@
+"""Every setting of every service, read once from ``TIDEWATER_*`` environment variables.
+
+One frozen dataclass per concern; :func:`get_settings` reads the environment the first time and
+caches the result (tests call ``get_settings.cache_clear()`` after changing it). ``REDIS_URL`` and
+``DATABASE_URL`` are also read without the prefix, as most platforms set them that way.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from model.config import DEFAULT_MARKETS_FILE, MarketConfig, load_markets
+
+__all__ = [
+    "DEV_JWT_SECRET",
+    "EdgeSettings",
+    "MatcherSettings",
+    "Settings",
+    "get_settings",
+]
+
+#: The secret used when none is configured: fine on a laptop, refused in production.
+DEV_JWT_SECRET = "tidewater-development-secret-do-not-use-in-production"  # noqa: S105
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"TIDEWATER_{name}", default)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"TIDEWATER_{name} must be an integer, got {raw!r}") from None
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name, "1" if default else "0").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"TIDEWATER_{name} must be a boolean, got {raw!r}")
+
+
+def _parse_shards(raw: str, markets: list[str]) -> dict[str, str]:
+    """``"s0=TATA_INR,BTC_USDC;s1=ETH_USDC"`` → market → shard. Empty: one shard ``0``."""
+    if not raw.strip():
+        return dict.fromkeys(markets, "0")
+    result: dict[str, str] = {}
+    for part in raw.split(";"):
+        shard, _, names = part.partition("=")
+        for name in filter(None, (n.strip() for n in names.split(","))):
+            if name not in markets:
+                raise ValueError(f"TIDEWATER_SHARDS names unknown market {name!r}")
+            result[name] = shard.strip()
+    missing = sorted(set(markets) - set(result))
+    if missing:
+        raise ValueError(f"TIDEWATER_SHARDS leaves markets without a shard: {missing}")
+    return result
+
+
+@dataclass(frozen=True)
+class MatcherSettings:
+    batch_size: int = 512
+    """Commands read and committed per MULTI/EXEC at most."""
+    snapshot_every_commands: int = 50_000
+    """Write a snapshot after this many commands ..."""
+    snapshot_every_seconds: float = 30.0
+    """... or after this many seconds with at least one command, whichever comes first."""
+    max_open_orders: int = 1000
+    """Open orders one user may hold, over all markets of a shard."""
+    reply_stream_maxlen: int = 10_000
+    """Reply batches kept per edge stream (approximate trim)."""
+    trim_commands: bool = True
+    """Trim the command stream below each snapshot (off keeps the whole log for audits)."""
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    host: str = "127.0.0.1"
+    """Address the REST/WebSocket server binds."""
+    port: int = 8000
+    """Port of REST and ``/ws``."""
+    production: bool = False
+    """Production mode: refuse to start with the development JWT secret or a short one."""
+    jwt_secret: str = DEV_JWT_SECRET
+    """HS256 signing key for access tokens."""
+    jwt_ttl_seconds: int = 900
+    """Lifetime of an access token."""
+    onramp_enabled: bool = True
+    """Whether ``POST /onramp`` may credit test funds."""
+    reply_timeout_seconds: float = 5.0
+    """How long a request waits for the matcher before answering 504."""
+    max_body_bytes: int = 64 * 1024
+    """Largest request body accepted."""
+    rate_limit_per_minute: int = 6000
+    """Requests per minute per client (user when signed in, else IP)."""
+    signin_limit_per_minute: int = 20
+    """Sign-in and sign-up attempts per minute per IP."""
+    cors_origins: tuple[str, ...] = ("http://localhost:8050", "http://127.0.0.1:8050")
+    """Browser origins allowed to call the API."""
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]", "testserver")
+    """Host headers the edge answers."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str | None
+    """Redis; ``None`` means ``tidewater up`` starts an embedded one."""
+    database_url: str | None
+    """PostgreSQL; ``None`` means ``tidewater up`` starts an embedded one."""
+    data_dir: Path
+    """Where embedded servers and local state live."""
+    markets_file: Path
+    """Assets and markets (TOML)."""
+    shards: dict[str, str]
+    """Market symbol → shard name."""
+    matcher: MatcherSettings = field(default_factory=MatcherSettings)
+    edge: EdgeSettings = field(default_factory=EdgeSettings)
+
+    def markets(self) -> MarketConfig:
+        """The market configuration this deployment trades."""
+        return load_markets(self.markets_file)
+
+    def shard_names(self) -> list[str]:
+        """Every shard, sorted."""
+        return sorted(set(self.shards.values()))
+
+    def markets_of(self, shard: str) -> list[str]:
+        """The markets one shard's matcher trades."""
+        return sorted(m for m, s in self.shards.items() if s == shard)
+
+
+def _csv(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = _env(name, ",".join(default))
+    return tuple(p.strip() for p in raw.split(",") if p.strip())
+
+
+@cache
+def get_settings() -> Settings:
+    """Read the environment once; raise ``ValueError`` naming a bad variable."""
+    markets_file = Path(_env("MARKETS_FILE", str(DEFAULT_MARKETS_FILE)))
+    markets = sorted(load_markets(markets_file).markets)
+    production = _env("ENV", "development").lower() == "production"
+    secret = _env("JWT_SECRET", "" if production else DEV_JWT_SECRET)
+    edge = EdgeSettings(
+        host=_env("EDGE_HOST", EdgeSettings.host),
+        port=_env_int("EDGE_PORT", EdgeSettings.port),
+        production=production,
+        jwt_secret=secret,
+        jwt_ttl_seconds=_env_int("JWT_TTL_SECONDS", EdgeSettings.jwt_ttl_seconds),
+        onramp_enabled=_env_bool("ONRAMP", not production),
+        reply_timeout_seconds=float(_env("REPLY_TIMEOUT", str(EdgeSettings.reply_timeout_seconds))),
+        max_body_bytes=_env_int("MAX_BODY_BYTES", EdgeSettings.max_body_bytes),
+        rate_limit_per_minute=_env_int("RATE_LIMIT", EdgeSettings.rate_limit_per_minute),
+        signin_limit_per_minute=_env_int("SIGNIN_LIMIT", EdgeSettings.signin_limit_per_minute),
+        cors_origins=_csv("CORS_ORIGINS", EdgeSettings.cors_origins),
+        allowed_hosts=_csv("ALLOWED_HOSTS", EdgeSettings.allowed_hosts),
+    )
+    matcher = MatcherSettings(
+        batch_size=_env_int("MATCHER_BATCH", MatcherSettings.batch_size),
+        snapshot_every_commands=_env_int("SNAPSHOT_EVERY", MatcherSettings.snapshot_every_commands),
+        snapshot_every_seconds=float(
+            _env("SNAPSHOT_SECONDS", str(MatcherSettings.snapshot_every_seconds))
+        ),
+        max_open_orders=_env_int("MAX_OPEN_ORDERS", MatcherSettings.max_open_orders),
+        trim_commands=_env_bool("TRIM_COMMANDS", MatcherSettings.trim_commands),
+    )
+    return Settings(
+        redis_url=os.environ.get("TIDEWATER_REDIS_URL") or os.environ.get("REDIS_URL") or None,
+        database_url=(
+            os.environ.get("TIDEWATER_DATABASE_URL") or os.environ.get("DATABASE_URL") or None
+        ),
+        data_dir=Path(_env("DATA_DIR", ".tidewater")),
+        markets_file=markets_file,
+        shards=_parse_shards(_env("SHARDS", ""), markets),
+        matcher=matcher,
+        edge=edge,
+    )
