@@ -19,13 +19,20 @@ How an order is processed
 5. The rest of a GTC limit order rests (``OrderRested``); anything else ends with
    ``OrderClosed`` releasing what is still locked.
 
-Known limitation: order ids are checked for uniqueness against open orders only; the edge makes
-them unique (snowflake ids), the engine cannot remember every id it has ever seen.
+Closed orders
+-------------
+The engine remembers the final state of the last ``closed_memory`` orders it closed (oldest
+forgotten first), so a client can read an order it just placed even before the persist agent has
+stored it; older ones are read from PostgreSQL. This memory is part of the state and snapshot.
+
+Known limitation: order ids are checked for uniqueness against open and remembered orders only;
+the edge makes them unique (snowflake ids), the engine cannot remember every id ever seen.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -34,6 +41,7 @@ from matcher import queries
 from matcher import snapshot as _snapshot
 from matcher.book import Order, OrderBook
 from matcher.ledger import Account, Ledger
+from matcher.queries import order_state
 from matcher.validation import order_shape_problem
 from model.commands import (
     Balances,
@@ -48,7 +56,9 @@ from model.commands import (
 )
 from model.config import MarketConfig
 from model.enums import (
+    CLOSE_STATUS,
     CloseReason,
+    OrderStatus,
     OrderType,
     SelfTradePrevention,
     Side,
@@ -60,6 +70,7 @@ from model.events import (
     OrderAccepted,
     OrderClosed,
     OrderRested,
+    OrderState,
     Rejected,
     TradeExecuted,
 )
@@ -70,6 +81,7 @@ from model.rejects import RejectCode
 __all__ = ["DEFAULT_MAX_OPEN_ORDERS", "Engine", "Market"]
 
 DEFAULT_MAX_OPEN_ORDERS = 1000
+DEFAULT_CLOSED_MEMORY = 10_000
 _PPM = 1_000_000
 
 _CANCEL_TAKER = SelfTradePrevention.CANCEL_TAKER
@@ -114,10 +126,16 @@ class Engine:
     """Order books and balances of one shard's markets."""
 
     def __init__(
-        self, config: MarketConfig, *, max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS
+        self,
+        config: MarketConfig,
+        *,
+        max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS,
+        closed_memory: int = DEFAULT_CLOSED_MEMORY,
     ) -> None:
         self.config = config
         self.max_open_orders = max_open_orders
+        self.closed_memory = closed_memory
+        self.closed: OrderedDict[OrderId, OrderState] = OrderedDict()
         self.ledger = Ledger(sorted(config.assets))
         index = self.ledger.asset_index
         self.markets: dict[str, Market] = {
@@ -160,7 +178,7 @@ class Engine:
         if problem is not None:
             return _reject(problem[0], problem[1], cmd.order_id)
         user, side = cmd.user_id, cmd.side
-        if cmd.order_id in self.orders:
+        if cmd.order_id in self.orders or cmd.order_id in self.closed:
             return _reject(
                 RejectCode.DUPLICATE_ORDER_ID, f"order {cmd.order_id} exists", cmd.order_id
             )
@@ -297,6 +315,7 @@ class Engine:
             reason = CloseReason.IOC_REST if cmd.type is _LIMIT else CloseReason.MARKET_REST
         released = budget if cmd.side is _BUY else taker.remaining * market.bpl
         account.release(asset, released)
+        self._remember(taker, CLOSE_STATUS[reason])
         self.seq += 1
         events.append(
             OrderClosed(
@@ -422,7 +441,7 @@ class Engine:
                 if maker.remaining == 0:
                     following = maker.next
                     level.unlink(maker)
-                    self._forget(maker)
+                    self._forget(maker, OrderStatus.FILLED)
                     maker = following
             if level.count == 0:
                 opposite.drop_level(level)
@@ -440,8 +459,8 @@ class Engine:
         if order.client_order_id is not None:
             self.client_ids[order.user_id, order.client_order_id] = order
 
-    def _forget(self, order: Order) -> None:
-        """Drop a closed order from every index (it is already off its level)."""
+    def _forget(self, order: Order, status: OrderStatus) -> None:
+        """Drop a closed order from every index (it is already off its level); remember it."""
         del self.orders[order.order_id]
         mine = self.user_orders[order.user_id]
         del mine[order.order_id]
@@ -449,6 +468,13 @@ class Engine:
             del self.user_orders[order.user_id]
         if order.client_order_id is not None:
             del self.client_ids[order.user_id, order.client_order_id]
+        self._remember(order, status)
+
+    def _remember(self, order: Order, status: OrderStatus) -> None:
+        closed = self.closed
+        closed[order.order_id] = order_state(order, status)
+        if len(closed) > self.closed_memory:
+            closed.popitem(last=False)
 
     def _close_resting(
         self, market: Market, order: Order, reason: CloseReason, ts: int
@@ -459,7 +485,7 @@ class Engine:
         released = market.locked_by(order)
         self.ledger.accounts[order.user_id].release(market.lock_asset(order.side), released)
         level.unlink(order)
-        self._forget(order)
+        self._forget(order, CLOSE_STATUS[reason])
         self.seq += 1
         return OrderClosed(
             seq=self.seq,
@@ -542,10 +568,15 @@ class Engine:
 
     @classmethod
     def restore(
-        cls, config: MarketConfig, data: bytes, *, max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS
+        cls,
+        config: MarketConfig,
+        data: bytes,
+        *,
+        max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS,
+        closed_memory: int = DEFAULT_CLOSED_MEMORY,
     ) -> Engine:
         """An engine whose state is the snapshot ``data``."""
-        engine = cls(config, max_open_orders=max_open_orders)
+        engine = cls(config, max_open_orders=max_open_orders, closed_memory=closed_memory)
         _snapshot.load(engine, data)
         return engine
 

@@ -61,6 +61,13 @@ def check_engine(engine: Engine) -> list[str]:
     for (uid, client_id), order in engine.client_ids.items():
         if order.user_id != uid or order.client_order_id != client_id or order.order_id not in seen:
             problems.append(f"clientOrderId index entry ({uid}, {client_id!r}) is stale")
+    if len(engine.closed) > engine.closed_memory:
+        problems.append(
+            f"{len(engine.closed)} closed orders remembered, limit {engine.closed_memory}"
+        )
+    reopened = engine.closed.keys() & seen.keys()
+    if reopened:
+        problems.append(f"orders both open and closed: {sorted(reopened)[:5]}")
     with_client_id = sum(1 for o in seen.values() if o.client_order_id is not None)
     if with_client_id != len(engine.client_ids):
         problems.append("clientOrderId index misses open orders")

@@ -21,7 +21,7 @@ from model.rejects import RejectCode
 if TYPE_CHECKING:
     from matcher.engine import Engine
 
-__all__ = ["balances", "get_order", "open_orders", "quote"]
+__all__ = ["balances", "get_order", "open_orders", "order_state", "quote"]
 
 
 def _reject(code: RejectCode, message: str) -> list[Event]:
@@ -69,21 +69,21 @@ def quote(engine: Engine, cmd: Quote) -> list[Event]:
 
 
 def get_order(engine: Engine, cmd: GetOrder) -> list[Event]:
+    """An open order, or one the engine still remembers closing; only the owner's."""
     order = engine.orders.get(cmd.order_id)
-    if order is None or order.user_id != cmd.user_id:
+    state = order_state(order) if order is not None else engine.closed.get(cmd.order_id)
+    if state is None or state.user_id != cmd.user_id:
         return [
-            Rejected(
-                code=RejectCode.UNKNOWN_ORDER, message="no such open order", order_id=cmd.order_id
-            )
+            Rejected(code=RejectCode.UNKNOWN_ORDER, message="no such order", order_id=cmd.order_id)
         ]
-    return [_order_state(order)]
+    return [state]
 
 
 def open_orders(engine: Engine, cmd: OpenOrders) -> list[Event]:
     mine = engine.user_orders.get(cmd.user_id, {})
     chosen = [o for o in mine.values() if cmd.market is None or o.market == cmd.market]
     chosen.sort(key=lambda o: (o.ts, o.order_id))
-    return [OpenOrdersResult(orders=[_order_state(o) for o in chosen])]
+    return [OpenOrdersResult(orders=[order_state(o) for o in chosen])]
 
 
 def balances(engine: Engine, cmd: Balances) -> list[Event]:
@@ -100,7 +100,8 @@ def balances(engine: Engine, cmd: Balances) -> list[Event]:
     return [BalancesResult(balances=entries)]
 
 
-def _order_state(order: Order) -> OrderState:
+def order_state(order: Order, status: OrderStatus | None = None) -> OrderState:
+    """The public view of an order; ``status`` for a closed one, else derived (new/partial)."""
     return OrderState(
         market=order.market,
         order_id=order.order_id,
@@ -113,7 +114,8 @@ def _order_state(order: Order) -> OrderState:
         remaining=order.remaining,
         executed_quantity=order.executed_quantity,
         executed_quote=order.executed_quote,
-        status=OrderStatus.PARTIALLY_FILLED if order.executed_quantity else OrderStatus.NEW,
+        status=status
+        or (OrderStatus.PARTIALLY_FILLED if order.executed_quantity else OrderStatus.NEW),
         client_order_id=order.client_order_id,
         post_only=order.post_only,
         ts=order.ts,

@@ -14,6 +14,7 @@ import msgspec
 
 from matcher.book import Order
 from model.enums import OrderType, SelfTradePrevention, Side, TimeInForce
+from model.events import OrderState
 from model.ids import OrderId, UserId
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SNAPSHOT_VERSION", "dump", "load"]
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 
 
 class _OrderRecord(msgspec.Struct, frozen=True, array_like=True):
@@ -57,6 +58,7 @@ class _State(msgspec.Struct, frozen=True, array_like=True):
     deposited: list[int]
     accounts: list[_AccountRecord]
     orders: list[_OrderRecord]
+    closed: list[OrderState]
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -88,6 +90,7 @@ def dump(engine: Engine) -> bytes:
         deposited=list(ledger.deposited),
         accounts=accounts,
         orders=orders,
+        closed=list(engine.closed.values()),
     )
     return _encoder.encode(state)
 
@@ -137,6 +140,7 @@ def load(engine: Engine, data: bytes) -> None:
         order.executed_quantity = rec.executed_quantity
         order.executed_quote = rec.executed_quote
         engine.rest(engine.markets[rec.market], order)
+    engine.closed.update((closed.order_id, closed) for closed in state.closed)
 
 
 def _record(order: Order) -> _OrderRecord:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["CloseReason", "OrderStatus", "OrderType", "SelfTradePrevention", "Side", "TimeInForce"]
+__all__ = [
+    "CLOSE_STATUS",
+    "CloseReason",
+    "OrderStatus",
+    "OrderType",
+    "SelfTradePrevention",
+    "Side",
+    "TimeInForce",
+]
 
 
 class Side(StrEnum):
@@ -48,3 +56,14 @@ class CloseReason(StrEnum):
     IOC_REST = "ioc_rest"  # an IOC limit order's unfilled rest
     MARKET_REST = "market_rest"  # a market order met the end of the book or of its funds
     SELF_TRADE = "self_trade"
+
+
+#: The final status an order has after closing for each reason.
+CLOSE_STATUS: dict[CloseReason, OrderStatus] = {
+    CloseReason.FILLED: OrderStatus.FILLED,
+    CloseReason.USER_CANCEL: OrderStatus.CANCELED,
+    CloseReason.CANCEL_ALL: OrderStatus.CANCELED,
+    CloseReason.IOC_REST: OrderStatus.EXPIRED,
+    CloseReason.MARKET_REST: OrderStatus.EXPIRED,
+    CloseReason.SELF_TRADE: OrderStatus.EXPIRED,
+}

@@ -14,9 +14,10 @@ import pytest
 
 from matcher.engine import Engine
 from matcher.invariants import check_engine
-from model.enums import CloseReason, Side
-from model.events import Event, OrderClosed, Rejected, StateEvent, TradeExecuted
-from model.ids import FEE_ACCOUNT
+from model.commands import GetOrder
+from model.enums import CloseReason, OrderStatus, Side
+from model.events import Event, OrderClosed, OrderState, Rejected, StateEvent, TradeExecuted
+from model.ids import FEE_ACCOUNT, OrderId
 from model.ledger import LedgerReplica
 from model.rejects import RejectCode
 from tests.support.scenario import USERS, deposit, parse_step, scenario_config
@@ -367,3 +368,30 @@ def test_events_rebuild_every_balance() -> None:
     for i, code in enumerate(engine.ledger.asset_codes):
         assert replica.available[FEE_ACCOUNT, code] == engine.ledger.fees[i]
     assert sum(isinstance(e, TradeExecuted) for e in events) >= 5
+
+
+def test_an_order_is_readable_after_it_closes_until_memory_runs_out() -> None:
+    engine = Engine(scenario_config(), closed_memory=2)
+    _fund(engine)
+    _run(engine, ["alice buy 5@100", "bob sell 2@100", "cancel alice 1", "bob sell 1@120 ioc"])
+    alice, bob = USERS["alice"], USERS["bob"]
+    (canceled,) = engine.apply(GetOrder(user_id=alice, ts=9, order_id=OrderId(1)))
+    assert isinstance(canceled, OrderState)
+    assert (canceled.status, canceled.executed_quantity, canceled.remaining) == (
+        OrderStatus.CANCELED,
+        2,
+        3,
+    )
+    (expired,) = engine.apply(GetOrder(user_id=bob, ts=9, order_id=OrderId(4)))
+    assert isinstance(expired, OrderState)
+    assert expired.status is OrderStatus.EXPIRED
+    # bob's filled sell (order 2) was the first to close; memory holds two, so it is forgotten.
+    (forgotten,) = engine.apply(GetOrder(user_id=bob, ts=9, order_id=OrderId(2)))
+    assert isinstance(forgotten, Rejected)
+    assert forgotten.code is RejectCode.UNKNOWN_ORDER
+    # and nobody reads someone else's closed order
+    (hidden,) = engine.apply(GetOrder(user_id=alice, ts=9, order_id=OrderId(4)))
+    assert isinstance(hidden, Rejected)
+    restored = Engine.restore(engine.config, engine.snapshot(), closed_memory=2)
+    assert restored.state_hash() == engine.state_hash()
+    assert restored.apply(GetOrder(user_id=bob, ts=9, order_id=OrderId(4))) == [expired]
