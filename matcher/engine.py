@@ -67,6 +67,7 @@ from model.enums import (
 from model.events import (
     Deposited,
     Event,
+    OpenOrdersResult,
     OrderAccepted,
     OrderClosed,
     OrderRested,
@@ -518,7 +519,8 @@ class Engine:
             or (cmd.market is not None and order.market != cmd.market)
         ):
             return _reject(RejectCode.UNKNOWN_ORDER, "no such open order", cmd.order_id)
-        return [self._cancel_one(order, CloseReason.USER_CANCEL, cmd.ts)]
+        closed = self._cancel_one(order, CloseReason.USER_CANCEL, cmd.ts)
+        return [closed, self.closed[order.order_id]]
 
     def _cancel_one(self, order: Order, reason: CloseReason, ts: int) -> OrderClosed:
         market = self.markets[order.market]
@@ -537,7 +539,11 @@ class Engine:
             (o for o in mine.values() if cmd.market is None or o.market == cmd.market),
             key=lambda o: o.order_id,
         )
-        return [self._cancel_one(o, CloseReason.CANCEL_ALL, cmd.ts) for o in doomed]
+        events: list[Event] = [self._cancel_one(o, CloseReason.CANCEL_ALL, cmd.ts) for o in doomed]
+        events.append(
+            OpenOrdersResult(orders=[order_state(o, OrderStatus.CANCELED) for o in doomed])
+        )
+        return events
 
     # --- funds ---------------------------------------------------------------------------
 

@@ -98,10 +98,14 @@ class EdgeSettings:
     """How long a request waits for the matcher before answering 504."""
     max_body_bytes: int = 64 * 1024
     """Largest request body accepted."""
-    rate_limit_per_minute: int = 6000
-    """Requests per minute per client (user when signed in, else IP)."""
+    rate_limit_per_second: int = 200
+    """Requests per second per session (per IP when anonymous); 0 disables."""
+    ip_limit_per_second: int = 2000
+    """Requests per second per IP, whatever the tokens; 0 disables."""
     signin_limit_per_minute: int = 20
-    """Sign-in and sign-up attempts per minute per IP."""
+    """Sign-in and sign-up attempts per minute per IP; 0 disables."""
+    max_in_flight: int = 10_000
+    """Requests one edge process lets wait for the matcher before answering 503."""
     cors_origins: tuple[str, ...] = ("http://localhost:8050", "http://127.0.0.1:8050")
     """Browser origins allowed to call the API."""
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]", "testserver")
@@ -157,7 +161,9 @@ def get_settings() -> Settings:
         onramp_enabled=_env_bool("ONRAMP", not production),
         reply_timeout_seconds=float(_env("REPLY_TIMEOUT", str(EdgeSettings.reply_timeout_seconds))),
         max_body_bytes=_env_int("MAX_BODY_BYTES", EdgeSettings.max_body_bytes),
-        rate_limit_per_minute=_env_int("RATE_LIMIT", EdgeSettings.rate_limit_per_minute),
+        rate_limit_per_second=_env_int("RATE_LIMIT", EdgeSettings.rate_limit_per_second),
+        ip_limit_per_second=_env_int("IP_RATE_LIMIT", EdgeSettings.ip_limit_per_second),
+        max_in_flight=_env_int("MAX_IN_FLIGHT", EdgeSettings.max_in_flight),
         signin_limit_per_minute=_env_int("SIGNIN_LIMIT", EdgeSettings.signin_limit_per_minute),
         cors_origins=_csv("CORS_ORIGINS", EdgeSettings.cors_origins),
         allowed_hosts=_csv("ALLOWED_HOSTS", EdgeSettings.allowed_hosts),

@@ -19,7 +19,7 @@ from model.commands import (
 )
 from model.enums import CloseReason, OrderType, Side
 from model.events import Event, OrderClosed, Rejected, TradeExecuted
-from model.ids import OrderId, TradeId, UserId
+from model.ids import OrderId, OrderIdFactory, TradeId, UserId
 from model.rejects import RejectCode
 
 USER, ORDER = UserId(7), OrderId(123_456_789_012)
@@ -113,3 +113,17 @@ def test_keys_of_a_shard_share_one_hash_tag() -> None:
     assert topics.market_data("depth@TATA_INR") == "md:depth@TATA_INR"
     assert topics.depth_book("TATA_INR") == "md:depth:TATA_INR"
     assert topics.user_channel(42) == "user:42"
+
+
+def test_order_ids_increase_and_never_collide_across_nodes() -> None:
+    ticks = iter([1_800_000_000_000] * 5000 + [1_799_999_999_000] * 10 + [1_800_000_000_005] * 3)
+    factory = OrderIdFactory(7, clock_ms=lambda: next(ticks))
+    made = [factory.next() for _ in range(5013)]
+    assert made == sorted(made)
+    assert len(set(made)) == len(made)
+    assert all(0 < i < 2**63 for i in made)
+    assert OrderIdFactory.timestamp_ms(made[0]) == 1_800_000_000_000
+    other = OrderIdFactory(8, clock_ms=lambda: 1_800_000_000_000)
+    assert not {other.next() for _ in range(100)} & set(made)
+    with pytest.raises(ValueError, match="node"):
+        OrderIdFactory(1024)

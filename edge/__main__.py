@@ -1,0 +1,38 @@
+"""``python -m edge``: serve the REST API with uvicorn (``--workers N`` for more processes)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import uvicorn
+
+from model.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run uvicorn on the app factory."""
+    settings = get_settings().edge
+    parser = argparse.ArgumentParser(prog="tidewater edge", description=__doc__)
+    parser.add_argument("--host", default=settings.host)
+    parser.add_argument("--port", type=int, default=settings.port)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    uvicorn.run(
+        "edge.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The edge: a Litestar app serving the REST API (and, later, ``/ws``).
+
+``create_app()`` reads settings; the lifespan owns the connections: an asyncio Redis client, a
+PostgreSQL pool and the matcher gateway with its reply readers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as aioredis
+from litestar import Litestar
+from litestar.config.allowed_hosts import AllowedHostsConfig
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from psycopg_pool import AsyncConnectionPool
+
+from edge.auth import AccountsController, build_jwt_auth, check_secret
+from edge.errors import exception_handlers
+from edge.gateway import MatcherGateway
+from edge.limits import rate_limits
+from edge.public import HealthController, MarketsController
+from edge.trading import Exchange, TradingController
+from model.settings import Settings, get_settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the app from ``settings`` (default: the environment)."""
+    settings = settings or get_settings()
+    edge = settings.edge
+    check_secret(edge)
+    if settings.redis_url is None or settings.database_url is None:
+        raise SystemExit("edge: REDIS_URL and DATABASE_URL must be set (tidewater up sets both)")
+    if len(settings.shard_names()) != 1:
+        raise SystemExit(
+            "edge: balances span shards only with a hold/settle protocol (DESIGN.md §12); "
+            "run one shard per deployment for now"
+        )
+    redis_url, database_url = settings.redis_url, settings.database_url
+    jwt_auth = build_jwt_auth(edge)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        client = aioredis.Redis.from_url(redis_url, max_connections=512)
+        pool = AsyncConnectionPool(database_url, min_size=1, max_size=10, open=False)
+        await pool.open()
+        gateway = MatcherGateway(
+            client,
+            settings.shard_names(),
+            timeout=edge.reply_timeout_seconds,
+            max_in_flight=edge.max_in_flight,
+        )
+        await gateway.start()
+        app.state.update(
+            redis=client,
+            db=pool,
+            settings=edge,
+            jwt_auth=jwt_auth,
+            exchange=Exchange(settings.markets(), settings.shards, gateway),
+        )
+        try:
+            yield
+        finally:
+            await gateway.stop()
+            await pool.close()
+            await client.aclose()
+
+    middleware: list[Any] = [
+        c.middleware
+        for c in rate_limits(
+            edge.rate_limit_per_second, edge.ip_limit_per_second, edge.signin_limit_per_minute
+        )
+    ]
+    return Litestar(
+        route_handlers=[AccountsController, TradingController, MarketsController, HealthController],
+        lifespan=[lifespan],
+        on_app_init=[jwt_auth.on_app_init],
+        middleware=middleware,
+        exception_handlers=exception_handlers,
+        cors_config=CORSConfig(allow_origins=list(edge.cors_origins)),
+        allowed_hosts=AllowedHostsConfig(allowed_hosts=list(edge.allowed_hosts)),
+        request_max_body_size=edge.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="Tidewater", version="1.0.0", path="/schema"),
+    )

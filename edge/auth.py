@@ -1,0 +1,124 @@
+"""Accounts and tokens: sign-up, sign-in, and the JWT guard on every trading route.
+
+Passwords are hashed with argon2id (``argon2-cffi``) in a worker thread, so a sign-in never stalls
+the event loop. Tokens are HS256 JWTs issued and checked by Litestar's ``JWTAuth`` (PyJWT
+underneath) with ``exp``, ``iat`` and ``sub`` required and only HS256 accepted: ``alg: none``,
+an RS/HS swap, an expired or unsigned token all fail as 401. A token names its user by id; no
+database read happens per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from litestar import Controller, Request, post
+from litestar.connection import ASGIConnection
+from litestar.security.jwt import JWTAuth, Token
+from psycopg_pool import AsyncConnectionPool
+
+from edge.errors import ApiError
+from edge.schemas import Credentials, TokenView
+from model.settings import DEV_JWT_SECRET, EdgeSettings
+
+__all__ = ["AccountsController", "AuthUser", "build_jwt_auth", "check_secret"]
+
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so both failures take the same time.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+MIN_SECRET_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class AuthUser:
+    id: int
+
+
+def check_secret(settings: EdgeSettings) -> None:
+    """Refuse, in production, a missing, development or short signing secret."""
+    if not settings.production:
+        return
+    if settings.jwt_secret in ("", DEV_JWT_SECRET) or len(settings.jwt_secret) < MIN_SECRET_LENGTH:
+        raise SystemExit(
+            "edge: production needs TIDEWATER_JWT_SECRET set to a random string of at least "
+            f"{MIN_SECRET_LENGTH} characters (not the development default)"
+        )
+
+
+async def _retrieve_user(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> AuthUser | None:
+    try:
+        user_id = int(token.sub)
+    except ValueError:
+        return None
+    return AuthUser(id=user_id) if user_id > 0 else None
+
+
+def build_jwt_auth(settings: EdgeSettings) -> JWTAuth[AuthUser, Token]:
+    """The JWT backend; public routes opt out with ``opt={"exclude_from_auth": True}``."""
+    return JWTAuth[AuthUser, Token](
+        retrieve_user_handler=_retrieve_user,
+        token_secret=settings.jwt_secret,
+        algorithm="HS256",
+        default_token_expiration=timedelta(seconds=settings.jwt_ttl_seconds),
+        require_claims=["exp", "iat", "sub"],
+        exclude=["^/schema"],
+    )
+
+
+class AccountsController(Controller):
+    path = "/api/v1"
+    tags = ["accounts"]  # noqa: RUF012
+    opt = {"exclude_from_auth": True, "signin_limited": True}  # noqa: RUF012
+
+    @post("/signup", status_code=201)
+    async def signup(self, data: Credentials, request: Request[Any, Any, Any]) -> TokenView:
+        """Create an account and sign it in."""
+        pool: AsyncConnectionPool = request.app.state.db
+        password_hash = await asyncio.to_thread(_hasher.hash, data.password)
+        try:
+            async with pool.connection() as conn:
+                row = await (
+                    await conn.execute(
+                        "INSERT INTO users (username, password_hash) VALUES (%s, %s) RETURNING id",
+                        (data.username, password_hash),
+                    )
+                ).fetchone()
+        except psycopg.errors.UniqueViolation:
+            raise ApiError(
+                409, "USERNAME_TAKEN", f"username {data.username!r} is taken", field="username"
+            ) from None
+        assert row is not None
+        return _issue(request, int(row[0]))
+
+    @post("/signin", status_code=200)
+    async def signin(self, data: Credentials, request: Request[Any, Any, Any]) -> TokenView:
+        """Exchange a username and password for a token."""
+        pool: AsyncConnectionPool = request.app.state.db
+        async with pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT id, password_hash FROM users WHERE lower(username) = lower(%s)",
+                    (data.username,),
+                )
+            ).fetchone()
+        stored = row[1] if row else _DUMMY_HASH
+        try:
+            await asyncio.to_thread(_hasher.verify, stored, data.password)
+        except (VerificationError, InvalidHashError):
+            row = None
+        if row is None:
+            raise ApiError(401, "INVALID_CREDENTIALS", "wrong username or password")
+        return _issue(request, int(row[0]))
+
+
+def _issue(request: Request[Any, Any, Any], user_id: int) -> TokenView:
+    auth: JWTAuth[AuthUser, Token] = request.app.state.jwt_auth
+    ttl = auth.default_token_expiration
+    token = auth.create_token(identifier=str(user_id), token_expiration=ttl)
+    decoded = Token.decode(token, auth.token_secret, auth.algorithm)
+    return TokenView(token=token, expires_at=int(decoded.exp.timestamp() * 1000), user_id=user_id)

@@ -1,0 +1,158 @@
+"""The edge's line to the matchers: put a command on a shard's stream, await its reply.
+
+Each edge process has an id (``e<N>``, ``N`` from a Redis counter, also its order-id node) and
+one reply stream per shard, ``tw:{shard}:reply:<edge>``. ONE reader task per shard blocks on that
+stream and resolves the waiting requests by ``request_id``; nothing subscribes per request.
+
+A command is on the stream (and, with ``appendfsync always``, on disk) once ``XADD`` returns,
+so a reply that does not come within the timeout means "outcome unknown yet", never "lost":
+the caller answers 504 with the order id, and the order's fate is readable later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+
+import msgspec
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from model import topics, wire
+from model.commands import Command
+from model.events import Event
+from model.ids import OrderIdFactory
+
+__all__ = ["Answer", "MatcherGateway", "MatcherTimeoutError", "MatcherUnavailableError"]
+
+log = logging.getLogger("tidewater.edge.gateway")
+
+_NODE_COUNTER = "tw:edge-nodes"
+_REPLY_TTL_SECONDS = 3600
+
+
+class MatcherTimeoutError(Exception):
+    """The command is queued but its reply did not arrive in time."""
+
+    def __init__(self, cmd_id: str) -> None:
+        super().__init__(f"no reply for command {cmd_id}")
+        self.cmd_id = cmd_id
+
+
+class MatcherUnavailableError(Exception):
+    """The command could not be queued (Redis unreachable, or too many in flight)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    cmd_id: str
+    events: list[Event]
+
+
+class MatcherGateway:
+    """Sends commands to shards and routes replies back to the waiting requests."""
+
+    def __init__(
+        self, client: aioredis.Redis, shards: list[str], *, timeout: float, max_in_flight: int
+    ) -> None:
+        self.client = client
+        self.shards = shards
+        self.timeout = timeout
+        self.max_in_flight = max_in_flight
+        self.edge_id = ""
+        self.order_ids = OrderIdFactory(0)
+        self._waiting: dict[str, asyncio.Future[wire.Reply]] = {}
+        self._request_ids = itertools.count(1)
+        self._readers: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Take a node number, note where each reply stream ends, start the readers."""
+        node = int(await self.client.incr(_NODE_COUNTER))
+        self.edge_id = f"e{node}"
+        self.order_ids = OrderIdFactory(node % 1024)
+        for shard in self.shards:
+            key = topics.replies(shard, self.edge_id)
+            last: Any = await self.client.xrevrange(key, count=1)
+            start = last[0][0].decode() if last else "0-0"
+            self._readers.append(
+                asyncio.create_task(self._read(key, start), name=f"replies-{shard}")
+            )
+        log.info("edge %s reading replies of shards %s", self.edge_id, self.shards)
+
+    async def stop(self) -> None:
+        """Stop the readers; requests still waiting fail as unavailable."""
+        for task in self._readers:
+            task.cancel()
+        for task in self._readers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(MatcherUnavailableError("edge stopping"))
+        self._waiting.clear()
+
+    @property
+    def ready(self) -> bool:
+        """Every reply reader is running."""
+        return bool(self._readers) and all(not t.done() for t in self._readers)
+
+    async def call(self, shard: str, command: Command) -> Answer:
+        """Queue ``command`` on ``shard`` and wait for its events."""
+        if len(self._waiting) >= self.max_in_flight:
+            raise MatcherUnavailableError("too many requests in flight")
+        request_id = str(next(self._request_ids))
+        future: asyncio.Future[wire.Reply] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = future
+        envelope = wire.CommandEnvelope(
+            request_id=request_id, reply_to=self.edge_id, command=command
+        )
+        try:
+            try:
+                raw_id = await self.client.xadd(
+                    topics.commands(shard), {wire.COMMAND_FIELD: wire.encode(envelope)}
+                )
+            except RedisError as exc:
+                raise MatcherUnavailableError(str(exc)) from exc
+            cmd_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            try:
+                reply = await asyncio.wait_for(future, self.timeout)
+            except TimeoutError:
+                raise MatcherTimeoutError(cmd_id) from None
+            return Answer(cmd_id=reply.cmd_id, events=reply.events)
+        finally:
+            self._waiting.pop(request_id, None)
+
+    async def _read(self, key: str, start: str) -> None:
+        last = start
+        refreshed = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                if loop.time() - refreshed > _REPLY_TTL_SECONDS / 4:
+                    # The stream outlives this edge by at most the TTL: a dead edge's replies go.
+                    await self.client.expire(key, _REPLY_TTL_SECONDS)
+                    refreshed = loop.time()
+                raw: Any = await self.client.xread({key: last}, count=100, block=1000)
+            except RedisError as exc:
+                log.warning("reply reader for %s: %s; retrying", key, exc)
+                await asyncio.sleep(0.5)
+                continue
+            for _, entries in raw or []:
+                for entry_id, fields in cast(list[tuple[bytes, dict[bytes, bytes]]], entries):
+                    last = entry_id.decode()
+                    self._resolve(fields)
+
+    def _resolve(self, fields: dict[bytes, bytes]) -> None:
+        try:
+            batch = wire.decode_reply_batch(fields[wire.BATCH_FIELD])
+        except (KeyError, msgspec.DecodeError):
+            log.error("undecodable reply batch skipped")
+            return
+        for reply in batch.replies:
+            future = self._waiting.get(reply.request_id)
+            if future is not None and not future.done():
+                future.set_result(reply)

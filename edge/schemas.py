@@ -1,0 +1,145 @@
+"""Request and response bodies of the REST API (Backpack-style camelCase names).
+
+Requests refuse unknown fields, so ``userId``, ``status``, ``filled`` or ``balance`` in a body is
+a 400 rather than a silently ignored (or worse, honoured) field. Amounts arrive as decimal strings
+or JSON numbers and are decoded straight into ``Decimal`` (never through a float); they leave as
+decimal strings.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from model.enums import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
+
+__all__ = [
+    "BalanceView",
+    "CancelAllResponse",
+    "Credentials",
+    "FillView",
+    "MarketView",
+    "OnrampRequest",
+    "OrderRequest",
+    "OrderView",
+    "QuoteRequest",
+    "QuoteView",
+    "TokenView",
+]
+
+_Amount = Annotated[
+    Decimal, Meta(description='A decimal string such as "1000.50" (JSON numbers accepted)')
+]
+_Symbol = Annotated[str, Meta(min_length=3, max_length=32, examples=["TATA_INR"])]
+ClientOrderId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class _Request(msgspec.Struct, forbid_unknown_fields=True, rename="camel", frozen=True):
+    pass
+
+
+class Credentials(_Request, frozen=True):
+    username: Annotated[str, Meta(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
+    password: Annotated[str, Meta(min_length=8, max_length=128)]
+
+
+class OrderRequest(_Request, frozen=True):
+    """Limit: price and quantity. Market: quantity, or (to buy) quoteQuantity."""
+
+    market: _Symbol
+    kind: Side
+    type: OrderType
+    price: _Amount | None = None
+    quantity: _Amount | None = None
+    quote_quantity: _Amount | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    client_order_id: ClientOrderId | None = None
+    self_trade_prevention: SelfTradePrevention = SelfTradePrevention.CANCEL_TAKER
+
+
+class QuoteRequest(_Request, frozen=True):
+    market: _Symbol
+    kind: Side
+    quantity: _Amount | None = None
+    quote_quantity: _Amount | None = None
+
+
+class OnrampRequest(_Request, frozen=True):
+    asset: Annotated[str, Meta(min_length=1, max_length=16)]
+    amount: _Amount
+
+
+class _View(msgspec.Struct, rename="camel", frozen=True):
+    pass
+
+
+class TokenView(_View, frozen=True):
+    token: str
+    expires_at: int
+    user_id: int
+
+
+class FillView(_View, frozen=True):
+    trade_id: int
+    price: str
+    quantity: str
+    fee: str
+    fee_asset: str
+    is_maker: bool
+
+
+class OrderView(_View, frozen=True):
+    order_id: str
+    market: str
+    kind: Side
+    type: OrderType
+    status: OrderStatus
+    time_in_force: TimeInForce
+    post_only: bool
+    price: str | None
+    quantity: str | None
+    quote_quantity: str | None
+    executed_qty: str
+    executed_quote_qty: str
+    remaining_qty: str | None
+    client_order_id: str | None
+    created_at: int
+    fills: list[FillView] = []
+
+
+class CancelAllResponse(_View, frozen=True):
+    canceled: list[OrderView]
+
+
+class QuoteView(_View, frozen=True):
+    market: str
+    kind: Side
+    filled_qty: str
+    quote_amount: str
+    average_price: str | None
+    worst_price: str | None
+    fully_filled: bool
+
+
+class BalanceView(_View, frozen=True):
+    available: str
+    locked: str
+
+
+class MarketView(_View, frozen=True):
+    symbol: str
+    base_symbol: str
+    quote_symbol: str
+    tick_size: str
+    step_size: str
+    min_price: str
+    max_price: str
+    min_quantity: str
+    max_quantity: str
+    maker_fee: str
+    taker_fee: str
+    shard: str

@@ -1,0 +1,342 @@
+"""Trading routes: orders, quotes, balances, on-ramp. Each becomes one matcher command.
+
+Every amount is checked against the market's grid here, before anything reaches the matcher;
+the matcher checks again (it trusts no one) and its rejections come back as 4xx errors.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.security.jwt import Token
+
+from edge.auth import AuthUser
+from edge.errors import ApiError
+from edge.gateway import Answer, MatcherGateway, MatcherTimeoutError, MatcherUnavailableError
+from edge.schemas import (
+    BalanceView,
+    CancelAllResponse,
+    OnrampRequest,
+    OrderRequest,
+    OrderView,
+    QuoteRequest,
+    QuoteView,
+)
+from edge.views import order_placed, order_view, quote_view, raise_if_rejected
+from model.commands import (
+    Balances,
+    CancelAll,
+    CancelOrder,
+    Command,
+    Deposit,
+    GetOrder,
+    OpenOrders,
+    PlaceOrder,
+    Quote,
+)
+from model.config import MarketConfig
+from model.enums import OrderType, Side
+from model.events import BalancesResult, OpenOrdersResult, OrderState, QuoteResult
+from model.ids import OrderId, UserId
+from model.numbers import MarketSpec, ValidationError
+from model.rejects import RejectCode
+
+__all__ = ["TradingController"]
+
+_FIELD_CODES = {
+    "price": "INVALID_PRICE",
+    "quantity": "INVALID_QUANTITY",
+    "quoteQuantity": "INVALID_QUANTITY",
+    "amount": "INVALID_AMOUNT",
+}
+
+AuthRequest = Request[AuthUser, Token, Any]
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _bad(exc: ValidationError) -> ApiError:
+    return ApiError(400, _FIELD_CODES.get(exc.field, "INVALID_REQUEST"), str(exc), field=exc.field)
+
+
+def _required(field: str) -> ApiError:
+    return ApiError(400, "INVALID_REQUEST", f"{field} is required", field=field)
+
+
+class Exchange:
+    """What the trading routes need: markets, shards and the gateway."""
+
+    def __init__(self, config: MarketConfig, shards: dict[str, str], gateway: MatcherGateway):
+        self.config = config
+        self.shards = shards
+        self.gateway = gateway
+        self.account_shard = sorted(set(shards.values()))[0]
+
+    def market(self, symbol: str, field: str = "market") -> MarketSpec:
+        spec = self.config.market(symbol)
+        if spec is None:
+            raise ApiError(
+                400,
+                RejectCode.INVALID_MARKET.value,
+                f"unknown market {symbol!r}; see GET /api/v1/markets",
+                field=field,
+            )
+        return spec
+
+    async def call(self, shard: str, command: Command, order_id: OrderId | None = None) -> Answer:
+        try:
+            return await self.gateway.call(shard, command)
+        except MatcherTimeoutError as exc:
+            extra: dict[str, Any] = {"commandId": exc.cmd_id}
+            if order_id is not None:
+                extra["orderId"] = str(order_id)
+            raise ApiError(
+                504,
+                "TIMEOUT",
+                "the matcher has the request but did not answer in time; "
+                "read the order's outcome with GET /api/v1/order/{orderId}",
+                extra=extra,
+            ) from None
+        except MatcherUnavailableError as exc:
+            raise ApiError(
+                503, "UNAVAILABLE", f"cannot reach the matcher: {exc}", headers={"Retry-After": "1"}
+            ) from None
+
+    async def everywhere(self, make: Any) -> list[Answer]:
+        """Send a command built per shard to every shard (reads of unknown placement)."""
+        shards = sorted(set(self.shards.values()))
+        return [await self.call(shard, make()) for shard in shards]
+
+
+def _exchange(state: State) -> Exchange:
+    exchange: Exchange = state.exchange
+    return exchange
+
+
+def _parse_order_id(raw: str) -> OrderId:
+    if not raw.isdigit() or len(raw) > 19:
+        raise ApiError(
+            400, "INVALID_REQUEST", f"orderId {raw!r} is not an order id", field="orderId"
+        )
+    return OrderId(int(raw))
+
+
+class TradingController(Controller):
+    path = "/api/v1"
+    tags = ["trading"]  # noqa: RUF012
+    dependencies = {"exchange": Provide(_exchange, sync_to_thread=False)}  # noqa: RUF012
+
+    @post("/order", status_code=200)
+    async def place(
+        self, data: OrderRequest, request: AuthRequest, exchange: Exchange
+    ) -> OrderView:
+        """Place a limit or market order; answers once the matcher has processed it."""
+        spec = exchange.market(data.market)
+        try:
+            price = quantity = quote_quantity = 0
+            if data.type is OrderType.LIMIT:
+                if data.price is None:
+                    raise _required("price")
+                if data.quantity is None:
+                    raise _required("quantity")
+                price = spec.parse_price(data.price)
+                quantity = spec.parse_quantity(data.quantity)
+            elif data.price is not None:
+                raise ApiError(400, "INVALID_ORDER", "a market order takes no price", field="price")
+            if data.type is OrderType.MARKET:
+                if (data.quantity is None) == (data.quote_quantity is None):
+                    raise ApiError(
+                        400,
+                        "INVALID_ORDER",
+                        "a market order needs exactly one of quantity and quoteQuantity",
+                        field="quantity",
+                    )
+                if data.quantity is not None:
+                    quantity = spec.parse_quantity(data.quantity)
+            if data.quote_quantity is not None:
+                if data.type is not OrderType.MARKET or data.kind is not Side.BUY:
+                    raise ApiError(
+                        400,
+                        "INVALID_ORDER",
+                        "quoteQuantity is only for market buys",
+                        field="quoteQuantity",
+                    )
+                quote_quantity = spec.parse_quote_amount(data.quote_quantity)
+        except ValidationError as exc:
+            raise _bad(exc) from None
+        order_id = exchange.gateway.order_ids.next()
+        command = PlaceOrder(
+            user_id=UserId(request.user.id),
+            ts=_now_us(),
+            order_id=order_id,
+            market=spec.symbol,
+            side=data.kind,
+            type=data.type,
+            price=price,
+            quantity=quantity,
+            quote_quantity=quote_quantity,
+            tif=data.time_in_force,
+            post_only=data.post_only,
+            client_order_id=data.client_order_id,
+            stp=data.self_trade_prevention,
+        )
+        answer = await exchange.call(exchange.shards[spec.symbol], command, order_id)
+        raise_if_rejected(answer.events)
+        return order_placed(spec, command, answer.events)
+
+    @get("/order/{order_id:str}")
+    async def get_order(self, order_id: str, request: AuthRequest, exchange: Exchange) -> OrderView:
+        """One of your orders: open, or recently filled/canceled/expired."""
+        oid = _parse_order_id(order_id)
+        user = UserId(request.user.id)
+        for answer in await exchange.everywhere(
+            lambda: GetOrder(user_id=user, ts=_now_us(), order_id=oid)
+        ):
+            for event in answer.events:
+                if isinstance(event, OrderState):
+                    return order_view(exchange.config.markets[event.market], event)
+        raise ApiError(404, RejectCode.UNKNOWN_ORDER.value, f"no order {oid} of yours")
+
+    @delete("/order/{order_id:str}", status_code=200)
+    async def cancel(self, order_id: str, request: AuthRequest, exchange: Exchange) -> OrderView:
+        """Cancel one of your open orders."""
+        oid = _parse_order_id(order_id)
+        user = UserId(request.user.id)
+        for answer in await exchange.everywhere(
+            lambda: CancelOrder(user_id=user, ts=_now_us(), order_id=oid)
+        ):
+            for event in answer.events:
+                if isinstance(event, OrderState):
+                    return order_view(exchange.config.markets[event.market], event)
+        raise ApiError(404, RejectCode.UNKNOWN_ORDER.value, f"no open order {oid} of yours")
+
+    @get("/orders/open")
+    async def open_orders(
+        self,
+        request: AuthRequest,
+        exchange: Exchange,
+        market: str | None = Parameter(default=None, max_length=32),
+    ) -> list[OrderView]:
+        """Your open orders, in one market or all."""
+        user = UserId(request.user.id)
+        symbol = exchange.market(market).symbol if market is not None else None
+        shards = [exchange.shards[symbol]] if symbol else sorted(set(exchange.shards.values()))
+        views: list[OrderView] = []
+        for shard in shards:
+            answer = await exchange.call(
+                shard, OpenOrders(user_id=user, ts=_now_us(), market=symbol)
+            )
+            raise_if_rejected(answer.events)
+            for event in answer.events:
+                if isinstance(event, OpenOrdersResult):
+                    views += [
+                        order_view(exchange.config.markets[o.market], o) for o in event.orders
+                    ]
+        return views
+
+    @delete("/orders", status_code=200)
+    async def cancel_all(
+        self,
+        request: AuthRequest,
+        exchange: Exchange,
+        market: str | None = Parameter(default=None, max_length=32),
+    ) -> CancelAllResponse:
+        """Cancel all your open orders, in one market or all."""
+        user = UserId(request.user.id)
+        symbol = exchange.market(market).symbol if market is not None else None
+        shards = [exchange.shards[symbol]] if symbol else sorted(set(exchange.shards.values()))
+        canceled: list[OrderView] = []
+        for shard in shards:
+            answer = await exchange.call(
+                shard, CancelAll(user_id=user, ts=_now_us(), market=symbol)
+            )
+            raise_if_rejected(answer.events)
+            for event in answer.events:
+                if isinstance(event, OpenOrdersResult):
+                    canceled += [
+                        order_view(exchange.config.markets[o.market], o) for o in event.orders
+                    ]
+        return CancelAllResponse(canceled=canceled)
+
+    @post("/order/quote", status_code=200)
+    async def quote(
+        self, data: QuoteRequest, request: AuthRequest, exchange: Exchange
+    ) -> QuoteView:
+        """What a market order would get now, without placing it."""
+        spec = exchange.market(data.market)
+        if (data.quantity is None) == (data.quote_quantity is None):
+            raise ApiError(
+                400,
+                "INVALID_REQUEST",
+                "give exactly one of quantity and quoteQuantity",
+                field="quantity",
+            )
+        try:
+            quantity = spec.parse_quantity(data.quantity) if data.quantity is not None else 0
+            quote_quantity = (
+                spec.parse_quote_amount(data.quote_quantity)
+                if data.quote_quantity is not None
+                else 0
+            )
+        except ValidationError as exc:
+            raise _bad(exc) from None
+        command = Quote(
+            user_id=UserId(request.user.id),
+            ts=_now_us(),
+            market=spec.symbol,
+            side=data.kind,
+            quantity=quantity,
+            quote_quantity=quote_quantity,
+        )
+        answer = await exchange.call(exchange.shards[spec.symbol], command)
+        raise_if_rejected(answer.events)
+        result = next(e for e in answer.events if isinstance(e, QuoteResult))
+        return quote_view(spec, result)
+
+    @get("/balances")
+    async def balances(self, request: AuthRequest, exchange: Exchange) -> dict[str, BalanceView]:
+        """Your available and locked balance of every asset."""
+        return await _balances(exchange, UserId(request.user.id))
+
+    @post("/onramp", status_code=200)
+    async def onramp(
+        self, data: OnrampRequest, request: AuthRequest, exchange: Exchange
+    ) -> dict[str, BalanceView]:
+        """Credit test funds (only where the on-ramp is enabled)."""
+        if not request.app.state.settings.onramp_enabled:
+            raise ApiError(403, "ONRAMP_DISABLED", "the on-ramp is disabled on this exchange")
+        asset = exchange.config.assets.get(data.asset.upper())
+        if asset is None:
+            raise ApiError(
+                400, RejectCode.INVALID_ASSET.value, f"unknown asset {data.asset!r}", field="asset"
+            )
+        try:
+            amount = asset.parse_amount(data.amount)
+        except ValidationError as exc:
+            raise _bad(exc) from None
+        user = UserId(request.user.id)
+        answer = await exchange.call(
+            exchange.account_shard,
+            Deposit(user_id=user, ts=_now_us(), asset=asset.code, amount=amount),
+        )
+        raise_if_rejected(answer.events)
+        return await _balances(exchange, user)
+
+
+async def _balances(exchange: Exchange, user: UserId) -> dict[str, BalanceView]:
+    answer = await exchange.call(exchange.account_shard, Balances(user_id=user, ts=_now_us()))
+    result = next(e for e in answer.events if isinstance(e, BalancesResult))
+    assets = exchange.config.assets
+    return {
+        b.asset: BalanceView(
+            available=assets[b.asset].format(b.available), locked=assets[b.asset].format(b.locked)
+        )
+        for b in result.balances
+    }
