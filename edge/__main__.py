@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 import uvicorn
@@ -19,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=settings.port)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
+    # The app factory (in each worker) reads settings from the environment: pass the port on.
+    os.environ["TIDEWATER_EDGE_PORT"] = str(args.port)
+    get_settings.cache_clear()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     uvicorn.run(
         "edge.app:create_app",

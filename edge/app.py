@@ -22,10 +22,25 @@ from edge.errors import exception_handlers
 from edge.gateway import MatcherGateway
 from edge.limits import rate_limits
 from edge.public import HealthController, MarketsController
+from edge.request import ExactRequest
+from edge.schemas import REQUEST_SCHEMAS
 from edge.trading import Exchange, TradingController
-from model.settings import Settings, get_settings
+from model.settings import EdgeSettings, Settings, get_settings
 
 __all__ = ["create_app"]
+
+
+def _hosts_with_port(edge: EdgeSettings) -> list[str]:
+    """Each allowed host bare and with the edge's port (Litestar matches the whole header)."""
+    return [h for host in edge.allowed_hosts for h in (host, f"{host}:{edge.port}")]
+
+
+def _close_request_schemas(app: Litestar) -> None:
+    """Say in the OpenAPI document what msgspec enforces: request bodies take no other fields."""
+    schemas = app.openapi_schema.components.schemas or {}
+    for name in REQUEST_SCHEMAS:
+        if name in schemas:
+            schemas[name].additional_properties = False
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -82,7 +97,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=middleware,
         exception_handlers=exception_handlers,
         cors_config=CORSConfig(allow_origins=list(edge.cors_origins)),
-        allowed_hosts=AllowedHostsConfig(allowed_hosts=list(edge.allowed_hosts)),
+        allowed_hosts=AllowedHostsConfig(allowed_hosts=_hosts_with_port(edge)),
         request_max_body_size=edge.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Tidewater", version="1.0.0", path="/schema"),
+        on_startup=[_close_request_schemas],
+        request_class=ExactRequest,
     )

@@ -17,6 +17,7 @@ from msgspec import Meta
 from model.enums import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 
 __all__ = [
+    "REQUEST_SCHEMAS",
     "BalanceView",
     "CancelAllResponse",
     "Credentials",
@@ -71,6 +72,9 @@ class QuoteRequest(_Request, frozen=True):
 class OnrampRequest(_Request, frozen=True):
     asset: Annotated[str, Meta(min_length=1, max_length=16)]
     amount: _Amount
+
+
+REQUEST_SCHEMAS = ("Credentials", "OrderRequest", "QuoteRequest", "OnrampRequest")
 
 
 class _View(msgspec.Struct, rename="camel", frozen=True):

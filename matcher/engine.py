@@ -224,12 +224,23 @@ class Engine:
                 "post-only order would take liquidity",
                 cmd.order_id,
             )
-        if not is_limit and not opposite.levels:
-            return _reject(
-                RejectCode.NO_LIQUIDITY,
-                f"no {market.spec.symbol} orders to trade with",
-                cmd.order_id,
-            )
+        if not is_limit:
+            best = opposite.best()
+            if best is None:
+                return _reject(
+                    RejectCode.NO_LIQUIDITY,
+                    f"no {market.spec.symbol} orders to trade with",
+                    cmd.order_id,
+                )
+            one_lot = best.price * market.tpl
+            if side is _BUY and lock < one_lot:
+                return _reject(
+                    RejectCode.INVALID_QUANTITY
+                    if cmd.quote_quantity
+                    else RejectCode.INSUFFICIENT_FUNDS,
+                    f"{lock} quote atoms buy less than one lot at the best price",
+                    cmd.order_id,
+                )
         if cmd.tif is TimeInForce.FOK and not self._fillable(market, cmd):
             return _reject(
                 RejectCode.FOK_NOT_FILLABLE,
@@ -553,10 +564,11 @@ class Engine:
             return _reject(RejectCode.INVALID_ASSET, f"unknown asset {cmd.asset!r}")
         if cmd.amount <= 0:
             return _reject(RejectCode.INVALID_AMOUNT, "amount must be positive")
-        account = self.ledger.accounts.get(cmd.user_id)
-        held = 0 if account is None else account.available[asset] + account.locked[asset]
-        if held + cmd.amount > MAX_BALANCE:
-            return _reject(RejectCode.BALANCE_LIMIT, f"balance would exceed {MAX_BALANCE} atoms")
+        # Conservation caps every balance by the asset's total, so capping the total suffices.
+        if self.ledger.deposited[asset] + cmd.amount > MAX_BALANCE:
+            return _reject(
+                RejectCode.BALANCE_LIMIT, f"{cmd.asset} in the exchange would exceed {MAX_BALANCE}"
+            )
         self.ledger.account(cmd.user_id).available[asset] += cmd.amount
         self.ledger.deposited[asset] += cmd.amount
         self.seq += 1

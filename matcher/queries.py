@@ -33,7 +33,11 @@ def quote(engine: Engine, cmd: Quote) -> list[Event]:
     if market is None:
         return _reject(RejectCode.INVALID_MARKET, f"unknown market {cmd.market!r}")
     by_quote = cmd.quote_quantity > 0
-    if by_quote == (cmd.quantity > 0) or (by_quote and cmd.side is not Side.BUY):
+    if (
+        by_quote == (cmd.quantity > 0)
+        or (by_quote and cmd.side is not Side.BUY)
+        or min(cmd.quantity, cmd.quote_quantity) < 0
+    ):
         return _reject(
             RejectCode.INVALID_ORDER, "give quantity, or quoteQuantity for a buy (not both)"
         )
@@ -80,6 +84,8 @@ def get_order(engine: Engine, cmd: GetOrder) -> list[Event]:
 
 
 def open_orders(engine: Engine, cmd: OpenOrders) -> list[Event]:
+    if cmd.market is not None and cmd.market not in engine.markets:
+        return _reject(RejectCode.INVALID_MARKET, f"unknown market {cmd.market!r}")
     mine = engine.user_orders.get(cmd.user_id, {})
     chosen = [o for o in mine.values() if cmd.market is None or o.market == cmd.market]
     chosen.sort(key=lambda o: (o.ts, o.order_id))

@@ -296,7 +296,11 @@ class MatcherService:
                     recovered = True
                 self.step()
                 backoff = 0.1
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
+            except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as exc:
+                if isinstance(exc, redis.ResponseError) and "NOGROUP" not in str(exc):
+                    raise
+                # Redis went away, or lost our stream (restarted without its data, flushed):
+                # what this engine holds may not be on Redis any more, so rebuild from Redis.
                 log.warning("redis unavailable (%s); recovering in %.1fs", exc, backoff)
                 recovered = False
                 stop.wait(backoff)

@@ -65,6 +65,8 @@ def parse_decimal(value: object, field: str) -> Decimal:
         result = Decimal(value)
     elif isinstance(value, Decimal):
         result = value
+        if result.is_finite() and int(result.as_tuple().exponent) > 0:
+            raise ValidationError(field, f"{value} uses exponent notation; write it out")
     else:
         raise ValidationError(
             field, f"must be a decimal string or number, not {type(value).__name__}"

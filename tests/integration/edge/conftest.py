@@ -1,0 +1,81 @@
+"""Fixtures for the edge: a migrated database of its own and a running matcher + edge."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import psycopg
+import pytest
+import redis
+from psycopg import sql
+
+from infra.migrate import migrate
+from tests.support.cluster import Cluster
+
+_redis_dbs = itertools.count(1)
+
+
+def with_path(url: str, path: str) -> str:
+    """``url`` with its path (database name or number) replaced."""
+    return urlsplit(url)._replace(path=f"/{path}").geturl()
+
+
+@pytest.fixture(scope="session")
+def edge_database_url(database_url: str) -> Iterator[str]:
+    """A fresh, migrated database for the edge tests (dropped at the end)."""
+    name = f"tw_edge_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_path(database_url, name)
+    migrate(url)
+    yield url
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def fresh_redis_url(redis_url: str) -> str:
+    """A Redis database number of its own (1..15), emptied."""
+    number = next(_redis_dbs)
+    assert number < 16, "more clusters than Redis databases"
+    url = with_path(redis_url, str(number))
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    redis_url: str, edge_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """A matcher and an edge, shared by the tests of one module."""
+    running = Cluster(
+        fresh_redis_url(redis_url), edge_database_url, tmp_path_factory.mktemp("cluster")
+    )
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def api(cluster: Cluster) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{cluster.base_url}/api/v1", timeout=10) as client:
+        yield client
+
+
+def sign_up(api: httpx.Client, deposits: dict[str, str] | None = None) -> dict[str, str]:
+    """A new user with a token (and deposits); returns the Authorization header."""
+    name = f"u{uuid.uuid4().hex[:12]}"
+    response = api.post("/signup", json={"username": name, "password": "correct horse battery"})
+    assert response.status_code == 201, response.text
+    headers = {"Authorization": f"Bearer {response.json()['token']}"}
+    for asset, amount in (deposits or {}).items():
+        funded = api.post("/onramp", json={"asset": asset, "amount": amount}, headers=headers)
+        assert funded.status_code == 200, funded.text
+    return headers
