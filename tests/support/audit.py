@@ -51,7 +51,8 @@ def audit_shard(client: redis.Redis, shard: str, config: MarketConfig) -> AuditR
     totals = replica.totals()
     assert {a: totals.get(a, 0) for a in deposited} == deposited, "conservation"
     for (user, asset), (available, locked) in replica.nonzero().items():
-        assert available >= 0 and locked >= 0, (user, asset)
+        assert available >= 0, (user, asset)
+        assert locked >= 0, (user, asset)
     report = AuditReport(engine=engine, events=events)
     for event in events:
         if isinstance(event, OrderAccepted):

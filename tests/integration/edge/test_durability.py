@@ -139,7 +139,8 @@ def _settle(cluster: Cluster) -> redis.Redis:
     """Stop the services (the matcher snapshots on SIGTERM) and hand back a Redis client."""
     client = redis.Redis.from_url(cluster.matcher.env["REDIS_URL"])
     cluster.stop()
-    assert cluster.matcher.process is not None and cluster.matcher.process.returncode == 0
+    assert cluster.matcher.process is not None
+    assert cluster.matcher.process.returncode == 0
     return client
 
 
