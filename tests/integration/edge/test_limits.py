@@ -1,0 +1,86 @@
+"""Rate limits answer 429 with Retry-After; production refuses a weak signing secret."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.edge.conftest import fresh_redis_url, sign_up
+from tests.support.cluster import ROOT, Cluster
+
+
+@pytest.fixture(scope="module")
+def limited(
+    redis_url: str, edge_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    cluster = Cluster(
+        fresh_redis_url(redis_url),
+        edge_database_url,
+        tmp_path_factory.mktemp("limited"),
+        extra={"TIDEWATER_RATE_LIMIT": "5", "TIDEWATER_SIGNIN_LIMIT": "4"},
+    )
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+def test_a_busy_client_gets_429_with_retry_after(limited: Cluster) -> None:
+    with httpx.Client(base_url=f"{limited.base_url}/api/v1") as api:
+        user = sign_up(api)
+        statuses = [api.get("/balances", headers=user) for _ in range(12)]
+    refused = [r for r in statuses if r.status_code == 429]
+    assert refused, [r.status_code for r in statuses]
+    assert int(refused[0].headers["Retry-After"]) >= 0
+    assert refused[0].json()["error"]["code"] == "RATE_LIMITED"
+    assert sum(r.status_code == 200 for r in statuses) <= 5
+
+
+def test_signin_brute_force_is_limited(limited: Cluster) -> None:
+    with httpx.Client(base_url=f"{limited.base_url}/api/v1") as api:
+        tries = [
+            api.post("/signin", json={"username": "victim", "password": f"guess-{i:04d}"})
+            for i in range(8)
+        ]
+    codes = [r.status_code for r in tries]
+    assert 429 in codes
+    assert codes.count(401) <= 4
+
+
+@pytest.mark.parametrize(
+    "secret", ["", "tidewater-development-secret-do-not-use-in-production", "short"]
+)
+def test_production_refuses_a_weak_secret(secret: str, tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TIDEWATER_ENV": "production",
+        "TIDEWATER_JWT_SECRET": secret,
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+    }
+    code = "from edge.app import create_app\ncreate_app()\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert "TIDEWATER_JWT_SECRET" in done.stderr
+
+
+def test_production_accepts_a_strong_secret() -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TIDEWATER_ENV": "production",
+        "TIDEWATER_JWT_SECRET": "k" * 48,
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+    }
+    code = "from edge.app import create_app\nprint(type(create_app()).__name__)\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Litestar"
