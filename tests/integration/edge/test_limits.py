@@ -64,7 +64,13 @@ def test_production_refuses_a_weak_secret(secret: str, tmp_path: Path) -> None:
     }
     code = "from edge.app import create_app\ncreate_app()\n"
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode != 0
     assert "TIDEWATER_JWT_SECRET" in done.stderr
@@ -80,7 +86,13 @@ def test_production_accepts_a_strong_secret() -> None:
     }
     code = "from edge.app import create_app\nprint(type(create_app()).__name__)\n"
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Litestar"
