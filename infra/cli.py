@@ -1,0 +1,331 @@
+"""The ``tidewater`` command: ``tidewater up`` starts the exchange, ``tidewater status`` reports.
+
+``up`` works in steps, printing one line per step: Redis, PostgreSQL, then the services. Without
+``REDIS_URL`` / ``DATABASE_URL`` in the environment it starts embedded servers with their data in
+``.tidewater/`` (so data survives between runs). It then prints one status line with the URLs and
+waits for Ctrl-C or SIGTERM, on which it stops everything in reverse order.
+
+Only one ``up`` runs per data folder: it holds an exclusive lock on ``<data>/up.pid`` (which also
+holds its pid) for as long as it runs; ``<data>/status.json`` describes the running instance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from urllib.parse import urlsplit
+
+import psycopg
+import redis
+import structlog
+
+from infra.embedded import EmbeddedPostgres, EmbeddedRedis, ServerStartError
+from infra.supervisor import ChildSpec, Supervisor
+
+__all__ = ["main"]
+
+_DEFAULT_DATA_DIR = ".tidewater"
+_PID_FILE = "up.pid"
+_STATUS_FILE = "status.json"
+
+
+class _StartAbortedError(Exception):
+    """Ctrl-C or SIGTERM arrived while ``up`` was still starting."""
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _mask(url: str) -> str:
+    """Hide a password in a URL before printing it."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
+# -- the pid/lock file ------------------------------------------------------------------------
+
+
+@dataclass
+class _UpLock:
+    """An exclusive ``flock`` on ``<data>/up.pid``; the kernel drops it if the process dies."""
+
+    path: Path
+    fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock and write our pid; ``False`` if another process holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return True
+
+    def held_elsewhere(self) -> bool:
+        """Tell whether some process holds the lock (without keeping it)."""
+        if not self.path.exists():
+            return False
+        if not self.acquire():
+            return True
+        self.release()
+        return False
+
+    def holder(self) -> str:
+        """Return the pid written by the holder, or ``"?"``."""
+        try:
+            return self.path.read_text().strip() or "?"
+        except OSError:
+            return "?"
+
+    def release(self) -> None:
+        """Empty the file and drop the lock."""
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            os.close(self.fd)
+            self.fd = None
+
+
+# -- up -----------------------------------------------------------------------------------------
+
+
+def _child_services(redis_url: str, database_url: str) -> list[ChildSpec]:
+    """The services ``up`` supervises, in start order (matcher, edge... join this list)."""
+    del redis_url, database_url  # every service will get them through its environment
+    return []
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM as a flag to wait on; until ``started`` is set, a signal aborts the start."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.started = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        del frame
+        self._event.set()
+        if not self.started:
+            raise _StartAbortedError(signal.Signals(signum).name)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; ``True`` once a stop was asked for."""
+        return self._event.wait(timeout)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[_StopRequest]:
+        """Handle SIGINT and SIGTERM inside the block, restoring the old handlers after it."""
+        previous = {
+            sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            yield self
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+
+def _check_external_redis(url: str) -> None:
+    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def _check_external_postgres(url: str) -> None:
+    with psycopg.connect(url, connect_timeout=3) as conn:
+        conn.execute("SELECT 1")
+
+
+def _up(data_dir: Path, *, from_wheels: bool | None) -> int:
+    lock = _UpLock(data_dir / _PID_FILE)
+    if not lock.acquire():
+        _say(
+            f"tidewater up is already running (pid {lock.holder()}) for {data_dir}; "
+            "see `tidewater status`"
+        )
+        return 1
+    status_file = data_dir / _STATUS_FILE
+    total = 3
+    with contextlib.ExitStack() as cleanup, _StopRequest().installed() as stop:
+        cleanup.callback(lock.release)
+        cleanup.callback(status_file.unlink, missing_ok=True)
+        cleanup.callback(_say, "tidewater stopped")
+        try:
+            _say(f"tidewater: data folder {data_dir}")
+            sources: dict[str, str] = {}
+
+            redis_url = os.environ.get("REDIS_URL")
+            if redis_url:
+                _say(f"[1/{total}] redis: using REDIS_URL {_mask(redis_url)}")
+                _check_external_redis(redis_url)
+                sources["redis"] = "external (REDIS_URL)"
+            else:
+                _say(f"[1/{total}] redis: starting embedded server in {data_dir / 'redis'}")
+                redis_server = EmbeddedRedis(data_dir, from_wheels=from_wheels)
+                cleanup.callback(redis_server.stop)
+                redis_url = redis_server.start()
+                assert redis_server.binary is not None
+                sources["redis"] = f"embedded, {redis_server.binary.describe()}"
+            _say(f"[1/{total}] redis: ready at {_mask(redis_url)} ({sources['redis']})")
+
+            database_url = os.environ.get("DATABASE_URL")
+            if database_url:
+                _say(f"[2/{total}] postgres: using DATABASE_URL {_mask(database_url)}")
+                _check_external_postgres(database_url)
+                sources["postgres"] = "external (DATABASE_URL)"
+            else:
+                _say(f"[2/{total}] postgres: starting embedded server in {data_dir / 'pg'}")
+                pg_server = EmbeddedPostgres(data_dir, from_wheels=from_wheels)
+                cleanup.callback(pg_server.stop)
+                database_url = pg_server.start()
+                assert pg_server.binary is not None
+                sources["postgres"] = f"embedded, {pg_server.binary.describe()}"
+                for note in pg_server.notes:
+                    _say(f"[2/{total}] postgres: note: {note}")
+            _say(f"[2/{total}] postgres: ready at {_mask(database_url)} ({sources['postgres']})")
+
+            specs = _child_services(redis_url, database_url)
+            supervisor = Supervisor(specs, log_dir=data_dir / "logs")
+            cleanup.callback(supervisor.stop_all)
+            if specs:
+                _say(f"[3/{total}] services: starting {', '.join(supervisor.names)}")
+                supervisor.start_all()
+                _say(f"[3/{total}] services: running {supervisor.pids()}")
+            else:
+                _say(f"[3/{total}] services: none yet (matcher, edge and the rest will run here)")
+
+            status = {
+                "pid": os.getpid(),
+                "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "data_dir": str(data_dir),
+                "redis_url": _mask(redis_url),
+                "database_url": _mask(database_url),
+                "sources": sources,
+                "services": supervisor.pids(),
+            }
+            status_file.write_text(json.dumps(status, indent=2) + "\n")
+            _say(
+                f"tidewater is up: REDIS_URL={_mask(redis_url)} "
+                f"DATABASE_URL={_mask(database_url)} (Ctrl-C to stop)"
+            )
+            stop.started = True
+            while not stop.wait(0.5):
+                for event in supervisor.poll():
+                    _say(f"services: {event}")
+            _say("tidewater: stopping")
+        except (_StartAbortedError, KeyboardInterrupt):
+            _say("tidewater: interrupted while starting; stopping")
+        except (ServerStartError, redis.RedisError, psycopg.Error, OSError) as error:
+            print(f"tidewater: could not start: {error}", file=sys.stderr, flush=True)
+            return 1
+    return 0
+
+
+# -- status -------------------------------------------------------------------------------------
+
+
+def _reachable(kind: str, url: str) -> bool:
+    try:
+        if kind == "redis":
+            _check_external_redis(url)
+        else:
+            _check_external_postgres(url)
+    except (redis.RedisError, psycopg.Error, OSError):
+        return False
+    return True
+
+
+def _status(data_dir: Path) -> int:
+    lock = _UpLock(data_dir / _PID_FILE)
+    if not lock.held_elsewhere():
+        _say(f"tidewater is not running (no `tidewater up` holds {data_dir})")
+        return 1
+    try:
+        status = json.loads((data_dir / _STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        _say(f"tidewater up (pid {lock.holder()}) is starting")
+        return 0
+    _say(f"tidewater is up (pid {status['pid']}, since {status['started_at']})")
+    healthy = True
+    for kind, key in (("redis", "redis_url"), ("postgres", "database_url")):
+        url = str(status[key])
+        ok = "***@" in url or _reachable(kind, url)  # a masked URL cannot be dialled: trust up
+        healthy = healthy and ok
+        state = "ok" if ok else "NOT ANSWERING"
+        _say(f"  {kind:<9} {state:<14} {url}  ({status['sources'][kind]})")
+    for name, pid in dict(status.get("services", {})).items():
+        _say(f"  {name:<9} {'running':<14} pid {pid}")
+    return 0 if healthy else 1
+
+
+# -- entry point ------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tidewater", description="Run the Tidewater exchange.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start Redis, PostgreSQL and the services; Ctrl-C stops")
+    up.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(_DEFAULT_DATA_DIR),
+        help="where embedded servers keep their data (default: ./.tidewater)",
+    )
+    up.add_argument(
+        "--from-wheels",
+        action="store_true",
+        default=None,
+        help="ignore system redis-server/PostgreSQL and run the servers shipped in wheels",
+    )
+
+    status = commands.add_parser("status", help="say whether `tidewater up` runs, and its URLs")
+    status.add_argument("--data-dir", type=Path, default=Path(_DEFAULT_DATA_DIR))
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.INFO if verbose else logging.WARNING
+        ),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``tidewater`` with ``argv`` (default: the command line) and return its exit code."""
+    args = _parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    data_dir = Path(args.data_dir).absolute()
+    if args.command == "up":
+        return _up(data_dir, from_wheels=args.from_wheels)
+    return _status(data_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

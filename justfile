@@ -1,0 +1,52 @@
+# Tidewater's tasks. Run them through ./dev (it makes .venv first): ./dev up, ./dev test, ./dev lint.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+set positional-arguments
+
+# The venv's tools first, so `just` works without ./dev too once .venv exists.
+export PATH := justfile_directory() + "/.venv/bin:" + env_var("PATH")
+
+# List the recipes
+default:
+    @just --list
+
+# Start the exchange: embedded Redis + PostgreSQL in .tidewater/ (unless REDIS_URL/DATABASE_URL are set); Ctrl-C stops
+up *args:
+    @tidewater up "$@"
+
+# Say whether `tidewater up` is running, and its URLs
+status *args:
+    @tidewater status "$@"
+
+# Run the whole test suite; extra arguments go to pytest (./dev test -k embedded)
+test *args:
+    python -m pytest "$@"
+
+# Long seeded replays and soak runs only (the `slow` mark)
+soak *args:
+    python -m pytest -m slow "$@" || { code=$?; [[ $code == 5 ]] && echo "soak: no slow tests selected"; [[ $code == 5 ]] || exit $code; }
+
+# Lint, format check and type check
+lint:
+    ruff check .
+    ruff format --check .
+    mypy
+
+# Format the code and apply safe lint fixes
+fmt:
+    ruff format .
+    ruff check --fix .
+
+# Run every benchmark in bench/ in turn (each prints its figures and a JSON line)
+bench *args:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    shopt -s nullglob
+    ran=0
+    for script in bench/*.py; do
+        [[ "$(basename "$script")" == _* ]] && continue
+        echo "== $script"
+        python "$script" "$@"
+        ran=$((ran + 1))
+    done
+    if (( ran == 0 )); then echo "bench: no benchmarks in bench/ yet"; fi
