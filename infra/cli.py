@@ -21,6 +21,8 @@ import os
 import signal
 import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +33,12 @@ import psycopg
 import redis
 import structlog
 
+from edge.__main__ import main as edge_main
 from infra.embedded import EmbeddedPostgres, EmbeddedRedis, ServerStartError
+from infra.migrate import migrate
 from infra.supervisor import ChildSpec, Supervisor
+from matcher.__main__ import main as matcher_main
+from model.settings import get_settings
 
 __all__ = ["main"]
 
@@ -111,9 +117,32 @@ class _UpLock:
 
 
 def _child_services(redis_url: str, database_url: str) -> list[ChildSpec]:
-    """The services ``up`` supervises, in start order (matcher, edge... join this list)."""
-    del redis_url, database_url  # every service will get them through its environment
-    return []
+    """The services ``up`` supervises, in start order: one matcher per shard, then the edge."""
+    env = {"REDIS_URL": redis_url, "DATABASE_URL": database_url}
+    settings = get_settings()
+    python = sys.executable
+    specs = [
+        ChildSpec(f"matcher-{shard}", (python, "-m", "matcher", "--shard", shard), env)
+        for shard in settings.shard_names()
+    ]
+    specs.append(ChildSpec("edge", (python, "-m", "edge", "--port", str(settings.edge.port)), env))
+    return specs
+
+
+def _wait_for_edge(port: int, stop: _StopRequest, timeout: float = 60.0) -> bool:
+    """Poll the edge's ``/readyz`` until it answers 200 (``False`` on timeout or stop)."""
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{port}/readyz"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        if stop.wait(0.2):
+            return False
+    return False
 
 
 class _StopRequest:
@@ -168,7 +197,7 @@ def _up(data_dir: Path, *, from_wheels: bool | None) -> int:
         )
         return 1
     status_file = data_dir / _STATUS_FILE
-    total = 3
+    total = 4
     with contextlib.ExitStack() as cleanup, _StopRequest().installed() as stop:
         cleanup.callback(lock.release)
         cleanup.callback(status_file.unlink, missing_ok=True)
@@ -207,15 +236,27 @@ def _up(data_dir: Path, *, from_wheels: bool | None) -> int:
                     _say(f"[2/{total}] postgres: note: {note}")
             _say(f"[2/{total}] postgres: ready at {_mask(database_url)} ({sources['postgres']})")
 
+            applied = migrate(database_url)
+            _say(
+                f"[3/{total}] database: migrated ({len(applied)} new: {', '.join(applied) or '-'})"
+            )
+
             specs = _child_services(redis_url, database_url)
             supervisor = Supervisor(specs, log_dir=data_dir / "logs")
             cleanup.callback(supervisor.stop_all)
-            if specs:
-                _say(f"[3/{total}] services: starting {', '.join(supervisor.names)}")
-                supervisor.start_all()
-                _say(f"[3/{total}] services: running {supervisor.pids()}")
-            else:
-                _say(f"[3/{total}] services: none yet (matcher, edge and the rest will run here)")
+            _say(f"[4/{total}] services: starting {', '.join(supervisor.names)}")
+            supervisor.start_all()
+            port = get_settings().edge.port
+            if not _wait_for_edge(port, stop):
+                print(
+                    f"tidewater: the edge did not become ready; see {data_dir / 'logs'}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return 1
+            _say(f"[4/{total}] services: running {supervisor.pids()}")
+            _say(f"  REST + WebSocket  http://127.0.0.1:{port}/api/v1  (OpenAPI: /schema)")
+            _say(f"  logs              {data_dir / 'logs'}")
 
             status = {
                 "pid": os.getpid(),
@@ -305,6 +346,12 @@ def _parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="say whether `tidewater up` runs, and its URLs")
     status.add_argument("--data-dir", type=Path, default=Path(_DEFAULT_DATA_DIR))
+
+    for name, text in (("matcher", "run one shard's matcher"), ("edge", "run the REST/WS edge")):
+        service = commands.add_parser(name, help=text, add_help=False)
+        service.add_argument("rest", nargs=argparse.REMAINDER)
+    db = commands.add_parser("db", help="database chores")
+    db.add_argument("action", choices=["migrate"])
     return parser
 
 
@@ -321,6 +368,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``tidewater`` with ``argv`` (default: the command line) and return its exit code."""
     args = _parser().parse_args(argv)
     _configure_logging(args.verbose)
+    if args.command == "matcher":
+        return matcher_main(args.rest)
+    if args.command == "edge":
+        return edge_main(args.rest)
+    if args.command == "db":
+        url = get_settings().database_url
+        if url is None:
+            print("tidewater db migrate: set DATABASE_URL", file=sys.stderr)
+            return 2
+        _say(f"applied: {', '.join(migrate(url)) or 'nothing new'}")
+        return 0
     data_dir = Path(args.data_dir).absolute()
     if args.command == "up":
         return _up(data_dir, from_wheels=args.from_wheels)

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -18,11 +19,12 @@ import psycopg
 import pytest
 import redis
 
-from infra.embedded import port_is_listening
+from infra.embedded import free_port, port_is_listening
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+EDGE_PORT = free_port()
 STATUS_LINE = re.compile(r"^tidewater is up: REDIS_URL=(\S+) DATABASE_URL=(\S+) ")
 
 
@@ -32,6 +34,7 @@ def _tidewater(*args: str) -> list[str]:
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+    env["TIDEWATER_EDGE_PORT"] = str(EDGE_PORT)
     env.update(extra)
     return env
 
@@ -112,6 +115,9 @@ def test_up_status_second_up_and_clean_stop(project_dir: Path) -> None:
             conn.execute("CREATE TABLE kept (v int)")
             conn.execute("INSERT INTO kept VALUES (7)")
 
+        markets = urllib.request.urlopen(f"http://127.0.0.1:{EDGE_PORT}/api/v1/markets", timeout=5)
+        assert b"TATA_INR" in markets.read()
+
         status = _run(project_dir, "status")
         assert status.returncode == 0, status.stdout + status.stderr
         assert re.search(r"redis\s+ok", status.stdout)
@@ -124,10 +130,13 @@ def test_up_status_second_up_and_clean_stop(project_dir: Path) -> None:
         code = up.stop()
     assert code == 0, "\n".join(up.lines)
     assert up.lines[-1] == "tidewater stopped"
-    assert any(line.startswith("[1/3] redis: ready at") for line in up.lines)
-    assert any(line.startswith("[2/3] postgres: ready at") for line in up.lines)
+    assert any(line.startswith("[1/4] redis: ready at") for line in up.lines)
+    assert any(line.startswith("[2/4] postgres: ready at") for line in up.lines)
+    assert any(line.startswith("[3/4] database: migrated") for line in up.lines)
+    assert any(line.startswith("[4/4] services: running") for line in up.lines)
     assert not port_is_listening(_port(redis_url))
     assert not port_is_listening(_port(database_url))
+    assert not port_is_listening(EDGE_PORT)
 
     status = _run(project_dir, "status")
     assert status.returncode == 1
@@ -156,8 +165,8 @@ def test_up_uses_given_urls_instead_of_embedded_servers(
         shown_redis, shown_database = up.wait_until_up()
     finally:
         assert up.stop() == 0
-    assert "[1/3] redis: using REDIS_URL " + redis_url in up.lines
-    assert "[2/3] postgres: using DATABASE_URL " + database_url in up.lines
+    assert "[1/4] redis: using REDIS_URL " + redis_url in up.lines
+    assert "[2/4] postgres: using DATABASE_URL " + database_url in up.lines
     assert (shown_redis, shown_database) == (redis_url, database_url)
     assert not (project_dir / ".tidewater" / "redis").exists()
     assert not (project_dir / ".tidewater" / "pg").exists()
