@@ -109,6 +109,22 @@ class Exchange:
                 503, "UNAVAILABLE", f"cannot reach the matcher: {exc}", headers={"Retry-After": "1"}
             ) from None
 
+    async def order_lists(
+        self, kind: type[OpenOrders | CancelAll], user: UserId, market: str | None
+    ) -> list[OrderView]:
+        """Send ``kind`` (open orders, cancel all) for one market's shard or every shard, and
+        gather the orders the replies list."""
+        symbol = self.market(market).symbol if market is not None else None
+        shards = [self.shards[symbol]] if symbol else sorted(set(self.shards.values()))
+        views: list[OrderView] = []
+        for shard in shards:
+            answer = await self.call(shard, kind(user_id=user, ts=_now_us(), market=symbol))
+            raise_if_rejected(answer.events)
+            for event in answer.events:
+                if isinstance(event, OpenOrdersResult):
+                    views += [order_view(self.config.markets[o.market], o) for o in event.orders]
+        return views
+
     async def everywhere(self, make: Any) -> list[Answer]:
         """Send a command built per shard to every shard (reads of unknown placement)."""
         shards = sorted(set(self.shards.values()))
@@ -225,21 +241,7 @@ class TradingController(Controller):
         market: str | None = Parameter(default=None, max_length=32),
     ) -> list[OrderView]:
         """Your open orders, in one market or all."""
-        user = UserId(request.user.id)
-        symbol = exchange.market(market).symbol if market is not None else None
-        shards = [exchange.shards[symbol]] if symbol else sorted(set(exchange.shards.values()))
-        views: list[OrderView] = []
-        for shard in shards:
-            answer = await exchange.call(
-                shard, OpenOrders(user_id=user, ts=_now_us(), market=symbol)
-            )
-            raise_if_rejected(answer.events)
-            for event in answer.events:
-                if isinstance(event, OpenOrdersResult):
-                    views += [
-                        order_view(exchange.config.markets[o.market], o) for o in event.orders
-                    ]
-        return views
+        return await exchange.order_lists(OpenOrders, UserId(request.user.id), market)
 
     @delete("/orders", status_code=200)
     async def cancel_all(
@@ -249,20 +251,7 @@ class TradingController(Controller):
         market: str | None = Parameter(default=None, max_length=32),
     ) -> CancelAllResponse:
         """Cancel all your open orders, in one market or all."""
-        user = UserId(request.user.id)
-        symbol = exchange.market(market).symbol if market is not None else None
-        shards = [exchange.shards[symbol]] if symbol else sorted(set(exchange.shards.values()))
-        canceled: list[OrderView] = []
-        for shard in shards:
-            answer = await exchange.call(
-                shard, CancelAll(user_id=user, ts=_now_us(), market=symbol)
-            )
-            raise_if_rejected(answer.events)
-            for event in answer.events:
-                if isinstance(event, OpenOrdersResult):
-                    canceled += [
-                        order_view(exchange.config.markets[o.market], o) for o in event.orders
-                    ]
+        canceled = await exchange.order_lists(CancelAll, UserId(request.user.id), market)
         return CancelAllResponse(canceled=canceled)
 
     @post("/order/quote", status_code=200)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -51,10 +50,7 @@ def test_signin_brute_force_is_limited(limited: Cluster) -> None:
     assert codes.count(401) <= 4
 
 
-@pytest.mark.parametrize(
-    "secret", ["", "tidewater-development-secret-do-not-use-in-production", "short"]
-)
-def test_production_refuses_a_weak_secret(secret: str, tmp_path: Path) -> None:
+def _create_app_in_production(secret: str, code: str) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": "/usr/bin:/bin",
         "TIDEWATER_ENV": "production",
@@ -62,9 +58,8 @@ def test_production_refuses_a_weak_secret(secret: str, tmp_path: Path) -> None:
         "REDIS_URL": "redis://127.0.0.1:1/0",
         "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
     }
-    code = "from edge.app import create_app\ncreate_app()\n"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
+    return subprocess.run(
+        [sys.executable, "-c", "from edge.app import create_app\n" + code],
         check=False,
         cwd=ROOT,
         env=env,
@@ -72,27 +67,18 @@ def test_production_refuses_a_weak_secret(secret: str, tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
+
+
+@pytest.mark.parametrize(
+    "secret", ["", "tidewater-development-secret-do-not-use-in-production", "short"]
+)
+def test_production_refuses_a_weak_secret(secret: str) -> None:
+    done = _create_app_in_production(secret, "create_app()")
     assert done.returncode != 0
     assert "TIDEWATER_JWT_SECRET" in done.stderr
 
 
 def test_production_accepts_a_strong_secret() -> None:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "TIDEWATER_ENV": "production",
-        "TIDEWATER_JWT_SECRET": "k" * 48,
-        "REDIS_URL": "redis://127.0.0.1:1/0",
-        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
-    }
-    code = "from edge.app import create_app\nprint(type(create_app()).__name__)\n"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _create_app_in_production("k" * 48, "print(type(create_app()).__name__)")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Litestar"
