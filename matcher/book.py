@@ -8,6 +8,7 @@ Book layout
 * A level is an intrusive doubly linked list of :class:`Order` objects (``prev``/``next``), so an
   order leaves its queue in O(1) wherever it stands: cancel never scans.
 * ``Level.total`` is the sum of its orders' ``remaining`` lots and ``Level.count`` their number.
+* ``best_level`` caches ``levels[keys[0]]``: every incoming order looks at it first.
 
 Ordering invariant
 ------------------
@@ -17,6 +18,7 @@ crossed after a command completes: best bid < best ask.
 
 from __future__ import annotations
 
+import msgspec
 from sortedcontainers import SortedList
 
 from model.enums import OrderType, SelfTradePrevention, Side, TimeInForce
@@ -25,76 +27,43 @@ from model.ids import OrderId, UserId
 __all__ = ["BookSide", "Level", "Order", "OrderBook"]
 
 
-class Order:
-    """A resting (or incoming) order. Mutable: ``remaining`` and the executed totals change."""
+class Order(msgspec.Struct, gc=False):
+    """A resting (or incoming) order. Mutable: ``remaining`` and the executed totals change.
 
-    __slots__ = (
-        "client_order_id",
-        "executed_quantity",
-        "executed_quote",
-        "level",
-        "market",
-        "next",
-        "order_id",
-        "post_only",
-        "prev",
-        "price",
-        "quantity",
-        "remaining",
-        "side",
-        "stp",
-        "tif",
-        "ts",
-        "type",
-        "user_id",
-    )
+    ``gc=False``: the collector does not track orders. A resting order does sit in a reference
+    cycle (level ↔ order ↔ neighbours), but every path off the book goes through
+    :meth:`Level.unlink`, which breaks it; so nothing needs the collector, and a full collection
+    never has to walk a million resting orders (it would stall the matcher for a second).
+    """
 
-    def __init__(
-        self,
-        order_id: OrderId,
-        user_id: UserId,
-        market: str,
-        side: Side,
-        type_: OrderType,
-        tif: TimeInForce,
-        price: int,
-        quantity: int,
-        client_order_id: str | None,
-        post_only: bool,
-        stp: SelfTradePrevention,
-        ts: int,
-    ) -> None:
-        self.order_id = order_id
-        self.user_id = user_id
-        self.market = market
-        self.side = side
-        self.type = type_
-        self.tif = tif
-        self.price = price
-        self.quantity = quantity
-        self.remaining = quantity
-        self.executed_quantity = 0
-        self.executed_quote = 0
-        self.client_order_id = client_order_id
-        self.post_only = post_only
-        self.stp = stp
-        self.ts = ts
-        self.level: Level | None = None
-        self.prev: Order | None = None
-        self.next: Order | None = None
+    order_id: OrderId
+    user_id: UserId
+    market: str
+    side: Side
+    type: OrderType
+    tif: TimeInForce
+    price: int
+    quantity: int
+    client_order_id: str | None
+    post_only: bool
+    stp: SelfTradePrevention
+    ts: int
+    remaining: int = 0
+    executed_quantity: int = 0
+    executed_quote: int = 0
+    level: Level | None = None
+    prev: Order | None = None
+    next: Order | None = None
 
 
-class Level:
-    """All resting orders at one price, oldest first."""
+class Level(msgspec.Struct, gc=False):
+    """All resting orders at one price, oldest first (untracked by the collector, as orders)."""
 
-    __slots__ = ("count", "head", "price", "tail", "total")
-
-    def __init__(self, price: int) -> None:
-        self.price = price
-        self.head: Order | None = None
-        self.tail: Order | None = None
-        self.total = 0
-        self.count = 0
+    price: int
+    head: Order | None = None
+    tail: Order | None = None
+    total: int = 0
+    count: int = 0
 
     def append(self, order: Order) -> None:
         """Queue ``order`` behind every order already at this price."""
@@ -126,27 +95,30 @@ class Level:
 
 
 class BookSide:
-    """Bids or asks: levels by price plus their keys in priority order."""
+    """Bids or asks: levels by price plus their keys in priority order, and the best level."""
 
-    __slots__ = ("_sign", "keys", "levels")
+    __slots__ = ("_sign", "best_level", "keys", "levels")
 
     def __init__(self, side: Side) -> None:
         self._sign = -1 if side is Side.BUY else 1
         self.levels: dict[int, Level] = {}
         self.keys = SortedList()
+        self.best_level: Level | None = None
 
     def best(self) -> Level | None:
         """The level that trades first, or ``None`` when the side is empty."""
-        if not self.levels:
-            return None
-        return self.levels[self.keys[0] * self._sign]
+        return self.best_level
 
     def add(self, order: Order) -> None:
         """Rest ``order`` at the back of its price level, opening the level if new."""
         level = self.levels.get(order.price)
         if level is None:
             level = self.levels[order.price] = Level(order.price)
-            self.keys.add(order.price * self._sign)
+            key = order.price * self._sign
+            self.keys.add(key)
+            best = self.best_level
+            if best is None or key < best.price * self._sign:
+                self.best_level = level
         level.append(order)
 
     def remove(self, order: Order) -> None:
@@ -160,7 +132,10 @@ class BookSide:
     def drop_level(self, level: Level) -> None:
         """Forget an empty level."""
         del self.levels[level.price]
-        self.keys.remove(level.price * self._sign)
+        keys = self.keys
+        keys.remove(level.price * self._sign)
+        if level is self.best_level:
+            self.best_level = self.levels[keys[0] * self._sign] if keys else None
 
     def iter_levels(self) -> list[Level]:
         """Levels from best to worst."""

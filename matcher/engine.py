@@ -273,55 +273,38 @@ class Engine:
     ) -> list[Event]:
         account = self.ledger.account(cmd.user_id)
         account.lock(asset, lock)
+        is_limit = cmd.type is _LIMIT
+        tif = cmd.tif if is_limit else TimeInForce.IOC
+        # Positional construction: these run for every order and are 4x cheaper than keywords.
+        # Field order: see Order, OrderAccepted, OrderRested (the differential test checks).
         taker = Order(
-            cmd.order_id,
-            cmd.user_id,
-            cmd.market,
-            cmd.side,
-            cmd.type,
-            cmd.tif if cmd.type is _LIMIT else TimeInForce.IOC,
-            cmd.price,
-            cmd.quantity,
-            cmd.client_order_id,
-            cmd.post_only,
-            cmd.stp,
-            cmd.ts,
-        )
+            cmd.order_id, cmd.user_id, cmd.market, cmd.side, cmd.type, tif, cmd.price,
+            cmd.quantity, cmd.client_order_id, cmd.post_only, cmd.stp, cmd.ts, cmd.quantity,
+        )  # fmt: skip
         self.seq += 1
         events: list[Event] = [
             OrderAccepted(
-                seq=self.seq,
-                ts=cmd.ts,
-                market=cmd.market,
-                order_id=cmd.order_id,
-                user_id=cmd.user_id,
-                side=cmd.side,
-                type=cmd.type,
-                tif=taker.tif,
-                price=cmd.price,
-                quantity=cmd.quantity,
-                quote_quantity=cmd.quote_quantity,
-                post_only=cmd.post_only,
-                client_order_id=cmd.client_order_id,
-                locked=lock,
+                self.seq, cmd.ts, cmd.market, cmd.order_id, cmd.user_id, cmd.side, cmd.type, tif,
+                cmd.price, cmd.quantity, cmd.quote_quantity, cmd.post_only, cmd.client_order_id,
+                lock,
             )
-        ]
-        budget, reason = self._match(market, taker, account, lock, events)
-        if reason is None and taker.tif is _GTC:
+        ]  # fmt: skip
+        best = market.book.opposite(cmd.side).best_level
+        if best is None or (
+            is_limit and (best.price > cmd.price if cmd.side is _BUY else best.price < cmd.price)
+        ):
+            budget, reason = lock, None  # nothing to trade with: skip the matching loop
+        else:
+            budget, reason = self._match(market, taker, account, lock, events)
+        if reason is None and tif is _GTC:
             self.rest(market, taker)
             self.seq += 1
             events.append(
                 OrderRested(
-                    seq=self.seq,
-                    ts=cmd.ts,
-                    market=cmd.market,
-                    order_id=cmd.order_id,
-                    user_id=cmd.user_id,
-                    side=cmd.side,
-                    price=cmd.price,
-                    remaining=taker.remaining,
+                    self.seq, cmd.ts, cmd.market, cmd.order_id, cmd.user_id, cmd.side, cmd.price,
+                    taker.remaining,
                 )
-            )
+            )  # fmt: skip
             return events
         if reason is None:
             reason = CloseReason.IOC_REST if cmd.type is _LIMIT else CloseReason.MARKET_REST
@@ -331,19 +314,10 @@ class Engine:
         self.seq += 1
         events.append(
             OrderClosed(
-                seq=self.seq,
-                ts=cmd.ts,
-                market=cmd.market,
-                order_id=cmd.order_id,
-                user_id=cmd.user_id,
-                side=cmd.side,
-                price=cmd.price,
-                remaining=taker.remaining,
-                released=released,
-                reason=reason,
-                was_resting=False,
+                self.seq, cmd.ts, cmd.market, cmd.order_id, cmd.user_id, cmd.side, cmd.price,
+                taker.remaining, released, reason, False,
             )
-        )
+        )  # fmt: skip
         return events
 
     def _match(
@@ -430,26 +404,12 @@ class Engine:
                 self.seq += 1
                 events.append(
                     TradeExecuted(
-                        seq=self.seq,
-                        ts=ts,
-                        market=taker.market,
-                        trade_id=TradeId(self.trade_id),
-                        price=price,
-                        quantity=qty,
-                        taker_side=taker.side,
-                        maker_order_id=maker.order_id,
-                        taker_order_id=taker_id,
-                        maker_user_id=maker.user_id,
-                        taker_user_id=user,
-                        base_amount=base_amount,
-                        quote_amount=quote_amount,
-                        maker_fee=maker_fee,
-                        taker_fee=taker_fee,
-                        taker_refund=refund,
-                        maker_remaining=maker.remaining,
-                        taker_remaining=taker.remaining,
+                        self.seq, ts, taker.market, TradeId(self.trade_id), price, qty,
+                        taker.side, maker.order_id, taker_id, maker.user_id, user, base_amount,
+                        quote_amount, maker_fee, taker_fee, refund, maker.remaining,
+                        taker.remaining,
                     )
-                )
+                )  # fmt: skip
                 if maker.remaining == 0:
                     following = maker.next
                     level.unlink(maker)

@@ -108,21 +108,11 @@ def balances(engine: Engine, cmd: Balances) -> list[Event]:
 
 def order_state(order: Order, status: OrderStatus | None = None) -> OrderState:
     """The public view of an order; ``status`` for a closed one, else derived (new/partial)."""
+    if status is None:
+        status = OrderStatus.PARTIALLY_FILLED if order.executed_quantity else OrderStatus.NEW
+    # Positional (OrderState's field order): every closed order passes here, on the hot path.
     return OrderState(
-        market=order.market,
-        order_id=order.order_id,
-        user_id=order.user_id,
-        side=order.side,
-        type=order.type,
-        tif=order.tif,
-        price=order.price,
-        quantity=order.quantity,
-        remaining=order.remaining,
-        executed_quantity=order.executed_quantity,
-        executed_quote=order.executed_quote,
-        status=status
-        or (OrderStatus.PARTIALLY_FILLED if order.executed_quantity else OrderStatus.NEW),
-        client_order_id=order.client_order_id,
-        post_only=order.post_only,
-        ts=order.ts,
-    )
+        order.market, order.order_id, order.user_id, order.side, order.type, order.tif,
+        order.price, order.quantity, order.remaining, order.executed_quantity,
+        order.executed_quote, status, order.client_order_id, order.post_only, order.ts,
+    )  # fmt: skip

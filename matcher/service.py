@@ -26,6 +26,7 @@ Commands are trimmed only below the last snapshot, and only when ``trim_commands
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -137,6 +138,9 @@ class MatcherService:
                 )
         self.engine = engine
         self.last_cmd_id = last_cmd
+        # What recovery built lives as long as the process: keep the collector off it.
+        gc.collect()
+        gc.freeze()
         self._pending = True
         self._since_snapshot = replayed
         self._snapshot_at = time.monotonic()

@@ -135,10 +135,10 @@ def load(engine: Engine, data: bytes) -> None:
             rec.post_only,
             rec.stp,
             rec.ts,
+            rec.remaining,
+            rec.executed_quantity,
+            rec.executed_quote,
         )
-        order.remaining = rec.remaining
-        order.executed_quantity = rec.executed_quantity
-        order.executed_quote = rec.executed_quote
         engine.rest(engine.markets[rec.market], order)
     engine.closed.update((closed.order_id, closed) for closed in state.closed)
 
