@@ -93,7 +93,11 @@ class Cluster:
     def start(self) -> None:
         self.matcher.start()
         self.edge.start()
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()  # leave no process behind when a test never gets to stop us
+            raise
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
