@@ -1,0 +1,1497 @@
+"""Benchmark order placement end to end: HTTP -> edge -> Redis -> matcher -> reply -> HTTP.
+
+Run from the repository root::
+
+    PYTHONPATH=. .venv/bin/python bench/edge.py                 # full run, ~4 minutes
+    PYTHONPATH=. .venv/bin/python bench/edge.py --quick         # smoke run, ~30 s
+    PYTHONPATH=. .venv/bin/python bench/edge.py --profile DIR   # + a py-spy'd 16-connection run
+
+It prints one line per run, a table of targets, and last ONE JSON line with every figure.
+
+Set-up
+------
+* A throwaway Redis (``appendonly yes``, ``appendfsync always``: every 2xx is on disk) and
+  PostgreSQL from ``infra.embedded`` in a temp folder, migrated; then ``python -m matcher`` and
+  ``python -m edge --port N`` as child processes, configured through the environment only, with
+  the rate limits off. Everything is stopped at the end, also on Ctrl-C, SIGTERM or an error
+  (children are in their own session and get a parent-death signal as well).
+* Load users sign up and are funded through the API (``/signup``, ``/onramp``).
+* Orders: limit GTC on ``TATA_INR`` around a mid of 100.00: a buy at mid + U{-2..2} ticks, a
+  sell at mid - U{-2..2}, 1..10 lots, each from a random load user (so self-trade prevention
+  is rare). About 45% of them trade, the rest rest. ``--requests`` of them are prebuilt as bytes
+  (seeded); each connection walks that list from its own random offset.
+* Between runs every load user's open orders are canceled (``CancelAll`` put straight on the
+  command stream), so each run starts from the same (empty or 20,000-order) book.
+
+Load client
+-----------
+The client shares the machine with the servers, so it is kept cheap: asyncio on uvloop, raw
+HTTP/1.1 keep-alive over ``asyncio.open_connection``, prebuilt requests, a response parsed from
+its status line and ``Content-Length`` only. Latency per request is ``perf_counter_ns`` from
+just before the write to the end of the body. Every request has a timeout (``--timeout``,
+enforced by one watchdog task per run rather than a timer per request); a timeout or a broken
+connection is counted and the connection is replaced, so no request can hang a run.
+
+Runs
+----
+* Closed loop with C connections (C = 1, 16, 64): each connection sends its next request as soon
+  as the previous answer is read. ``--warmup`` seconds first (not in the latencies), then
+  ``--duration`` seconds measured. orders/s = 2xx answers to requests sent in the measured
+  window, divided by the time from the window's start to the last of those answers.
+* Open loop (paced) at 50% and 80% of the best closed-loop orders/s: request i is *due* at
+  ``t0 + i / rate`` whatever the answers do; a 1 ms dispatcher hands due requests to 64
+  connections (a queue builds up if all are busy). Latency counts from the due time, so a slow
+  answer delays and charges the requests behind it (no coordinated omission). uvloop timers have
+  1 ms resolution, so a request leaves up to ~1 ms after it is due: that send lag is inside the
+  latency and printed on its own.
+* With 20,000 resting orders: 25 extra accounts (user ids from 10**9, funded by ``Deposit``
+  commands on the stream) place 20,000 limit orders straight on the command stream at 200..1000
+  ticks from the mid, so they never trade with the load; then the 1- and 16-connection runs.
+* ``--workers 2``: the edge restarted with two uvicorn workers, 16 and 64 connections.
+* Matcher alone (``--drain`` commands, 200,000 by default) on a fresh Redis database: 1,000
+  accounts funded (matcher started, drained, stopped with a snapshot), then the commands queued
+  with ``reply_to`` set, then the matcher started again. Timed from the group's first delivery to
+  the last ack (``XINFO GROUPS`` polled every 5 ms); the replies are counted afterwards (one per
+  command) and so are rejections. Startup included is printed too.
+
+Also printed: the round trip of one durable ``XADD`` from this process (an order needs two in
+sequence, so twice it is a floor under the 1-connection latency).
+
+Errors counts every non-2xx answer, broken connection and malformed answer; timeouts are counted
+on their own. Latency percentiles are nearest-rank over every answer (2xx or not) of the
+measured window. CPU per process (edge including its workers, matcher, redis, this client;
+``other`` = every other process, ``irq`` = interrupts, ``steal`` = time the hypervisor took) is
+read from ``/proc`` and given in % of ONE core; a run with much ``other`` or ``steal`` is flagged.
+
+``--profile DIR`` adds an unrecorded 16-connection run with py-spy (``pip install py-spy``, not a
+project dependency) sampling the edge and the matcher, and a second, profiled drain; collapsed
+stacks land in DIR and a summary (by package, function, and deepest project line) is printed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a file, Python puts bench/ first on sys.path, where this file and bench/matcher.py
+# would shadow the edge and matcher packages. Put the repository root there instead.
+_BENCH_DIR = Path(__file__).resolve().parent
+ROOT = _BENCH_DIR.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH_DIR]
+sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+import ctypes  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import urllib.error  # noqa: E402
+import urllib.request  # noqa: E402
+from collections import Counter  # noqa: E402
+from collections.abc import Callable, Iterator, Sequence  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from types import FrameType  # noqa: E402
+from typing import Any  # noqa: E402
+
+import msgspec  # noqa: E402
+import redis  # noqa: E402
+import uvloop  # noqa: E402
+
+from infra.embedded import EmbeddedServices, embedded_services, free_port  # noqa: E402
+from infra.migrate import migrate  # noqa: E402
+from model import streams, topics, wire  # noqa: E402
+from model.commands import CancelAll, Command, Deposit, PlaceOrder  # noqa: E402
+from model.config import load_markets  # noqa: E402
+from model.enums import OrderType, Side  # noqa: E402
+from model.events import Rejected  # noqa: E402
+from model.ids import OrderIdFactory, UserId  # noqa: E402
+from model.numbers import MarketSpec  # noqa: E402
+from model.settings import get_settings  # noqa: E402
+
+MARKET = "TATA_INR"
+MID = 10_000  # ticks: 100.00 INR
+LOAD_SPREAD = 2  # load prices within mid -/+ this many ticks
+REST_NEAR, REST_FAR = 200, 1_000  # resting orders this many ticks away from the mid
+REST_ORDERS = 20_000
+REST_USERS = 25  # 800 orders each, under the default 1,000 open orders per user
+SYNTHETIC_USER_BASE = 10**9  # accounts that exist only in the matcher (no sign-up)
+BENCH_EDGE = "bench"  # reply_to of what this script puts on the stream itself
+BENCH_NODE = 1023  # order-id node of this script's orders (edges count up from 1)
+DRAIN_USERS = 1_000
+OPEN_LOOP_CONNECTIONS = 64
+INR_FUNDS, TATA_FUNDS = "100000000", "10000000"
+
+TARGETS = {
+    "c1_p50_ms": 0.8,
+    "c1_p99_ms": 1.5,
+    "c16_orders_per_s": 5_500.0,
+    "c16_p99_ms": 10.0,
+    "rest_c16_orders_per_s": 0.9 * 5_500.0,
+    "matcher_drain_commands_per_s": 50_000.0,
+}
+
+SERVICE_ENV = {
+    "TIDEWATER_RATE_LIMIT": "0",
+    "TIDEWATER_IP_RATE_LIMIT": "0",
+    "TIDEWATER_SIGNIN_LIMIT": "0",
+    "TIDEWATER_JWT_TTL_SECONDS": "86400",
+}
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def percentile(sorted_values: Sequence[int], p: float) -> int:
+    """Nearest-rank percentile of an ascending sequence (0 when empty)."""
+    if not sorted_values:
+        return 0
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def _ms(ns: float) -> float:
+    return round(ns / 1e6, 3)
+
+
+def _id_tuple(stream_id: bytes | str) -> tuple[int, int]:
+    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+    ms, _, sub = text.partition("-")
+    return int(ms), int(sub or 0)
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class _Interrupted(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so that every ``finally`` runs."""
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise _Interrupted
+
+
+# --- CPU accounting from /proc ---------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds) of a process, or None when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw.rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _tree(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            stat = _proc_stat(int(entry.name))
+            if stat is not None:
+                parents.setdefault(stat[0], []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(parents.get(current, []))
+    return found
+
+
+def _machine_seconds() -> tuple[float, float, float]:
+    """CPU seconds since boot over every CPU: (processes, interrupts, stolen by the host)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = values
+    return (user + nice + system) / _TICK, (irq + softirq) / _TICK, steal / _TICK
+
+
+class CpuMeter:
+    """CPU used by named process trees (and by everything else) between two readings."""
+
+    def __init__(self, roots: Callable[[], dict[str, tuple[int | None, bool]]]) -> None:
+        """``roots`` gives, per name, a pid and whether to count its descendants too."""
+        self._roots = roots
+        self._start: dict[str, float] = {}
+        self._pids: dict[str, list[int]] = {}
+        self._t0 = 0.0
+        self._machine0 = (0.0, 0.0, 0.0)
+
+    def _read(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name, pids in self._pids.items():
+            total = 0.0
+            for pid in pids:
+                stat = _proc_stat(pid)
+                total += stat[1] if stat else 0.0
+            out[name] = total
+        return out
+
+    def start(self) -> None:
+        self._pids = {
+            name: _tree(pid) if tree else [pid]
+            for name, (pid, tree) in self._roots().items()
+            if pid is not None
+        }
+        self._start = self._read()
+        self._machine0 = _machine_seconds()
+        self._t0 = time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        """Percent of one core per name, plus ``other`` processes, ``irq`` and ``steal``."""
+        wall = max(time.monotonic() - self._t0, 1e-9)
+        now = self._read()
+        used = {name: now[name] - self._start.get(name, 0.0) for name in now}
+        busy, irq, steal = (b - a for a, b in zip(self._machine0, _machine_seconds(), strict=True))
+        used["other"] = max(0.0, busy - sum(used.values()))
+        used["irq"], used["steal"] = irq, steal
+        return {name: round(100 * seconds / wall, 1) for name, seconds in used.items()}
+
+
+# --- child processes -------------------------------------------------------------------------
+
+
+def _parent_death(sig: signal.Signals) -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to send ``sig`` to the child if this process dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def preexec() -> None:
+        prctl(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG
+
+    return preexec
+
+
+class Service:
+    """``python -m <module> <args>`` as a child in its own session, stopped with SIGTERM."""
+
+    def __init__(self, module: str, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.module, self.args, self.env, self.log = module, args, env, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as sink:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module, *self.args],
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches us only; we stop it in order
+                preexec_fn=_parent_death(signal.SIGTERM),  # noqa: PLW1509
+            )
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM, wait, SIGKILL (the whole session) if it does not go."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def _wait_http_ready(base_url: str, service: Service, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not service.alive():
+            raise RuntimeError(f"{service.module} died while starting:\n{service.tail()}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/readyz", timeout=1) as answer:  # noqa: S310
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{service.module} not ready in {timeout}s:\n{service.tail()}")
+
+
+# --- a minimal HTTP/1.1 keep-alive client ----------------------------------------------------
+
+
+class HttpProtocolError(Exception):
+    """An answer this client cannot read; the connection is dropped."""
+
+
+def build_request(
+    method: str, path: str, host: str, body: bytes | None = None, token: str | None = None
+) -> bytes:
+    """One complete HTTP/1.1 request, ready to write."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+    if token is not None:
+        lines.append(f"Authorization: Bearer {token}")
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
+
+
+class Connection:
+    """One keep-alive connection; ``exchange`` writes a request and reads its answer.
+
+    Timeouts are not per request (``asyncio.timeout`` costs a timer per request, ~40% of this
+    client's CPU): ``deadline`` is set while a request is out, and a watchdog task aborts the
+    connection once it has passed (``timed_out`` then tells the failure from a broken link).
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self.deadline = 0  # perf_counter_ns; 0 while idle
+        self.timed_out = False
+
+    async def open(self) -> None:
+        self.timed_out = False
+        async with asyncio.timeout(5):
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+
+    def abort(self) -> None:
+        """Give up on the request in flight: its read fails at once."""
+        self.timed_out = True
+        if self._writer is not None:
+            self._writer.transport.abort()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
+
+    async def reopen(self) -> None:
+        self.close()
+        await self.open()
+
+    async def exchange(self, request: bytes) -> tuple[int, bytes]:
+        """Send ``request``; return the status and body of its answer."""
+        reader, writer = self._reader, self._writer
+        if reader is None or writer is None:
+            await self.open()
+            reader, writer = self._reader, self._writer
+            assert reader is not None
+            assert writer is not None
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 "):
+            raise HttpProtocolError(f"not an HTTP/1.1 answer: {head[:40]!r}")
+        status = int(head[9:12])
+        lower = head.lower()
+        at = lower.find(b"\r\ncontent-length:")
+        if at >= 0:
+            end = lower.find(b"\r\n", at + 2)
+            length = int(lower[at + 17 : end])
+            body = await reader.readexactly(length) if length else b""
+        elif b"\r\ntransfer-encoding: chunked" in lower:
+            body = await self._chunked(reader)
+        elif status in (204, 304) or status < 200:
+            body = b""
+        else:
+            raise HttpProtocolError("answer without Content-Length or chunked body")
+        if b"\r\nconnection: close" in lower:
+            self.close()
+        return status, body
+
+    @staticmethod
+    async def _chunked(reader: asyncio.StreamReader) -> bytes:
+        parts: list[bytes] = []
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                await reader.readuntil(b"\r\n")
+                return b"".join(parts)
+            parts.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+
+
+async def _open_all(host: str, port: int, count: int) -> list[Connection]:
+    connections = [Connection(host, port) for _ in range(count)]
+    await asyncio.gather(*(c.open() for c in connections))
+    return connections
+
+
+async def _call_json(
+    conn: Connection,
+    method: str,
+    path: str,
+    body: object | None = None,
+    token: str | None = None,
+) -> tuple[int, Any]:
+    """A set-up call (not timed): JSON in, JSON out."""
+    raw = None if body is None else msgspec.json.encode(body)
+    request = build_request(method, path, f"{conn.host}:{conn.port}", raw, token)
+    async with asyncio.timeout(60):
+        status, answer = await conn.exchange(request)
+    return status, msgspec.json.decode(answer) if answer else None
+
+
+# --- measuring a run -------------------------------------------------------------------------
+
+
+@dataclass
+class RunStats:
+    """What the workers of one run saw."""
+
+    record_from: int  # perf_counter_ns: requests sent (or due) from here on are measured
+    latencies: list[int] = field(default_factory=list)
+    send_lags: list[int] = field(default_factory=list)
+    http: Counter[int] = field(default_factory=Counter)
+    order_status: Counter[str] = field(default_factory=Counter)
+    timeouts: int = 0
+    transport_errors: int = 0
+    last_done: int = 0
+    ok: int = 0  # 2xx answers to measured requests
+
+    def answered(self, status: int, body: bytes, started: int, done: int) -> None:
+        self.http[status] += 1
+        if started >= self.record_from:
+            self.latencies.append(done - started)
+            self.last_done = max(self.last_done, done)
+            if 200 <= status < 300:
+                self.ok += 1
+        if 200 <= status < 300:
+            at = body.find(b'"status":"')
+            if at >= 0:
+                self.order_status[body[at + 10 : body.find(b'"', at + 10)].decode()] += 1
+
+
+@dataclass
+class RunResult:
+    name: str
+    connections: int
+    orders_per_s: float
+    p50_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+    measured: int
+    errors: int
+    timeouts: int
+    http: dict[str, int]
+    order_status: dict[str, int]
+    cpu: dict[str, float]
+    send_lag_p50_ms: float | None = None
+    send_lag_p99_ms: float | None = None
+    rate: float | None = None
+
+    def figures(self) -> dict[str, float | int]:
+        out: dict[str, float | int] = {
+            f"{self.name}_orders_per_s": round(self.orders_per_s, 1),
+            f"{self.name}_p50_ms": self.p50_ms,
+            f"{self.name}_p99_ms": self.p99_ms,
+            f"{self.name}_p999_ms": self.p999_ms,
+            f"{self.name}_max_ms": self.max_ms,
+            f"{self.name}_errors": self.errors,
+            f"{self.name}_timeouts": self.timeouts,
+        }
+        if self.rate is not None:
+            out[f"{self.name}_target_rate"] = round(self.rate, 1)
+        if self.send_lag_p50_ms is not None and self.send_lag_p99_ms is not None:
+            out[f"{self.name}_send_lag_p50_ms"] = self.send_lag_p50_ms
+            out[f"{self.name}_send_lag_p99_ms"] = self.send_lag_p99_ms
+        for who, pct in self.cpu.items():
+            out[f"{self.name}_cpu_{who}_pct"] = pct
+        return out
+
+    def line(self) -> str:
+        head = f"{self.name:<12} {self.connections:>3} conn"
+        if self.rate is not None:
+            head += f"  paced {self.rate:>7,.0f}/s"
+        text = (
+            f"{head}  {self.orders_per_s:>7,.0f} orders/s  p50 {self.p50_ms:6.2f}  "
+            f"p99 {self.p99_ms:6.2f}  p99.9 {self.p999_ms:6.2f}  max {self.max_ms:7.2f} ms  "
+            f"errors {self.errors}  timeouts {self.timeouts}"
+        )
+        if self.send_lag_p50_ms is not None:
+            text += f"  send lag p50 {self.send_lag_p50_ms:.2f} p99 {self.send_lag_p99_ms:.2f} ms"
+        cpu = " ".join(f"{k} {v:.0f}%" for k, v in self.cpu.items())
+        total = sum(self.order_status.values()) or 1
+        mix = " ".join(f"{k} {100 * v / total:.0f}%" for k, v in sorted(self.order_status.items()))
+        return f"{text}\n{'':<17}cpu: {cpu} | outcome: {mix} | http {self.http}"
+
+
+def _summarise(
+    name: str,
+    connections: int,
+    stats: RunStats,
+    cpu: dict[str, float],
+    rate: float | None = None,
+) -> RunResult:
+    latencies = sorted(stats.latencies)
+    window = max(stats.last_done - stats.record_from, 1)
+    non_2xx = sum(n for status, n in stats.http.items() if not 200 <= status < 300)
+    lags = sorted(stats.send_lags)
+    return RunResult(
+        name=name,
+        connections=connections,
+        orders_per_s=stats.ok / (window / 1e9),
+        p50_ms=_ms(percentile(latencies, 50)),
+        p99_ms=_ms(percentile(latencies, 99)),
+        p999_ms=_ms(percentile(latencies, 99.9)),
+        max_ms=_ms(latencies[-1] if latencies else 0),
+        measured=len(latencies),
+        errors=non_2xx + stats.transport_errors,
+        timeouts=stats.timeouts,
+        http={str(k): v for k, v in sorted(stats.http.items())},
+        order_status=dict(stats.order_status),
+        cpu=cpu,
+        send_lag_p50_ms=_ms(percentile(lags, 50)) if rate is not None else None,
+        send_lag_p99_ms=_ms(percentile(lags, 99)) if rate is not None else None,
+        rate=rate,
+    )
+
+
+async def _one_request(
+    conn: Connection, request: bytes, timeout: float, stats: RunStats, due: int | None = None
+) -> None:
+    """Send one request and record its outcome; latency from ``due`` when given (open loop)."""
+    started = time.perf_counter_ns()
+    conn.deadline = started + int(timeout * 1e9)
+    try:
+        status, body = await conn.exchange(request)
+    except (
+        OSError,
+        TimeoutError,
+        asyncio.IncompleteReadError,
+        asyncio.LimitOverrunError,
+        HttpProtocolError,
+    ):
+        if conn.timed_out:
+            stats.timeouts += 1
+        else:
+            stats.transport_errors += 1
+        conn.deadline = 0
+        await _replace(conn)
+        return
+    done = time.perf_counter_ns()
+    conn.deadline = 0
+    if due is None:
+        stats.answered(status, body, started, done)
+    else:
+        stats.answered(status, body, due, done)
+        if due >= stats.record_from:
+            stats.send_lags.append(started - due)
+
+
+async def _replace(conn: Connection) -> None:
+    """A fresh connection after a timeout or error (the old one's state is unknown)."""
+    try:
+        await conn.reopen()
+    except (OSError, TimeoutError):
+        conn.close()  # the next exchange opens it again
+        await asyncio.sleep(0.05)
+
+
+async def _watchdog(conns: Sequence[Connection]) -> None:
+    """Abort every connection whose request has outlived its deadline (checked every 50 ms)."""
+    while True:
+        await asyncio.sleep(0.05)
+        now = time.perf_counter_ns()
+        for conn in conns:
+            if conn.deadline and now > conn.deadline:
+                conn.deadline = 0
+                conn.abort()
+
+
+async def closed_loop(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    connections: int,
+    warmup: float,
+    duration: float,
+    timeout: float,
+    rng: random.Random,
+    cpu: CpuMeter,
+) -> tuple[RunStats, dict[str, float]]:
+    """Each connection sends its next request as soon as it has the previous answer."""
+    conns = await _open_all(host, port, connections)
+    start = time.perf_counter_ns()
+    stats = RunStats(record_from=start + int(warmup * 1e9))
+    end = stats.record_from + int(duration * 1e9)
+    count = len(requests)
+
+    async def worker(conn: Connection, index: int) -> None:
+        while time.perf_counter_ns() < end:
+            await _one_request(conn, requests[index % count], timeout, stats)
+            index += 1
+
+    async def meter() -> dict[str, float]:
+        await asyncio.sleep(warmup)
+        cpu.start()
+        await asyncio.sleep(duration)
+        return cpu.stop()
+
+    watchdog = asyncio.ensure_future(_watchdog(conns))
+    try:
+        metered = asyncio.ensure_future(meter())
+        await asyncio.gather(*(worker(c, rng.randrange(count)) for c in conns))
+        usage = await metered
+    finally:
+        watchdog.cancel()
+        for conn in conns:
+            conn.close()
+    return stats, usage
+
+
+async def open_loop(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    rate: float,
+    warmup: float,
+    duration: float,
+    timeout: float,
+    rng: random.Random,
+    cpu: CpuMeter,
+) -> tuple[RunStats, dict[str, float]]:
+    """Request i is due at ``t0 + i / rate``; latency counts from the due time."""
+    conns = await _open_all(host, port, OPEN_LOOP_CONNECTIONS)
+    t0 = time.perf_counter_ns()
+    stats = RunStats(record_from=t0 + int(warmup * 1e9))
+    interval = 1e9 / rate
+    total = int(rate * (warmup + duration))
+    queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
+    count = len(requests)
+    offset = rng.randrange(count)
+
+    async def dispatcher() -> None:
+        sent = 0
+        while sent < total:
+            due_now = min(total, int((time.perf_counter_ns() - t0) / interval) + 1)
+            while sent < due_now:
+                queue.put_nowait((t0 + int(sent * interval), requests[(offset + sent) % count]))
+                sent += 1
+            await asyncio.sleep(0.001)
+        for _ in conns:
+            queue.put_nowait(None)
+
+    async def worker(conn: Connection) -> None:
+        while (item := await queue.get()) is not None:
+            await _one_request(conn, item[1], timeout, stats, due=item[0])
+
+    async def meter() -> dict[str, float]:
+        await asyncio.sleep(warmup)
+        cpu.start()
+        await asyncio.sleep(duration)
+        return cpu.stop()
+
+    watchdog = asyncio.ensure_future(_watchdog(conns))
+    try:
+        metered = asyncio.ensure_future(meter())
+        await asyncio.gather(dispatcher(), *(worker(c) for c in conns))
+        usage = await metered
+    finally:
+        watchdog.cancel()
+        for conn in conns:
+            conn.close()
+    return stats, usage
+
+
+# --- the order flow --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: int
+    token: str
+
+
+def make_order_requests(
+    users: Sequence[User], spec: MarketSpec, host: str, count: int, rng: random.Random
+) -> list[bytes]:
+    """Prebuilt ``POST /api/v1/order`` requests: random limit buys and sells around the mid."""
+    out = []
+    for _ in range(count):
+        user = rng.choice(users)
+        buy = rng.random() < 0.5
+        offset = rng.randint(-LOAD_SPREAD, LOAD_SPREAD)  # > 0: through the mid
+        price = MID + offset if buy else MID - offset
+        body = msgspec.json.encode(
+            {
+                "market": spec.symbol,
+                "kind": "buy" if buy else "sell",
+                "type": "limit",
+                "price": spec.format_price(price),
+                "quantity": spec.format_quantity(rng.randint(1, 10)),
+            }
+        )
+        out.append(build_request("POST", "/api/v1/order", host, body, user.token))
+    return out
+
+
+async def sign_up_users(host: str, port: int, count: int, seed: int) -> list[User]:
+    """Sign up and fund ``count`` users through the API, four at a time."""
+    users: list[User] = []
+    names = iter(range(count))
+
+    async def worker() -> None:
+        conn = Connection(host, port)
+        await conn.open()
+        try:
+            for i in names:
+                status, answer = await _call_json(
+                    conn,
+                    "POST",
+                    "/api/v1/signup",
+                    {"username": f"bench{seed}_{i}", "password": f"bench-password-{seed}"},
+                )
+                if status != 201:
+                    raise RuntimeError(f"signup answered {status}: {answer}")
+                user = User(int(answer["userId"]), str(answer["token"]))
+                for asset, amount in (("INR", INR_FUNDS), ("TATA", TATA_FUNDS)):
+                    status, answer = await _call_json(
+                        conn,
+                        "POST",
+                        "/api/v1/onramp",
+                        {"asset": asset, "amount": amount},
+                        token=user.token,
+                    )
+                    if status != 200:
+                        raise RuntimeError(f"onramp answered {status}: {answer}")
+                users.append(user)
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(4)))
+    return sorted(users, key=lambda u: u.user_id)
+
+
+# --- talking to the matcher straight through its stream --------------------------------------
+
+
+def submit(client: redis.Redis, shard: str, commands: Sequence[Command], chunk: int = 2000) -> str:
+    """Queue commands (``reply_to`` = this script) in pipelined chunks; return the last id."""
+    key = topics.commands(shard)
+    last = ""
+    for at in range(0, len(commands), chunk):
+        pipe = client.pipeline(transaction=False)
+        for i, command in enumerate(commands[at : at + chunk], start=at):
+            envelope = wire.CommandEnvelope(
+                request_id=f"b{i}", reply_to=BENCH_EDGE, command=command
+            )
+            pipe.xadd(key, {wire.COMMAND_FIELD: wire.encode(envelope)})
+        ids = pipe.execute()
+        last = ids[-1].decode()
+    return last
+
+
+def submit_encoded(client: redis.Redis, shard: str, encoded: Sequence[bytes]) -> str:
+    key = topics.commands(shard)
+    last = ""
+    for at in range(0, len(encoded), 5000):
+        pipe = client.pipeline(transaction=False)
+        for payload in encoded[at : at + 5000]:
+            pipe.xadd(key, {wire.COMMAND_FIELD: payload})
+        last = pipe.execute()[-1].decode()
+    return last
+
+
+def group_state(client: redis.Redis, shard: str) -> tuple[tuple[int, int], int] | None:
+    """(last delivered id, pending) of the matcher's group, or None if there is no group."""
+    try:
+        groups: Any = client.xinfo_groups(topics.commands(shard))
+    except redis.ResponseError:
+        return None
+    for group in groups:
+        name = group["name"]
+        if (name.decode() if isinstance(name, bytes) else name) == topics.COMMAND_GROUP:
+            return _id_tuple(group["last-delivered-id"]), int(group["pending"])
+    return None
+
+
+def wait_drained(
+    client: redis.Redis, shard: str, last_id: str, matcher: Service, timeout: float = 300
+) -> None:
+    """Wait until the matcher has delivered and acked everything up to ``last_id``."""
+    target = _id_tuple(last_id)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = group_state(client, shard)
+        if state is not None and state[0] >= target and state[1] == 0:
+            return
+        if not matcher.alive():
+            raise RuntimeError(f"matcher died:\n{matcher.tail()}")
+        time.sleep(0.01)
+    raise RuntimeError(f"matcher did not drain up to {last_id} in {timeout}s")
+
+
+def reply_tail_id(client: redis.Redis, shard: str) -> str:
+    last = streams.last_entry(client, topics.replies(shard, BENCH_EDGE))
+    return last[0].decode() if last else "0-0"
+
+
+def count_replies(client: redis.Redis, shard: str, after: str) -> tuple[int, Counter[str]]:
+    """Replies to this script after entry ``after``, and their rejection codes."""
+    key = topics.replies(shard, BENCH_EDGE)
+    replies, rejected = 0, Counter[str]()
+    cursor = after
+    while chunk := streams.range_after(client, key, cursor, "+", 500):
+        for _, fields in chunk:
+            if fields is None:
+                continue
+            for reply in wire.decode_reply_batch(fields[wire.BATCH_FIELD]).replies:
+                replies += 1
+                for event in reply.events:
+                    if isinstance(event, Rejected):
+                        rejected[event.code.value] += 1
+        cursor = chunk[-1][0].decode()
+    return replies, rejected
+
+
+def deposits(user_ids: Sequence[int]) -> list[Command]:
+    ts = _now_us()
+    out: list[Command] = []
+    for uid in user_ids:
+        out.append(Deposit(user_id=UserId(uid), ts=ts, asset="INR", amount=10**12))
+        out.append(Deposit(user_id=UserId(uid), ts=ts, asset="TATA", amount=10**8))
+    return out
+
+
+def random_orders(
+    user_ids: Sequence[int], count: int, ids: OrderIdFactory, rng: random.Random
+) -> list[PlaceOrder]:
+    """The load's flow as commands: limit orders around the mid from random users."""
+    ts = _now_us()
+    out = []
+    for i in range(count):
+        buy = rng.random() < 0.5
+        offset = rng.randint(-LOAD_SPREAD, LOAD_SPREAD)
+        out.append(
+            PlaceOrder(
+                user_id=UserId(rng.choice(user_ids)),
+                ts=ts + i,
+                order_id=ids.next(),
+                market=MARKET,
+                side=Side.BUY if buy else Side.SELL,
+                type=OrderType.LIMIT,
+                price=MID + offset if buy else MID - offset,
+                quantity=rng.randint(1, 10),
+            )
+        )
+    return out
+
+
+def resting_orders(count: int, ids: OrderIdFactory, rng: random.Random) -> list[Command]:
+    """Non-crossing limit orders far from the mid, spread over the resting accounts."""
+    ts = _now_us()
+    out: list[Command] = []
+    for i in range(count):
+        buy = i % 2 == 0
+        away = rng.randint(REST_NEAR, REST_FAR)
+        out.append(
+            PlaceOrder(
+                user_id=UserId(SYNTHETIC_USER_BASE + i % REST_USERS),
+                ts=ts + i,
+                order_id=ids.next(),
+                market=MARKET,
+                side=Side.BUY if buy else Side.SELL,
+                type=OrderType.LIMIT,
+                price=MID - away if buy else MID + away,
+                quantity=rng.randint(1, 10),
+            )
+        )
+    return out
+
+
+def cancel_all(user_ids: Sequence[int]) -> list[Command]:
+    ts = _now_us()
+    return [CancelAll(user_id=UserId(uid), ts=ts, market=MARKET) for uid in user_ids]
+
+
+# --- the matcher alone -----------------------------------------------------------------------
+
+
+def matcher_drain(
+    redis_url: str,
+    shard: str,
+    count: int,
+    env: dict[str, str],
+    workdir: Path,
+    seed: int,
+    profile: Path | None = None,
+) -> dict[str, float | int]:
+    """Queue ``count`` PlaceOrder commands, start the matcher, time until all are acked.
+
+    With ``profile``, py-spy samples the matcher meanwhile (and disturbs the figure).
+    """
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()  # our own throwaway server's spare database
+    env = {**env, "REDIS_URL": redis_url}
+    matcher = Service("matcher", [], env, workdir / "matcher-drain.log")
+    rng = random.Random(seed + 1)
+    user_ids = list(range(1, DRAIN_USERS + 1))
+    try:
+        matcher.start()
+        deadline = time.monotonic() + 60
+        while group_state(client, shard) is None:
+            if not matcher.alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"drain matcher did not start:\n{matcher.tail()}")
+            time.sleep(0.05)
+        wait_drained(client, shard, submit(client, shard, deposits(user_ids)), matcher)
+        matcher.stop()  # snapshot on the way out: the restart recovers the funded accounts
+
+        orders = random_orders(user_ids, count, OrderIdFactory(BENCH_NODE), rng)
+        encoded = [
+            wire.encode(wire.CommandEnvelope(request_id=f"d{i}", reply_to=BENCH_EDGE, command=c))
+            for i, c in enumerate(orders)
+        ]
+        queued_at = time.perf_counter()
+        last_id = submit_encoded(client, shard, encoded)
+        queue_seconds = time.perf_counter() - queued_at
+        del orders, encoded
+        replies_from = reply_tail_id(client, shard)
+        target = _id_tuple(last_id)
+        initial = group_state(client, shard)
+        assert initial is not None
+
+        cpu = CpuMeter(
+            lambda: {
+                "matcher": (matcher.pid, False),
+                "redis": (redis_pid(client), False),
+                "client": (os.getpid(), False),
+            }
+        )
+        launched = time.perf_counter()
+        matcher.start()
+        first = done = 0.0
+        cpu_usage: dict[str, float] = {}
+        deadline = time.monotonic() + 600
+        with py_spy({"matcher_drain": matcher.pid}, profile):
+            while True:
+                state = group_state(client, shard)
+                now = time.perf_counter()
+                if state is not None:
+                    if not first and state[0] != initial[0]:
+                        first = now
+                        cpu.start()
+                    if state[0] >= target and state[1] == 0:
+                        done = now
+                        cpu_usage = cpu.stop()
+                        break
+                if not matcher.alive():
+                    raise RuntimeError(f"drain matcher died:\n{matcher.tail()}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError("drain did not finish in 600 s")
+                time.sleep(0.005)
+        matcher.stop()
+    finally:
+        matcher.stop()
+    replies, rejected = count_replies(client, shard, replies_from)
+    client.close()
+    seconds = done - first
+    figures: dict[str, float | int] = {
+        "matcher_drain_commands": count,
+        "matcher_drain_seconds": round(seconds, 3),
+        "matcher_drain_commands_per_s": round(count / seconds, 1),
+        "matcher_drain_with_startup_commands_per_s": round(count / (done - launched), 1),
+        "matcher_drain_replies": replies,
+        "matcher_drain_rejected": sum(rejected.values()),
+        "matcher_drain_queue_seconds": round(queue_seconds, 3),
+    }
+    for who, pct in cpu_usage.items():
+        figures[f"matcher_drain_cpu_{who}_pct"] = pct
+    print(
+        f"{'(profiled) ' if profile else ''}matcher alone: {count:,} PlaceOrder in "
+        f"{seconds:.2f} s = "
+        f"{count / seconds:,.0f} commands/s ({count / (done - launched):,.0f}/s with startup); "
+        f"replies {replies:,}, rejected {dict(rejected)}; queued in {queue_seconds:.1f} s; "
+        f"cpu {cpu_usage}"
+    )
+    return figures
+
+
+def durable_write_floor(client: redis.Redis, count: int = 2000) -> dict[str, float]:
+    """Round trips of one small XADD (fsynced before the answer) from this process.
+
+    An order takes two such durable writes in sequence (the edge's XADD of the command, the
+    matcher's MULTI/EXEC), so twice this is a floor under the 1-connection latency.
+    """
+    key = "bench:fsync-probe"
+    times = []
+    for i in range(count):
+        started = time.perf_counter_ns()
+        client.xadd(key, {b"m": b"x" * 120}, maxlen=100, approximate=True)
+        if i >= count // 10:
+            times.append(time.perf_counter_ns() - started)
+    client.delete(key)
+    times.sort()
+    figures = {
+        "redis_xadd_p50_ms": _ms(percentile(times, 50)),
+        "redis_xadd_p99_ms": _ms(percentile(times, 99)),
+    }
+    print(
+        f"durable XADD round trip (appendfsync always): p50 {figures['redis_xadd_p50_ms']:.3f} "
+        f"ms, p99 {figures['redis_xadd_p99_ms']:.3f} ms",
+        flush=True,
+    )
+    return figures
+
+
+def redis_pid(client: redis.Redis) -> int | None:
+    info: Any = client.info("server")
+    return int(info["process_id"]) if "process_id" in info else None
+
+
+# --- profiling -------------------------------------------------------------------------------
+
+
+def _start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
+    """Sample ``pid`` (and its children) without pausing it, until SIGINT; stacks to ``out``."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(py_spy).exists():
+        print("py-spy not found: pip install py-spy (not a project dependency)")
+        return None
+    command = [py_spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking"]
+    command += ["--rate", "200", "--format", "raw", "--output", str(out)]
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_parent_death(signal.SIGTERM),  # noqa: PLW1509
+    )
+
+
+@contextlib.contextmanager
+def py_spy(targets: dict[str, int | None], out_dir: Path | None) -> Iterator[None]:
+    """Profile the named processes for the length of the block, then print a summary of each.
+
+    Does nothing when ``out_dir`` is None.
+    """
+    if out_dir is None:
+        yield
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spies: list[tuple[str, subprocess.Popen[bytes]]] = []
+    try:
+        for name, pid in targets.items():
+            spy = _start_py_spy(pid, out_dir / f"{name}.txt") if pid is not None else None
+            if spy is not None:
+                spies.append((name, spy))
+        time.sleep(0.5)  # let py-spy attach
+        yield
+    finally:
+        for _, spy in spies:
+            with contextlib.suppress(ProcessLookupError):
+                spy.send_signal(signal.SIGINT)  # py-spy writes its output and exits
+        for _, spy in spies:
+            try:
+                spy.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+                spy.wait()
+    for name, _ in spies:
+        print(f"--- py-spy: {name} ({out_dir / name}.txt) ---")
+        print(profile_summary(out_dir / f"{name}.txt"), flush=True)
+
+
+_PROJECT_DIRS = ("edge/", "matcher/", "model/")
+
+
+def _package(frame: str) -> str:
+    """The package a frame's code belongs to: ``litestar``, ``redis``, ``edge``, ``asyncio``...
+
+    C code (msgspec, hiredis, uvloop's loop, system calls) counts for the Python frame that
+    called it; uvloop's own loop shows as ``asyncio/runners.py``, named ``event loop`` here.
+    """
+    path = frame.partition(" (")[2].rsplit(":", 1)[0]
+    if path.startswith("asyncio/runners.py"):
+        return "event loop (uvloop, I/O system calls)"
+    for marker in ("site-packages/", "lib/python3.11/", "lib/python3.12/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    head, sep, _ = path.partition("/")
+    return head if sep else (path.removesuffix(".py") or frame)
+
+
+def _frame_name(frame: str) -> str:
+    """``handle (edge/trading.py:123)`` → ``handle (edge/trading.py)``; site-packages shortened."""
+    name, _, where = frame.partition(" (")
+    path = where.rsplit(":", 1)[0]
+    for marker in ("site-packages/", "lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"{name} ({path})" if where else name
+
+
+def profile_summary(path: Path, top: int = 25) -> str:
+    """Top functions by own samples and by samples under them, from collapsed stacks."""
+    own: Counter[str] = Counter()
+    under: Counter[str] = Counter()
+    lines_of_ours: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
+    total = 0
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return f"(no profile at {path})"
+    for line in lines:
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [_frame_name(f) for f in stack.split(";")]
+        own[frames[-1]] += count
+        packages[_package(stack.rsplit(";", 1)[-1])] += count
+        for name in set(frames):
+            under[name] += count
+        ours = [f for f in stack.split(";") if f.partition(" (")[2].startswith(_PROJECT_DIRS)]
+        lines_of_ours[ours[-1] if ours else "(outside edge/, matcher/, model/)"] += count
+    if not total:
+        return f"(empty profile at {path})"
+    out = [f"{total} samples; own, by package:"]
+    out += [f"  {100 * n / total:5.1f}%  {name}" for name, n in packages.most_common(12)]
+    out.append("own, by function:")
+    out += [f"  {100 * n / total:5.1f}%  {name}" for name, n in own.most_common(top)]
+    out.append("including callees:")
+    out += [f"  {100 * n / total:5.1f}%  {name}" for name, n in under.most_common(top)]
+    out.append("by the deepest line of project code on the stack (library calls included):")
+    out += [f"  {100 * n / total:5.1f}%  {name}" for name, n in lines_of_ours.most_common(top)]
+    return "\n".join(out)
+
+
+# --- orchestration ---------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    quick: bool
+    duration: float
+    warmup: float
+    timeout: float
+    seed: int
+    users: int
+    requests: int
+    drain: int
+    profile: Path | None
+
+
+class Bench:
+    """Owns the services and runs the measurements in order."""
+
+    def __init__(self, options: Options, services: EmbeddedServices, workdir: Path) -> None:
+        self.options = options
+        self.services = services
+        self.workdir = workdir
+        settings = get_settings()
+        self.spec = load_markets(settings.markets_file).markets[MARKET]
+        self.shard = settings.shards[MARKET]
+        self.env = {
+            **os.environ,
+            **SERVICE_ENV,
+            "REDIS_URL": services.redis_url,
+            "DATABASE_URL": services.database_url,
+            "PYTHONPATH": str(ROOT),
+        }
+        self.client = redis.Redis.from_url(services.redis_url)
+        self.matcher = Service("matcher", [], self.env, workdir / "matcher.log")
+        self.edge: Service | None = None
+        self.port = 0
+        self.host = "127.0.0.1"
+        self.rng = random.Random(options.seed)
+        self.users: list[User] = []
+        self.requests: list[bytes] = []
+        self.results: list[RunResult] = []
+        self.figures: dict[str, float | int] = {}
+        self.runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+    def close(self) -> None:
+        try:
+            if self.edge is not None:
+                self.edge.stop()
+            self.matcher.stop()
+        finally:
+            self.runner.close()
+            self.client.close()
+
+    def start_edge(self, workers: int = 1) -> None:
+        if self.edge is not None:
+            self.edge.stop()
+        self.port = free_port()
+        args = ["--port", str(self.port)] + (["--workers", str(workers)] if workers > 1 else [])
+        self.edge = Service("edge", args, self.env, self.workdir / f"edge-w{workers}.log")
+        self.edge.start()
+        _wait_http_ready(f"http://{self.host}:{self.port}", self.edge)
+
+    def cpu_meter(self) -> CpuMeter:
+        return CpuMeter(
+            lambda: {
+                "edge": (self.edge.pid if self.edge else None, True),  # with its workers
+                "matcher": (self.matcher.pid, False),
+                "redis": (self.services.redis.pid, False),
+                "client": (os.getpid(), False),  # not its children: they are the servers
+            }
+        )
+
+    def reset_book(self, include_resting: bool = False) -> None:
+        """Cancel the load users' open orders (and the resting accounts' when asked)."""
+        ids = [u.user_id for u in self.users]
+        if include_resting:
+            ids += [SYNTHETIC_USER_BASE + i for i in range(REST_USERS)]
+        wait_drained(
+            self.client, self.shard, submit(self.client, self.shard, cancel_all(ids)), self.matcher
+        )
+
+    def closed(self, name: str, connections: int, record: bool = True) -> RunResult:
+        o = self.options
+        stats, cpu = self.runner.run(
+            closed_loop(
+                self.host,
+                self.port,
+                self.requests,
+                connections,
+                o.warmup,
+                o.duration,
+                o.timeout,
+                self.rng,
+                self.cpu_meter(),
+            )
+        )
+        result = _summarise(name, connections, stats, cpu)
+        self.reset_book()
+        if record:
+            self._record(result)
+        return result
+
+    def paced(self, name: str, rate: float) -> RunResult:
+        o = self.options
+        stats, cpu = self.runner.run(
+            open_loop(
+                self.host,
+                self.port,
+                self.requests,
+                rate,
+                o.warmup,
+                o.duration,
+                o.timeout,
+                self.rng,
+                self.cpu_meter(),
+            )
+        )
+        result = _summarise(name, OPEN_LOOP_CONNECTIONS, stats, cpu, rate=rate)
+        self.reset_book()
+        self._record(result)
+        return result
+
+    def _record(self, result: RunResult) -> None:
+        self.results.append(result)
+        self.figures.update(result.figures())
+        print(result.line(), flush=True)
+        other, steal = result.cpu.get("other", 0), result.cpu.get("steal", 0)
+        if other > 20 or steal > 10:
+            print(
+                f"{'':<17}WARNING: other processes used {other:.0f}% of a core and the host "
+                f"stole {steal:.0f}% during this run; its figures are disturbed",
+                flush=True,
+            )
+
+    def run(self) -> None:
+        o = self.options
+        print(f"load average before: {os.getloadavg()}; cpus {os.cpu_count()}", flush=True)
+        self.matcher.start()
+        self.start_edge()
+        started = time.perf_counter()
+        self.users = self.runner.run(sign_up_users(self.host, self.port, o.users, o.seed))
+        print(
+            f"{len(self.users)} users signed up and funded in {time.perf_counter() - started:.1f} s"
+        )
+        self._build_requests()
+        self.figures.update(durable_write_floor(self.client))
+        warm = self.closed("warmup", 16, record=False)
+        print(f"(warm-up: {warm.orders_per_s:,.0f} orders/s, not recorded)", flush=True)
+
+        self.closed("c1", 1)
+        c16 = self.closed("c16", 16)
+        c64 = self.closed("c64", 64)
+        best = max(c16.orders_per_s, c64.orders_per_s)
+        self.figures["max_orders_per_s"] = round(best, 1)
+        self.paced("open50", 0.5 * best)
+        self.paced("open80", 0.8 * best)
+
+        if o.profile is not None:
+            self.profiled_run(o.profile)
+
+        placed = time.perf_counter()
+        resting = resting_orders(REST_ORDERS, OrderIdFactory(BENCH_NODE), self.rng)
+        rest_ids = [SYNTHETIC_USER_BASE + i for i in range(REST_USERS)]
+        before = reply_tail_id(self.client, self.shard)
+        last = submit(self.client, self.shard, [*deposits(rest_ids), *resting])
+        wait_drained(self.client, self.shard, last, self.matcher)
+        replies, rejected = count_replies(self.client, self.shard, before)
+        if rejected:
+            raise RuntimeError(f"resting orders rejected: {dict(rejected)}")
+        print(
+            f"{REST_ORDERS:,} resting orders placed via the stream in "
+            f"{time.perf_counter() - placed:.1f} s ({replies:,} replies, none rejected)",
+            flush=True,
+        )
+        self.closed("rest_c1", 1)
+        self.closed("rest_c16", 16)
+        self.reset_book(include_resting=True)
+
+        self.start_edge(workers=2)
+        self._build_requests()
+        self.closed("warmup_w2", 16, record=False)
+        self.closed("w2_c16", 16)
+        self.closed("w2_c64", 64)
+        if self.edge is not None:
+            self.edge.stop()
+        self.matcher.stop()
+
+        base = self.services.redis_url.rsplit("/", 1)[0]
+        drain_url = f"{base}/1"
+        self.figures.update(
+            matcher_drain(drain_url, self.shard, o.drain, self.env, self.workdir, o.seed)
+        )
+        if o.profile is not None:
+            matcher_drain(drain_url, self.shard, o.drain, self.env, self.workdir, o.seed, o.profile)
+
+    def _build_requests(self) -> None:
+        """The load's requests for the edge now running (its port is in the Host header).
+
+        Their own generator, so every edge gets the same orders.
+        """
+        host = f"{self.host}:{self.port}"
+        self.requests = make_order_requests(
+            self.users, self.spec, host, self.options.requests, random.Random(self.options.seed)
+        )
+
+    def profiled_run(self, out_dir: Path) -> None:
+        """An extra 16-connection run with py-spy sampling the edge and the matcher."""
+        targets = {"edge": self.edge.pid if self.edge else None, "matcher": self.matcher.pid}
+        with py_spy(targets, out_dir):
+            result = self.closed("c16_profiled", 16, record=False)
+        print(f"(profiled, not in the figures) {result.line()}", flush=True)
+
+    def report(self) -> None:
+        f = self.figures
+        rest_ratio = f.get("rest_c16_orders_per_s", 0) / max(f.get("c16_orders_per_s", 1), 1)
+        f["rest_c16_vs_c16"] = round(rest_ratio, 3)
+        f["w2_c16_vs_c16"] = round(
+            f.get("w2_c16_orders_per_s", 0) / max(f.get("c16_orders_per_s", 1), 1), 3
+        )
+        print("\ntargets:")
+        checks = [
+            ("c1_p50_ms", "<="),
+            ("c1_p99_ms", "<="),
+            ("c16_orders_per_s", ">="),
+            ("c16_p99_ms", "<="),
+            ("rest_c16_orders_per_s", ">="),
+            ("matcher_drain_commands_per_s", ">="),
+        ]
+        for key, op in checks:
+            value, goal = f.get(key), TARGETS[key]
+            if value is None:
+                continue
+            ok = value <= goal if op == "<=" else value >= goal
+            f[f"target_{key}_met"] = int(ok)
+            print(f"  {key:<32} {value:>10,.3f}  {op} {goal:>10,.1f}  {'met' if ok else 'MISSED'}")
+        f["target_rest_c16_vs_c16_met"] = int(rest_ratio >= 0.9)
+        print(
+            f"  rest_c16 / c16 = {rest_ratio:.3f} (target >= 0.9: "
+            f"{'met' if rest_ratio >= 0.9 else 'MISSED'})"
+        )
+        errors = sum(v for k, v in f.items() if k.endswith(("_errors", "_timeouts")))
+        print(f"  errors + timeouts over all runs: {errors}")
+        print(json.dumps(f, separators=(",", ":")))
+
+
+def parse_args(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="short runs for a smoke test")
+    parser.add_argument("--duration", type=float, default=None, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=None, help="unmeasured seconds per run")
+    parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, s")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--users", type=int, default=None, help="load accounts")
+    parser.add_argument("--requests", type=int, default=20_000, help="distinct prebuilt requests")
+    parser.add_argument("--drain", type=int, default=None, help="commands for the matcher alone")
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy a c16 run into DIR")
+    args = parser.parse_args(argv)
+    quick = bool(args.quick)
+    return Options(
+        quick=quick,
+        duration=args.duration if args.duration is not None else (1.0 if quick else 10.0),
+        warmup=args.warmup if args.warmup is not None else (0.3 if quick else 1.0),
+        timeout=args.timeout,
+        seed=args.seed,
+        users=args.users if args.users is not None else (16 if quick else 100),
+        requests=args.requests,
+        drain=args.drain if args.drain is not None else (50_000 if quick else 200_000),
+        profile=args.profile,
+    )
+
+
+@contextlib.contextmanager
+def _workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="tidewater-bench-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    # Ctrl-C and SIGTERM stop everything in order, even when started with SIGINT ignored
+    # (as a background job of a non-interactive shell is).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        with _workdir() as workdir, embedded_services() as services:
+            migrate(services.database_url)
+            bench = Bench(options, services, workdir)
+            try:
+                bench.run()
+            except KeyboardInterrupt:
+                raise
+            except BaseException:
+                for service in (bench.edge, bench.matcher):
+                    if service is not None and service.log.exists():
+                        print(
+                            f"--- {service.log.name} (tail) ---\n{service.tail()}", file=sys.stderr
+                        )
+                raise
+            finally:
+                bench.close()
+        bench.report()  # after the servers' goodbye logs: the JSON line comes last
+    except KeyboardInterrupt:
+        print("interrupted: every process this run started is stopped", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
