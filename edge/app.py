@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from edge.auth import AccountsController, build_jwt_auth, check_secret
 from edge.errors import exception_handlers
+from edge.fastpath import FastOrderLane
 from edge.gateway import MatcherGateway
 from edge.limits import rate_limits
 from edge.public import HealthController, MarketsController
@@ -43,8 +44,9 @@ def _close_request_schemas(app: Litestar) -> None:
             schemas[name].additional_properties = False
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the app from ``settings`` (default: the environment)."""
+def create_app(settings: Settings | None = None) -> FastOrderLane:
+    """Build the app from ``settings`` (default: the environment): the Litestar app behind the
+    fast lane for ``POST /api/v1/order`` (``edge.fastpath``)."""
     settings = settings or get_settings()
     edge = settings.edge
     check_secret(edge)
@@ -60,7 +62,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        client = aioredis.Redis.from_url(redis_url, max_connections=512)
+        # The socket timeout bounds every call (the reply reader blocks at most 1 s per read).
+        client = aioredis.Redis.from_url(redis_url, max_connections=512, socket_timeout=10)
         pool = AsyncConnectionPool(database_url, min_size=1, max_size=10, open=False)
         await pool.open()
         gateway = MatcherGateway(
@@ -90,16 +93,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             edge.rate_limit_per_second, edge.ip_limit_per_second, edge.signin_limit_per_minute
         )
     ]
-    return Litestar(
+    hosts = _hosts_with_port(edge)
+    app = Litestar(
         route_handlers=[AccountsController, TradingController, MarketsController, HealthController],
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],
         middleware=middleware,
         exception_handlers=exception_handlers,
         cors_config=CORSConfig(allow_origins=list(edge.cors_origins)),
-        allowed_hosts=AllowedHostsConfig(allowed_hosts=_hosts_with_port(edge)),
+        allowed_hosts=AllowedHostsConfig(allowed_hosts=hosts),
         request_max_body_size=edge.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Tidewater", version="1.0.0", path="/schema"),
         on_startup=[_close_request_schemas],
         request_class=ExactRequest,
     )
+    return FastOrderLane(app, edge, hosts)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-__all__ = ["ApiError", "exception_handlers"]
+__all__ = ["ApiError", "error_body", "exception_handlers"]
 
 log = logging.getLogger("tidewater.edge")
 
@@ -61,6 +62,11 @@ def _body(code: str, message: str, field: str | None, extra: dict[str, Any]) -> 
         error["field"] = field
     error.update(extra)
     return {"error": error}
+
+
+def error_body(exc: ApiError) -> bytes:
+    """The JSON body of an ``ApiError``, for code that answers without Litestar."""
+    return msgspec.json.encode(_body(exc.code, exc.message, exc.field, exc.extra))
 
 
 def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:

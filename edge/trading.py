@@ -109,6 +109,64 @@ class Exchange:
                 503, "UNAVAILABLE", f"cannot reach the matcher: {exc}", headers={"Retry-After": "1"}
             ) from None
 
+    async def place(self, data: OrderRequest, user: UserId) -> OrderView:
+        """Check an order against its market's grid, send it, and report what it did.
+
+        Shared by the Litestar route and the fast path (``edge.fastpath``).
+        """
+        spec = self.market(data.market)
+        try:
+            price = quantity = quote_quantity = 0
+            if data.type is OrderType.LIMIT:
+                if data.price is None:
+                    raise _required("price")
+                if data.quantity is None:
+                    raise _required("quantity")
+                price = spec.parse_price(data.price)
+                quantity = spec.parse_quantity(data.quantity)
+            elif data.price is not None:
+                raise ApiError(400, "INVALID_ORDER", "a market order takes no price", field="price")
+            if data.type is OrderType.MARKET:
+                if (data.quantity is None) == (data.quote_quantity is None):
+                    raise ApiError(
+                        400,
+                        "INVALID_ORDER",
+                        "a market order needs exactly one of quantity and quoteQuantity",
+                        field="quantity",
+                    )
+                if data.quantity is not None:
+                    quantity = spec.parse_quantity(data.quantity)
+            if data.quote_quantity is not None:
+                if data.type is not OrderType.MARKET or data.kind is not Side.BUY:
+                    raise ApiError(
+                        400,
+                        "INVALID_ORDER",
+                        "quoteQuantity is only for market buys",
+                        field="quoteQuantity",
+                    )
+                quote_quantity = spec.parse_quote_amount(data.quote_quantity)
+        except ValidationError as exc:
+            raise _bad(exc) from None
+        order_id = self.gateway.order_ids.next()
+        command = PlaceOrder(
+            user_id=user,
+            ts=_now_us(),
+            order_id=order_id,
+            market=spec.symbol,
+            side=data.kind,
+            type=data.type,
+            price=price,
+            quantity=quantity,
+            quote_quantity=quote_quantity,
+            tif=data.time_in_force,
+            post_only=data.post_only,
+            client_order_id=data.client_order_id,
+            stp=data.self_trade_prevention,
+        )
+        answer = await self.call(self.shards[spec.symbol], command, order_id)
+        raise_if_rejected(answer.events)
+        return order_placed(spec, command, answer.events)
+
     async def order_lists(
         self, kind: type[OpenOrders | CancelAll], user: UserId, market: str | None
     ) -> list[OrderView]:
@@ -154,58 +212,7 @@ class TradingController(Controller):
         self, data: OrderRequest, request: AuthRequest, exchange: Exchange
     ) -> OrderView:
         """Place a limit or market order; answers once the matcher has processed it."""
-        spec = exchange.market(data.market)
-        try:
-            price = quantity = quote_quantity = 0
-            if data.type is OrderType.LIMIT:
-                if data.price is None:
-                    raise _required("price")
-                if data.quantity is None:
-                    raise _required("quantity")
-                price = spec.parse_price(data.price)
-                quantity = spec.parse_quantity(data.quantity)
-            elif data.price is not None:
-                raise ApiError(400, "INVALID_ORDER", "a market order takes no price", field="price")
-            if data.type is OrderType.MARKET:
-                if (data.quantity is None) == (data.quote_quantity is None):
-                    raise ApiError(
-                        400,
-                        "INVALID_ORDER",
-                        "a market order needs exactly one of quantity and quoteQuantity",
-                        field="quantity",
-                    )
-                if data.quantity is not None:
-                    quantity = spec.parse_quantity(data.quantity)
-            if data.quote_quantity is not None:
-                if data.type is not OrderType.MARKET or data.kind is not Side.BUY:
-                    raise ApiError(
-                        400,
-                        "INVALID_ORDER",
-                        "quoteQuantity is only for market buys",
-                        field="quoteQuantity",
-                    )
-                quote_quantity = spec.parse_quote_amount(data.quote_quantity)
-        except ValidationError as exc:
-            raise _bad(exc) from None
-        order_id = exchange.gateway.order_ids.next()
-        command = PlaceOrder(
-            user_id=UserId(request.user.id),
-            ts=_now_us(),
-            order_id=order_id,
-            market=spec.symbol,
-            side=data.kind,
-            type=data.type,
-            price=price,
-            quantity=quantity,
-            quote_quantity=quote_quantity,
-            tif=data.time_in_force,
-            post_only=data.post_only,
-            client_order_id=data.client_order_id,
-            stp=data.self_trade_prevention,
-        )
-        answer = await exchange.call(exchange.shards[spec.symbol], command, order_id)
-        raise_if_rejected(answer.events)
-        return order_placed(spec, command, answer.events)
+        return await exchange.place(data, UserId(request.user.id))
 
     @get("/order/{order_id:str}")
     async def get_order(self, order_id: str, request: AuthRequest, exchange: Exchange) -> OrderView:

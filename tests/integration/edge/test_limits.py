@@ -39,6 +39,20 @@ def test_a_busy_client_gets_429_with_retry_after(limited: Cluster) -> None:
     assert sum(r.status_code == 200 for r in statuses) <= 5
 
 
+def test_order_placement_is_limited_too(limited: Cluster) -> None:
+    with httpx.Client(base_url=f"{limited.base_url}/api/v1") as api:
+        user = sign_up(api, {"INR": "1000"})
+        body = {"market": "TATA_INR", "kind": "buy", "type": "limit", "price": "1", "quantity": "1"}
+        statuses = [api.post("/order", headers=user, json=body) for _ in range(15)]
+        wrong_host = api.post("/order", headers={**user, "Host": "evil.example"}, json=body)
+    codes = [r.status_code for r in statuses]
+    assert 429 in codes, codes
+    refused = next(r for r in statuses if r.status_code == 429)
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert refused.json()["error"]["code"] == "RATE_LIMITED"
+    assert wrong_host.status_code == 400
+
+
 def test_signin_brute_force_is_limited(limited: Cluster) -> None:
     with httpx.Client(base_url=f"{limited.base_url}/api/v1") as api:
         tries = [
@@ -79,6 +93,6 @@ def test_production_refuses_a_weak_secret(secret: str) -> None:
 
 
 def test_production_accepts_a_strong_secret() -> None:
-    done = _create_app_in_production("k" * 48, "print(type(create_app()).__name__)")
+    done = _create_app_in_production("k" * 48, "print(type(create_app().app).__name__)")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Litestar"
