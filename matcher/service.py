@@ -26,11 +26,13 @@ Commands are trimmed only below the last snapshot, and only when ``trim_commands
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import signal
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import FrameType
 from typing import cast
@@ -97,6 +99,8 @@ class MatcherService:
         self.snapshot_key = topics.snapshot(shard)
         self.engine = Engine(config, max_open_orders=settings.max_open_orders)
         self.last_cmd_id = "0-0"
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{shard}")
+        self._inflight: Future[None] | None = None
         self._pending = True
         self._since_snapshot = 0
         self._snapshot_at = time.monotonic()
@@ -106,6 +110,8 @@ class MatcherService:
     def recover(self) -> RecoveryReport:
         """Rebuild the engine from Redis as described in the module docstring."""
         started = time.perf_counter()
+        with contextlib.suppress(redis.RedisError):
+            self.settle()  # a batch still in flight lands (or not) before we read Redis
         try:
             self.client.xgroup_create(self.cmd_key, topics.COMMAND_GROUP, id="0", mkstream=True)
         except redis.ResponseError as exc:
@@ -179,6 +185,7 @@ class MatcherService:
         """Read and commit one batch; return how many commands it held."""
         entries = self._read(block_ms)
         if not entries:
+            self.settle()
             if self._snapshot_due():
                 self.write_snapshot()
             return 0
@@ -188,6 +195,9 @@ class MatcherService:
     def _read(self, block_ms: int) -> list[streams.Entry]:
         count, group = self.settings.batch_size, topics.COMMAND_GROUP
         if self._pending:
+            # Pending entries stay pending until their batch's XACK lands: no overlap here,
+            # or the batch in flight would be read (and applied) a second time.
+            self.settle()
             entries = streams.read_group(
                 self.client, group, self.consumer, self.cmd_key, "0", count
             )
@@ -257,10 +267,24 @@ class MatcherService:
         snapshot = self._snapshot_due()
         if snapshot:
             pipe.set(self.snapshot_key, self._snapshot_bytes(last))
+            self._since_snapshot = 0
+            self._snapshot_at = time.monotonic()
+        # One batch in flight: this one's EXEC (and fsync) runs in the writer thread while the
+        # loop reads and applies the next. Batches still commit one after another, in order.
+        self.settle()
+        self._inflight = self._writer.submit(self._execute, pipe, last, snapshot)
+
+    def _execute(self, pipe: redis.client.Pipeline, last: str, snapshot: bool) -> None:
         pipe.execute()
         self.last_cmd_id = last
-        if snapshot:
-            self._after_snapshot(last)
+        if snapshot and self.settings.trim_commands:
+            self.client.xtrim(self.cmd_key, minid=last, approximate=True)
+
+    def settle(self) -> None:
+        """Wait for the batch in flight; its Redis error, if any, surfaces here."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            inflight.result()
 
     # --- snapshots -----------------------------------------------------------------------
 
@@ -278,14 +302,12 @@ class MatcherService:
 
     def write_snapshot(self) -> None:
         """Snapshot the engine as of the last committed command (between batches only)."""
+        self.settle()
         self.client.set(self.snapshot_key, self._snapshot_bytes(self.last_cmd_id))
-        self._after_snapshot(self.last_cmd_id)
-
-    def _after_snapshot(self, cmd_id: str) -> None:
         self._since_snapshot = 0
         self._snapshot_at = time.monotonic()
         if self.settings.trim_commands:
-            self.client.xtrim(self.cmd_key, minid=cmd_id, approximate=True)
+            self.client.xtrim(self.cmd_key, minid=self.last_cmd_id, approximate=True)
 
     # --- running -------------------------------------------------------------------------
 
@@ -309,9 +331,11 @@ class MatcherService:
                 recovered = False
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
-        if recovered and self._since_snapshot:
+        if recovered:
             try:
-                self.write_snapshot()
+                self.settle()
+                if self._since_snapshot:
+                    self.write_snapshot()
             except redis.RedisError as exc:
                 log.warning("final snapshot failed: %s", exc)
         log.info("stopped shard=%s at seq=%d", self.shard, self.engine.seq)

@@ -45,6 +45,22 @@ def _start_matcher(redis_url: str) -> subprocess.Popen[bytes]:
     )
 
 
+def _wait_until_serving(matcher: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Read the matcher's log until it says it recovered (it serves from then on)."""
+    assert matcher.stderr is not None
+    found = threading.Event()
+
+    def scan() -> None:
+        assert matcher.stderr is not None
+        for line in matcher.stderr:
+            if b"recovered shard=" in line:
+                found.set()
+                return
+
+    threading.Thread(target=scan, daemon=True).start()
+    assert found.wait(timeout), "matcher never finished recovering"
+
+
 def _all_acked(client: redis.Redis, last_id: str) -> bool:
     groups = client.xinfo_groups(topics.commands(SHARD))
     if not groups:
@@ -83,6 +99,7 @@ def test_sigkill_at_random_moments(redis_client: redis.Redis, redis_url: str) ->
         assert matcher.poll() is None, matcher.stderr.read() if matcher.stderr else ""
         assert time.monotonic() < deadline, "matcher did not drain the stream"
         time.sleep(0.05)
+    _wait_until_serving(matcher)  # a SIGTERM before Python installs its handler just kills
     matcher.send_signal(signal.SIGTERM)
     assert matcher.wait(timeout=20) == 0
     assert kills >= 5

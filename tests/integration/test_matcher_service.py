@@ -72,6 +72,7 @@ def test_a_crash_between_read_and_commit_loses_nothing(redis_client: redis.Redis
     first.recover()
     first.step(block_ms=1)
     first.step(block_ms=1)
+    first.settle()  # the second batch's EXEC lands, as it would before a crash
     first._read(block_ms=1)  # read a batch, then "die" before MULTI/EXEC
     second = _service(redis_client)
     report = second.recover()
