@@ -14,6 +14,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.security.jwt import Token
+from psycopg_pool import AsyncConnectionPool
 
 from edge.auth import AuthUser
 from edge.errors import ApiError
@@ -40,7 +41,7 @@ from model.commands import (
     Quote,
 )
 from model.config import MarketConfig
-from model.enums import OrderType, Side
+from model.enums import OrderStatus, OrderType, Side, TimeInForce
 from model.events import BalancesResult, OpenOrdersResult, OrderState, QuoteResult
 from model.ids import OrderId, UserId
 from model.numbers import MarketSpec, ValidationError
@@ -225,6 +226,10 @@ class TradingController(Controller):
             for event in answer.events:
                 if isinstance(event, OrderState):
                     return order_view(exchange.config.markets[event.market], event)
+        # The matcher forgets closed orders after a while; the persist agent keeps them all.
+        stored = await stored_order(request.app.state.db, oid, user)
+        if stored is not None:
+            return order_view(exchange.config.markets[stored.market], stored)
         raise ApiError(404, RejectCode.UNKNOWN_ORDER.value, f"no order {oid} of yours")
 
     @delete("/order/{order_id:str}", status_code=200)
@@ -324,6 +329,41 @@ class TradingController(Controller):
         )
         raise_if_rejected(answer.events)
         return await _balances(exchange, user)
+
+
+_STORED_ORDER = """
+SELECT market, side, type, tif, price, quantity, remaining, executed_qty, executed_quote, status,
+       client_order_id, post_only, (extract(epoch from created_at) * 1000000)::bigint
+FROM orders WHERE order_id = %s AND user_id = %s"""
+
+
+async def stored_order(
+    pool: AsyncConnectionPool, order_id: OrderId, user: UserId
+) -> OrderState | None:
+    """An order as the persist agent stored it (only the owner's)."""
+    async with pool.connection() as conn:
+        row = await (await conn.execute(_STORED_ORDER, (order_id, user))).fetchone()
+    if row is None:
+        return None
+    (market, side, type_, tif, price, quantity, remaining, executed, executed_quote, status,
+     client_order_id, post_only, created_us) = row  # fmt: skip
+    return OrderState(
+        market=market,
+        order_id=order_id,
+        user_id=user,
+        side=Side(side),
+        type=OrderType(type_),
+        tif=TimeInForce(tif),
+        price=price,
+        quantity=quantity,
+        remaining=remaining,
+        executed_quantity=executed,
+        executed_quote=executed_quote,
+        status=OrderStatus(status),
+        client_order_id=client_order_id,
+        post_only=post_only,
+        ts=created_us,
+    )
 
 
 async def _balances(exchange: Exchange, user: UserId) -> dict[str, BalanceView]:

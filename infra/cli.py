@@ -12,6 +12,7 @@ holds its pid) for as long as it runs; ``<data>/status.json`` describes the runn
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import datetime as dt
 import fcntl
@@ -39,6 +40,7 @@ from infra.migrate import migrate
 from infra.supervisor import ChildSpec, Supervisor
 from matcher.__main__ import main as matcher_main
 from model.settings import get_settings
+from pipeline.persist import main as persist_main
 
 __all__ = ["main"]
 
@@ -117,7 +119,8 @@ class _UpLock:
 
 
 def _child_services(redis_url: str, database_url: str) -> list[ChildSpec]:
-    """The services ``up`` supervises, in start order: one matcher per shard, then the edge."""
+    """The services ``up`` supervises, in start order: one matcher per shard, the agents
+    (persist), then the edge."""
     env = {"REDIS_URL": redis_url, "DATABASE_URL": database_url}
     settings = get_settings()
     python = sys.executable
@@ -125,6 +128,7 @@ def _child_services(redis_url: str, database_url: str) -> list[ChildSpec]:
         ChildSpec(f"matcher-{shard}", (python, "-m", "matcher", "--shard", shard), env)
         for shard in settings.shard_names()
     ]
+    specs.append(ChildSpec("agents", (python, "-m", "pipeline"), env))
     specs.append(ChildSpec("edge", (python, "-m", "edge", "--port", str(settings.edge.port)), env))
     return specs
 
@@ -347,7 +351,11 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="say whether `tidewater up` runs, and its URLs")
     status.add_argument("--data-dir", type=Path, default=Path(_DEFAULT_DATA_DIR))
 
-    for name, text in (("matcher", "run one shard's matcher"), ("edge", "run the REST/WS edge")):
+    for name, text in (
+        ("matcher", "run one shard's matcher"),
+        ("edge", "run the REST/WS edge"),
+        ("agents", "run the persist agent of every shard"),
+    ):
         service = commands.add_parser(name, help=text, add_help=False)
         service.add_argument("rest", nargs=argparse.REMAINDER)
     db = commands.add_parser("db", help="database chores")
@@ -372,6 +380,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return matcher_main(args.rest)
     if args.command == "edge":
         return edge_main(args.rest)
+    if args.command == "agents":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        asyncio.run(persist_main())
+        return 0
     if args.command == "db":
         url = get_settings().database_url
         if url is None:

@@ -119,12 +119,19 @@ class MatcherService:
                 raise
         raw = cast(bytes | None, self.client.get(self.snapshot_key))
         if raw is None:
-            engine = Engine(self.config, max_open_orders=self.settings.max_open_orders)
+            engine = Engine(
+                self.config,
+                max_open_orders=self.settings.max_open_orders,
+                closed_memory=self.settings.closed_memory,
+            )
             snapshot_cmd = "0-0"
         else:
             record = msgspec.msgpack.decode(raw, type=SnapshotRecord)
             engine = Engine.restore(
-                self.config, record.engine, max_open_orders=self.settings.max_open_orders
+                self.config,
+                record.engine,
+                max_open_orders=self.settings.max_open_orders,
+                closed_memory=self.settings.closed_memory,
             )
             snapshot_cmd = record.cmd_id
         replayed = 0

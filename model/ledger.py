@@ -13,7 +13,54 @@ from model.enums import Side
 from model.events import Deposited, OrderAccepted, OrderClosed, StateEvent, TradeExecuted
 from model.ids import FEE_ACCOUNT, UserId
 
-__all__ = ["LedgerReplica"]
+__all__ = ["BalanceChange", "LedgerReplica", "balance_changes"]
+
+#: (user, asset, change of available, change of locked)
+BalanceChange = tuple[UserId, str, int, int]
+
+
+def balance_changes(event: StateEvent, config: MarketConfig) -> list[BalanceChange]:
+    """Every balance an event moves, in a fixed order (the persist agent numbers them)."""
+    if isinstance(event, Deposited):
+        return [(event.user_id, event.asset, event.amount, 0)]
+    if isinstance(event, OrderAccepted):
+        asset = _locked_asset(config, event.market, event.side)
+        return [(event.user_id, asset, -event.locked, event.locked)]
+    if isinstance(event, OrderClosed):
+        if not event.released:
+            return []
+        asset = _locked_asset(config, event.market, event.side)
+        return [(event.user_id, asset, event.released, -event.released)]
+    if isinstance(event, TradeExecuted):
+        return _trade_changes(event, config)
+    return []
+
+
+def _trade_changes(trade: TradeExecuted, config: MarketConfig) -> list[BalanceChange]:
+    spec = config.markets[trade.market]
+    base, quote = spec.base.code, spec.quote.code
+    if trade.taker_side is Side.BUY:
+        buyer, seller = trade.taker_user_id, trade.maker_user_id
+        buyer_fee, seller_fee = trade.taker_fee, trade.maker_fee
+    else:
+        buyer, seller = trade.maker_user_id, trade.taker_user_id
+        buyer_fee, seller_fee = trade.maker_fee, trade.taker_fee
+    changes: list[BalanceChange] = [
+        (buyer, quote, trade.taker_refund, -(trade.quote_amount + trade.taker_refund)),
+        (buyer, base, trade.base_amount - buyer_fee, 0),
+        (seller, base, 0, -trade.base_amount),
+        (seller, quote, trade.quote_amount - seller_fee, 0),
+    ]
+    if buyer_fee:
+        changes.append((FEE_ACCOUNT, base, buyer_fee, 0))
+    if seller_fee:
+        changes.append((FEE_ACCOUNT, quote, seller_fee, 0))
+    return changes
+
+
+def _locked_asset(config: MarketConfig, market: str, side: Side) -> str:
+    spec = config.markets[market]
+    return spec.quote.code if side is Side.BUY else spec.base.code
 
 
 class LedgerReplica:
@@ -26,39 +73,9 @@ class LedgerReplica:
 
     def apply(self, event: StateEvent) -> None:
         """Apply one state event's balance changes."""
-        if isinstance(event, Deposited):
-            self.available[event.user_id, event.asset] += event.amount
-        elif isinstance(event, OrderAccepted):
-            asset = self._locked_asset(event.market, event.side)
-            self.available[event.user_id, asset] -= event.locked
-            self.locked[event.user_id, asset] += event.locked
-        elif isinstance(event, OrderClosed):
-            asset = self._locked_asset(event.market, event.side)
-            self.locked[event.user_id, asset] -= event.released
-            self.available[event.user_id, asset] += event.released
-        elif isinstance(event, TradeExecuted):
-            self._apply_trade(event)
-
-    def _apply_trade(self, trade: TradeExecuted) -> None:
-        spec = self._config.markets[trade.market]
-        base, quote = spec.base.code, spec.quote.code
-        if trade.taker_side is Side.BUY:
-            buyer, seller = trade.taker_user_id, trade.maker_user_id
-            buyer_fee, seller_fee = trade.taker_fee, trade.maker_fee
-        else:
-            buyer, seller = trade.maker_user_id, trade.taker_user_id
-            buyer_fee, seller_fee = trade.maker_fee, trade.taker_fee
-        self.locked[buyer, quote] -= trade.quote_amount + trade.taker_refund
-        self.available[buyer, quote] += trade.taker_refund
-        self.available[buyer, base] += trade.base_amount - buyer_fee
-        self.locked[seller, base] -= trade.base_amount
-        self.available[seller, quote] += trade.quote_amount - seller_fee
-        self.available[FEE_ACCOUNT, base] += buyer_fee
-        self.available[FEE_ACCOUNT, quote] += seller_fee
-
-    def _locked_asset(self, market: str, side: Side) -> str:
-        spec = self._config.markets[market]
-        return spec.quote.code if side is Side.BUY else spec.base.code
+        for user, asset, available, locked in balance_changes(event, self._config):
+            self.available[user, asset] += available
+            self.locked[user, asset] += locked
 
     def totals(self) -> dict[str, int]:
         """Per asset, the sum of available and locked over every account, fees included."""

@@ -78,6 +78,8 @@ class MatcherSettings:
     """Reply batches kept per edge stream (approximate trim)."""
     trim_commands: bool = True
     """Trim the command stream below each snapshot (off keeps the whole log for audits)."""
+    closed_memory: int = 10_000
+    """Closed orders the matcher still answers for (older ones are read from PostgreSQL)."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,7 @@ def get_settings() -> Settings:
         ),
         max_open_orders=_env_int("MAX_OPEN_ORDERS", MatcherSettings.max_open_orders),
         trim_commands=_env_bool("TRIM_COMMANDS", MatcherSettings.trim_commands),
+        closed_memory=_env_int("CLOSED_MEMORY", MatcherSettings.closed_memory),
     )
     return Settings(
         redis_url=os.environ.get("TIDEWATER_REDIS_URL") or os.environ.get("REDIS_URL") or None,

@@ -73,10 +73,16 @@ class Service:
 
 
 class Cluster:
-    """A matcher and an edge sharing one Redis and one database."""
+    """A matcher and an edge (and, if asked, the persist agent) on one Redis and database."""
 
     def __init__(
-        self, redis_url: str, database_url: str, workdir: Path, extra: dict[str, str] | None = None
+        self,
+        redis_url: str,
+        database_url: str,
+        workdir: Path,
+        extra: dict[str, str] | None = None,
+        *,
+        with_agents: bool = False,
     ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -89,9 +95,13 @@ class Cluster:
         }
         self.matcher = Service("matcher", [], env, workdir / "matcher.log")
         self.edge = Service("edge", ["--port", str(self.port)], env, workdir / "edge.log")
+        self.agents = Service("pipeline", [], env, workdir / "agents.log")
+        self.with_agents = with_agents
 
     def start(self) -> None:
         self.matcher.start()
+        if self.with_agents:
+            self.agents.start()
         self.edge.start()
         try:
             self.wait_ready()
@@ -114,4 +124,5 @@ class Cluster:
 
     def stop(self) -> None:
         self.edge.stop()
+        self.agents.stop()
         self.matcher.stop()

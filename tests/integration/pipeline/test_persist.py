@@ -1,0 +1,211 @@
+"""The persist agent on real Redis and PostgreSQL: rows equal what the events say, a batch
+delivered twice changes nothing, and an agent killed mid-batch loses and duplicates nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+import redis.asyncio as aioredis
+from psycopg import sql
+
+from infra.migrate import migrate
+from matcher.engine import Engine
+from matcher.service import MatcherService
+from model import topics
+from model.config import load_markets
+from model.events import StateEvent, TradeExecuted
+from model.ledger import LedgerReplica
+from model.settings import MatcherSettings
+from pipeline.app import App
+from pipeline.persist import PersistStore, build_app
+from pipeline.stream import Stream
+from tests.integration.edge.conftest import with_path
+from tests.support.commands_gen import random_commands
+from tests.support.streams import all_events, submit_all
+
+CONFIG = load_markets()
+SHARD = "0"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+
+
+@pytest.fixture
+def db_url(database_url: str) -> Iterator[str]:
+    name = f"tw_persist_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_path(database_url, name)
+    migrate(url)
+    yield url
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _produce(client: redis.Redis, seed: int, n: int, *, pace: float = 0.0) -> Engine:
+    """Run ``n`` random commands through a real matcher, 100 at a time; return its engine."""
+    service = MatcherService(client, SHARD, CONFIG, MatcherSettings(batch_size=50))
+    service.recover()
+    commands = list(random_commands(seed=seed, n=n))
+    for start in range(0, n, 100):
+        submit_all(client, SHARD, commands[start : start + 100])
+        while service.step(block_ms=1) or service._pending:
+            pass
+        service.settle()
+        time.sleep(pace)
+    return service.engine
+
+
+def _lag(client: redis.Redis) -> int:
+    groups = client.xinfo_groups(topics.events(SHARD))
+    group = next((g for g in groups if g["name"] == topics.PERSIST_GROUP.encode()), None)
+    if group is None:
+        return -1
+    last = client.xrevrange(topics.events(SHARD), count=1)[0][0]
+    return int(group["pending"]) + (0 if group["last-delivered-id"] == last else 1)
+
+
+async def _persist_until_caught_up(redis_url: str, db_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    sync = redis.Redis.from_url(redis_url)
+    store = PersistStore(db_url, CONFIG, SHARD)
+    stop = asyncio.Event()
+    app = build_app(client, store, SHARD, batch=64)
+    runner = asyncio.create_task(app.run(stop))
+    deadline = time.monotonic() + 60
+    while _lag(sync) != 0:
+        assert time.monotonic() < deadline, "persist agent did not catch up"
+        assert not runner.done(), runner.exception()
+        await asyncio.sleep(0.05)
+    stop.set()
+    await runner
+    await store.close()
+    await client.aclose()
+    sync.close()
+
+
+def _check_tables(db_url: str, events: list[StateEvent], engine: Engine) -> None:
+    trades = [e for e in events if isinstance(e, TradeExecuted)]
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT trade_id, price, quantity, maker_order_id, taker_order_id FROM trades "
+            "ORDER BY trade_id"
+        ).fetchall()
+        assert rows == [
+            (t.trade_id, t.price, t.quantity, t.maker_order_id, t.taker_order_id) for t in trades
+        ]
+        replica = LedgerReplica(CONFIG)
+        for event in events:
+            replica.apply(event)
+        sums = conn.execute(
+            "SELECT user_id, asset, sum(available), sum(locked) FROM ledger GROUP BY 1, 2"
+        ).fetchall()
+        stored = {(u, a): (int(f), int(h)) for u, a, f, h in sums if f or h}
+        assert stored == replica.nonzero()
+        orders: dict[int, tuple[Any, ...]] = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                "SELECT order_id, status, executed_qty, executed_quote, remaining FROM orders"
+            )
+        }
+    for order_id, order in engine.orders.items():
+        status = "partially_filled" if order.executed_quantity else "new"
+        assert orders[order_id] == (
+            status,
+            order.executed_quantity,
+            order.executed_quote,
+            order.remaining,
+        ), order_id
+    for order_id, state in engine.closed.items():
+        assert orders[order_id] == (
+            state.status.value,
+            state.executed_quantity,
+            state.executed_quote,
+            state.remaining,
+        ), order_id
+    assert set(orders) == set(engine.orders) | set(engine.closed)
+
+
+def test_rows_equal_the_events_and_a_replay_changes_nothing(
+    redis_client: redis.Redis, redis_url: str, db_url: str
+) -> None:
+    engine = _produce(redis_client, seed=41, n=1500)
+    events = [e for _, e in all_events(redis_client, SHARD)]
+    assert sum(isinstance(e, TradeExecuted) for e in events) > 50
+    asyncio.run(_persist_until_caught_up(redis_url, db_url))
+    _check_tables(db_url, events, engine)
+    # Deliver everything again: idempotent writes leave the tables as they are.
+    redis_client.xgroup_setid(topics.events(SHARD), topics.PERSIST_GROUP, "0")
+    asyncio.run(_persist_until_caught_up(redis_url, db_url))
+    _check_tables(db_url, events, engine)
+
+
+def test_a_crashing_agent_is_restarted_and_its_entries_come_again(
+    redis_client: redis.Redis, redis_url: str
+) -> None:
+    redis_client.xadd("t", {b"v": b"1"})
+    redis_client.xadd("t", {b"v": b"2"})
+    seen: list[bytes] = []
+
+    async def scenario() -> App:
+        app = App("test", aioredis.Redis.from_url(redis_url))
+
+        @app.agent(app.topic("t", lambda f: f[b"v"]), group="g")
+        async def flaky(stream: Stream[bytes]) -> None:
+            async for value in stream:
+                seen.append(value)
+                if len(seen) == 1:
+                    raise RuntimeError("first delivery fails")
+
+        stop = asyncio.Event()
+        runner = asyncio.create_task(app.run(stop))
+        while len(seen) < 3:
+            await asyncio.sleep(0.05)
+        stop.set()
+        await runner
+        return app
+
+    app = asyncio.run(scenario())
+    assert seen[:3] == [b"1", b"1", b"2"]  # the failed value came again after the restart
+    assert app.agents[0].restarts == 1
+
+
+def test_agent_killed_mid_batch_loses_and_duplicates_nothing(
+    redis_client: redis.Redis, redis_url: str, db_url: str
+) -> None:
+    produced: list[Engine] = []
+    producer = threading.Thread(
+        target=lambda: produced.append(_produce(redis_client, seed=42, n=6000, pace=0.05))
+    )
+    producer.start()  # events keep coming while the agents are killed
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": db_url}
+    rng = random.Random(5)
+    for _ in range(5):
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "pipeline"], cwd=ROOT, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(rng.uniform(0.5, 1.2))
+        assert agent.poll() is None, "the agent died by itself"
+        agent.send_signal(signal.SIGKILL)
+        agent.wait()
+    with psycopg.connect(db_url) as conn:
+        written = conn.execute("SELECT count(*) FROM ledger").fetchone()
+    assert written is not None
+    assert written[0] > 0, "the killed agents wrote nothing: the test would prove nothing"
+    producer.join()
+    engine = produced[0]
+    events = [e for _, e in all_events(redis_client, SHARD)]
+    asyncio.run(_persist_until_caught_up(redis_url, db_url))
+    _check_tables(db_url, events, engine)
