@@ -12,6 +12,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from litestar import Litestar
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
@@ -26,6 +28,7 @@ from edge.public import HealthController, MarketsController
 from edge.request import ExactRequest
 from edge.schemas import REQUEST_SCHEMAS
 from edge.trading import Exchange, TradingController
+from edge.ws import MAX_BACKLOG, ws_endpoint
 from model.settings import EdgeSettings, Settings, get_settings
 
 __all__ = ["create_app"]
@@ -60,10 +63,19 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
     redis_url, database_url = settings.redis_url, settings.database_url
     jwt_auth = build_jwt_auth(edge)
 
+    # The socket timeout bounds every call (the reply reader blocks at most 1 s per read).
+    client = aioredis.Redis.from_url(redis_url, max_connections=512, socket_timeout=10)
+    # Pub/sub waits for messages indefinitely: a client of its own, without a socket timeout.
+    pubsub_client = aioredis.Redis.from_url(redis_url)
+    channels = ChannelsPlugin(
+        backend=RedisChannelsPubSubBackend(redis=pubsub_client),
+        arbitrary_channels_allowed=True,
+        subscriber_max_backlog=MAX_BACKLOG,
+        subscriber_backlog_strategy="backoff",
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        # The socket timeout bounds every call (the reply reader blocks at most 1 s per read).
-        client = aioredis.Redis.from_url(redis_url, max_connections=512, socket_timeout=10)
         pool = AsyncConnectionPool(database_url, min_size=1, max_size=10, open=False)
         await pool.open()
         gateway = MatcherGateway(
@@ -86,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
             await gateway.stop()
             await pool.close()
             await client.aclose()
+            await pubsub_client.aclose()
 
     middleware: list[Any] = [
         c.middleware
@@ -95,7 +108,14 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
     ]
     hosts = _hosts_with_port(edge)
     app = Litestar(
-        route_handlers=[AccountsController, TradingController, MarketsController, HealthController],
+        route_handlers=[
+            AccountsController,
+            TradingController,
+            MarketsController,
+            HealthController,
+            ws_endpoint,
+        ],
+        plugins=[channels],
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],
         middleware=middleware,

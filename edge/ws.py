@@ -1,0 +1,213 @@
+"""The WebSocket gateway, ``/ws`` (DESIGN.md §7).
+
+Client → server: ``{"method": "SUBSCRIBE" | "UNSUBSCRIBE", "params": [...], "id": n}``,
+``{"method": "AUTH", "params": [token], "id": n}`` (then the private ``orders`` stream may be
+subscribed), ``{"method": "PING", "id": n}``. Every request is answered ``{"id": n, "result":
+...}`` or ``{"id": n, "error": {"code", "message"}}``. Pushes: ``{"stream": name, "data": ...}``.
+
+Fan-out: Litestar's channels plugin on Redis pub/sub. Each subscribed stream is one channels
+subscriber whose queue is bounded; a client that falls ``max_backlog`` messages behind is
+disconnected (close code 1008, reason "slow consumer") instead of being buffered without bound:
+it reconnects and resyncs from a snapshot. Limits: frame size, subscriptions per connection,
+messages per second, and malformed messages per connection; transport-level pings are uvicorn's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from typing import Any
+
+import jwt
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.channels import ChannelsPlugin, Subscriber
+from litestar.exceptions import WebSocketDisconnect
+
+from model import topics
+from model.config import MarketConfig
+from model.settings import EdgeSettings
+
+__all__ = ["INTERVALS", "ws_endpoint"]
+
+INTERVALS = ("1m", "5m", "15m", "1h", "1d", "1w")
+_STREAM = re.compile(r"^(trades|depth|ticker|kline\.(1m|5m|15m|1h|1d|1w))@([A-Za-z0-9_-]{3,32})$")
+MAX_FRAME = 4096
+MAX_SUBSCRIPTIONS = 50
+MAX_MESSAGES_PER_SECOND = 20
+MAX_BAD_MESSAGES = 10
+MAX_BACKLOG = 1000
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+
+
+class _CloseError(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+class _Session:
+    """One client: its subscriptions, its user once authenticated, its limits."""
+
+    def __init__(
+        self, socket: WebSocket[Any, Any, Any], channels: ChannelsPlugin, config: MarketConfig,
+        settings: EdgeSettings,
+    ) -> None:  # fmt: skip
+        self.socket, self.channels, self.config, self.settings = socket, channels, config, settings
+        self.user: int | None = None
+        self.subs: dict[str, tuple[Subscriber, asyncio.Task[None]]] = {}
+        self.bad = 0
+        self.window_start = time.monotonic()
+        self.window_count = 0
+        self.send_lock = asyncio.Lock()
+        self.closing: _CloseError | None = None
+
+    async def send(self, payload: bytes) -> None:
+        async with self.send_lock:
+            await self.socket.send_text(payload.decode())
+
+    async def serve(self) -> None:
+        try:
+            while self.closing is None:
+                text = await self.socket.receive_text()
+                await self.handle(text)
+        except _CloseError as closing:
+            self.closing = closing
+        except WebSocketDisconnect:
+            return
+        finally:
+            for name in list(self.subs):
+                await self._drop(name)
+        if self.closing is not None:
+            with contextlib.suppress(Exception):
+                await self.socket.close(code=self.closing.code, reason=self.closing.reason)
+
+    async def handle(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self.window_start >= 1.0:
+            self.window_start, self.window_count = now, 0
+        self.window_count += 1
+        if self.window_count > MAX_MESSAGES_PER_SECOND:
+            raise _CloseError(1008, "too many messages")
+        if len(text) > MAX_FRAME:
+            raise _CloseError(1009, f"frames are limited to {MAX_FRAME} bytes")
+        try:
+            message = _decode(text)
+        except msgspec.DecodeError:
+            await self.refuse(None, "INVALID_JSON", "the message is not JSON")
+            return
+        if not isinstance(message, dict):
+            await self.refuse(None, "INVALID_REQUEST", "send a JSON object")
+            return
+        request_id = message.get("id")
+        if request_id is not None and (
+            not isinstance(request_id, int) or isinstance(request_id, bool)
+        ):
+            await self.refuse(None, "INVALID_REQUEST", "id must be an integer")
+            return
+        method, params = message.get("method"), message.get("params", [])
+        if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+            await self.refuse(request_id, "INVALID_REQUEST", "params must be a list of strings")
+            return
+        if method == "SUBSCRIBE":
+            await self.subscribe(request_id, params)
+        elif method == "UNSUBSCRIBE":
+            for name in params:
+                await self._drop(name)
+            await self.answer(request_id, None)
+        elif method == "AUTH":
+            await self.authenticate(request_id, params)
+        elif method == "PING":
+            await self.answer(request_id, "pong")
+        else:
+            await self.refuse(request_id, "UNKNOWN_METHOD", f"unknown method {method!r}")
+
+    async def answer(self, request_id: int | None, result: Any) -> None:
+        await self.send(_encode({"id": request_id, "result": result}))
+
+    async def refuse(self, request_id: int | None, code: str, message: str) -> None:
+        self.bad += 1
+        await self.send(_encode({"id": request_id, "error": {"code": code, "message": message}}))
+        if self.bad >= MAX_BAD_MESSAGES:
+            raise _CloseError(1008, "too many bad messages")
+
+    def channel_of(self, name: str) -> str | None:
+        """The pub/sub channel behind a stream name, or ``None`` if there is no such stream."""
+        if name == "orders":
+            return None if self.user is None else topics.user_channel(self.user)
+        match = _STREAM.match(name)
+        if match is None:
+            return None
+        spec = self.config.market(match.group(3))
+        if spec is None:
+            return None
+        return topics.market_data(f"{match.group(1)}@{spec.symbol}")
+
+    async def subscribe(self, request_id: int | None, names: list[str]) -> None:
+        channels: list[tuple[str, str]] = []
+        for name in names:
+            channel = self.channel_of(name)
+            if channel is None:
+                hint = " (AUTH first)" if name == "orders" else ""
+                await self.refuse(request_id, "UNKNOWN_STREAM", f"no stream {name!r}{hint}")
+                return
+            channels.append((name, channel))
+        if len(self.subs) + len([n for n, _ in channels if n not in self.subs]) > MAX_SUBSCRIPTIONS:
+            await self.refuse(
+                request_id, "TOO_MANY_SUBSCRIPTIONS", f"at most {MAX_SUBSCRIPTIONS} per connection"
+            )
+            return
+        for name, channel in channels:
+            if name not in self.subs:
+                subscriber = await self.channels.subscribe([channel])
+                task = asyncio.create_task(self._forward(name, subscriber))
+                self.subs[name] = (subscriber, task)
+        await self.answer(request_id, None)
+
+    async def authenticate(self, request_id: int | None, params: list[str]) -> None:
+        try:
+            claims = jwt.decode(
+                params[0] if params else "",
+                self.settings.jwt_secret,
+                algorithms=["HS256"],
+                options={"require": ["exp", "iat", "sub"]},
+            )
+            user = int(claims["sub"])
+        except (jwt.InvalidTokenError, ValueError, TypeError):
+            await self.refuse(request_id, "UNAUTHORIZED", "invalid or expired token")
+            return
+        self.user = user
+        await self.answer(request_id, None)
+
+    async def _forward(self, name: str, subscriber: Subscriber) -> None:
+        prefix = f'{{"stream":"{name}","data":'.encode()
+        try:
+            async for data in subscriber.iter_events():
+                if subscriber.qsize >= MAX_BACKLOG:
+                    self.closing = _CloseError(1008, "slow consumer: resubscribe and resync")
+                    await self.socket.close(code=1008, reason=self.closing.reason)
+                    return
+                await self.send(prefix + data + b"}")
+        except (WebSocketDisconnect, RuntimeError):
+            return
+
+    async def _drop(self, name: str) -> None:
+        entry = self.subs.pop(name, None)
+        if entry is None:
+            return
+        subscriber, task = entry
+        await self.channels.unsubscribe(subscriber)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+@websocket("/ws", opt={"exclude_from_auth": True})
+async def ws_endpoint(socket: WebSocket[Any, Any, Any], channels: ChannelsPlugin) -> None:
+    """Market data and private order streams over one socket."""
+    await socket.accept()
+    state = socket.app.state
+    await _Session(socket, channels, state.exchange.config, state.settings).serve()

@@ -1,0 +1,173 @@
+"""The WebSocket gateway over a real socket: subscribe, receive what is published, private
+orders after AUTH, and hostile input answered or closed without hurting the edge."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import redis
+import websockets
+
+from tests.integration.edge.conftest import fresh_redis_url, sign_up
+from tests.support.cluster import Cluster
+
+
+@pytest.fixture(scope="module")
+def live(
+    redis_url: str, edge_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    cluster = Cluster(
+        fresh_redis_url(redis_url), edge_database_url, tmp_path_factory.mktemp("ws"),
+        with_agents=True,
+    )  # fmt: skip
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+def _ws_url(cluster: Cluster) -> str:
+    return cluster.base_url.replace("http://", "ws://") + "/ws"
+
+
+async def _next(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))  # type: ignore[no-any-return]
+
+
+async def _until(ws: Any, predicate: Any, timeout: float = 10.0) -> dict[str, Any]:
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await _next(ws, timeout)
+            if predicate(message):
+                return message
+
+
+def test_subscribe_receive_unsubscribe(live: Cluster) -> None:
+    publisher = redis.Redis.from_url(live.matcher.env["REDIS_URL"])
+
+    async def scenario() -> None:
+        async with websockets.connect(_ws_url(live)) as ws:
+            await ws.send(
+                json.dumps({"method": "SUBSCRIBE", "params": ["trades@TATA-INR"], "id": 1})
+            )
+            assert await _next(ws) == {"id": 1, "result": None}
+            payload = {"e": "trade", "t": 7, "p": "10.00", "q": "1", "m": True, "T": 1}
+            await asyncio.to_thread(publisher.publish, "md:trades@TATA_INR", json.dumps(payload))
+            assert await _next(ws) == {"stream": "trades@TATA-INR", "data": payload}
+            await ws.send(
+                json.dumps({"method": "UNSUBSCRIBE", "params": ["trades@TATA-INR"], "id": 2})
+            )
+            assert await _next(ws) == {"id": 2, "result": None}
+            await ws.send(json.dumps({"method": "PING", "id": 3}))
+            assert await _next(ws) == {"id": 3, "result": "pong"}
+
+    asyncio.run(scenario())
+    publisher.close()
+
+
+def test_private_orders_after_auth(live: Cluster) -> None:
+    with httpx.Client(base_url=f"{live.base_url}/api/v1", timeout=10) as api:
+        user = sign_up(api, {"INR": "1000"})
+        token = user["Authorization"].split()[1]
+
+        async def scenario() -> None:
+            async with websockets.connect(_ws_url(live)) as ws:
+                await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["orders"], "id": 1}))
+                assert (await _next(ws))["error"]["code"] == "UNKNOWN_STREAM"
+                await ws.send(json.dumps({"method": "AUTH", "params": ["forged.token.x"], "id": 2}))
+                assert (await _next(ws))["error"]["code"] == "UNAUTHORIZED"
+                await ws.send(json.dumps({"method": "AUTH", "params": [token], "id": 3}))
+                assert await _next(ws) == {"id": 3, "result": None}
+                await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["orders"], "id": 4}))
+                assert await _next(ws) == {"id": 4, "result": None}
+                placed = await asyncio.to_thread(api.post, "/order", headers=user, json={
+                    "market": "TATA_INR", "kind": "buy", "type": "limit", "price": "5",
+                    "quantity": "2"})  # fmt: skip
+                order_id = placed.json()["orderId"]
+                update = await _until(
+                    ws, lambda m: m.get("stream") == "orders" and m["data"].get("e") == "order"
+                )
+                assert update["data"] == {"e": "order", "orderId": order_id, "status": "new"}
+
+        asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json", "INVALID_JSON"),
+        ("[1, 2]", "INVALID_REQUEST"),
+        ('{"method": "EXPLODE", "id": 1}', "UNKNOWN_METHOD"),
+        ('{"method": "SUBSCRIBE", "params": ["nonsense@TATA_INR"], "id": 1}', "UNKNOWN_STREAM"),
+        ('{"method": "SUBSCRIBE", "params": ["trades@NOPE_X"], "id": 1}', "UNKNOWN_STREAM"),
+        ('{"method": "SUBSCRIBE", "params": [1, 2], "id": 1}', "INVALID_REQUEST"),
+        ('{"method": "SUBSCRIBE", "params": ["trades@TATA_INR"], "id": "x"}', "INVALID_REQUEST"),
+    ],
+)
+def test_bad_messages_get_an_error(live: Cluster, frame: str, code: str) -> None:
+    async def scenario() -> None:
+        async with websockets.connect(_ws_url(live)) as ws:
+            await ws.send(frame)
+            assert (await _next(ws))["error"]["code"] == code
+
+    asyncio.run(scenario())
+
+
+async def _closed_with(ws: Any) -> int | None:
+    try:
+        while True:
+            await _next(ws)
+    except websockets.ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd is not None else None
+
+
+def test_abuse_is_refused_or_closed_and_the_edge_lives_on(live: Cluster) -> None:
+    async def scenario() -> None:
+        async with websockets.connect(_ws_url(live)) as ws:
+            # 10,000 subscriptions: in one frame it is too big; in small frames the cap answers.
+            names = [f"depth@X{i:05d}" for i in range(10_000)]
+            await ws.send(json.dumps({"method": "SUBSCRIBE", "params": names, "id": 1}))
+            assert await _closed_with(ws) == 1009
+        async with websockets.connect(_ws_url(live)) as ws:
+            streams = [
+                f"{kind}@{m}"
+                for kind in ("trades", "depth", "ticker")
+                for m in ("TATA_INR", "BTC_USDC", "ETH_USDC")
+            ] + [
+                f"kline.{i}@{m}"
+                for i in ("1m", "5m", "15m", "1h", "1d", "1w")
+                for m in (
+                    "TATA_INR",
+                    "BTC_USDC",
+                    "ETH_USDC",
+                    "TATA-INR",
+                    "BTC-USDC",
+                    "ETH-USDC",
+                    "tata_inr",
+                    "btc_usdc",
+                    "eth_usdc",
+                )
+            ]
+            replies = []
+            for n, start in enumerate(range(0, len(streams), 5)):
+                await ws.send(
+                    json.dumps(
+                        {"method": "SUBSCRIBE", "params": streams[start : start + 5], "id": n}
+                    )
+                )
+                replies.append(await _next(ws))
+            assert any(r.get("error", {}).get("code") == "TOO_MANY_SUBSCRIPTIONS" for r in replies)
+        async with websockets.connect(_ws_url(live), max_size=2**20) as ws:
+            await ws.send("x" * 100_000)
+            assert await _closed_with(ws) == 1009
+        async with websockets.connect(_ws_url(live)) as ws:
+            for i in range(40):
+                await ws.send(json.dumps({"method": "PING", "id": i}))
+            assert await _closed_with(ws) == 1008
+
+    asyncio.run(scenario())
+    assert httpx.get(f"{live.base_url}/healthz").status_code == 200
