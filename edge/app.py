@@ -24,7 +24,7 @@ from edge.errors import exception_handlers
 from edge.fastpath import FastOrderLane
 from edge.gateway import MatcherGateway
 from edge.limits import rate_limits
-from edge.public import HealthController, MarketsController
+from edge.public import HealthController, MarketsController, PublicTradesController
 from edge.request import ExactRequest
 from edge.schemas import REQUEST_SCHEMAS
 from edge.trading import Exchange, TradingController
@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
             AccountsController,
             TradingController,
             MarketsController,
+            PublicTradesController,
             HealthController,
             ws_endpoint,
         ],

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get
+from litestar.params import Parameter
 from litestar.response import Response
 
-from edge.schemas import MarketView
+from edge.schemas import MarketView, TradeView
 from edge.views import market_view
 
-__all__ = ["HealthController", "MarketsController"]
+__all__ = ["HealthController", "MarketsController", "PublicTradesController"]
 
 _PUBLIC = {"exclude_from_auth": True}
 
@@ -27,6 +28,42 @@ class MarketsController(Controller):
         return [
             market_view(spec, exchange.shards[symbol])
             for symbol, spec in sorted(exchange.config.markets.items())
+        ]
+
+
+_RECENT_TRADES = """
+SELECT trade_id, price, quantity, quote_amount, taker_side,
+       (extract(epoch from ts) * 1000)::bigint
+FROM trades WHERE market = %s ORDER BY ts DESC, trade_id DESC LIMIT %s"""
+
+
+class PublicTradesController(Controller):
+    path = "/api/v1"
+    tags = ["market data"]  # noqa: RUF012
+    opt = _PUBLIC
+
+    @get("/trades")
+    async def trades(
+        self,
+        request: Request[Any, Any, Any],
+        symbol: str = Parameter(min_length=3, max_length=32),
+        limit: int = Parameter(default=100, ge=1, le=1000),
+    ) -> list[TradeView]:
+        """The market's most recent trades, newest first (as stored by the persist agent)."""
+        exchange = request.app.state.exchange
+        spec = exchange.market(symbol, field="symbol")
+        async with request.app.state.db.connection() as conn:
+            rows = await (await conn.execute(_RECENT_TRADES, (spec.symbol, limit))).fetchall()
+        return [
+            TradeView(
+                id=trade_id,
+                price=spec.format_price(price),
+                quantity=spec.format_quantity(quantity),
+                quote_quantity=spec.quote.format(quote),
+                timestamp=ms,
+                is_buyer_maker=taker_side == "sell",
+            )
+            for trade_id, price, quantity, quote, taker_side, ms in rows
         ]
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "QuoteRequest",
     "QuoteView",
     "TokenView",
+    "TradeView",
 ]
 
 _Amount = Annotated[
@@ -127,6 +128,15 @@ class QuoteView(_View, frozen=True):
     average_price: str | None
     worst_price: str | None
     fully_filled: bool
+
+
+class TradeView(_View, frozen=True):
+    id: int
+    price: str
+    quantity: str
+    quote_quantity: str
+    timestamp: int
+    is_buyer_maker: bool
 
 
 class BalanceView(_View, frozen=True):

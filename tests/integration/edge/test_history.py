@@ -58,3 +58,27 @@ def test_a_forgotten_order_is_read_from_the_database(forgetful: Cluster) -> None
         )
         assert state["executedQuoteQty"] == "50.00"
         assert api.get(f"/order/{ask['orderId']}", headers=buyer).status_code == 404
+
+
+def test_recent_trades_are_public(forgetful: Cluster) -> None:
+    with httpx.Client(base_url=f"{forgetful.base_url}/api/v1", timeout=10) as api:
+        seller, buyer = sign_up(api, {"TATA": "100"}), sign_up(api, {"INR": "10000"})
+        for price in ("20.00", "21.50"):
+            api.post("/order", headers=seller, json={
+                "market": "TATA_INR", "kind": "sell", "type": "limit", "price": price,
+                "quantity": "2"})  # fmt: skip
+        api.post("/order", headers=buyer, json={
+            "market": "TATA_INR", "kind": "buy", "type": "market", "quantity": "3"})  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            trades = api.get("/trades", params={"symbol": "TATA-INR", "limit": 2}).json()
+            if (len(trades) == 2 and trades[0]["price"] == "21.50") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert [(t["price"], t["quantity"], t["isBuyerMaker"]) for t in trades] == [
+            ("21.50", "1", False),
+            ("20.00", "2", False),
+        ]
+        assert trades[0]["quoteQuantity"] == "21.50"
+        assert api.get("/trades", params={"symbol": "NOPE"}).status_code == 400
+        assert api.get("/trades", params={"symbol": "TATA_INR", "limit": 0}).status_code == 400
