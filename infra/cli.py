@@ -40,6 +40,7 @@ from infra.migrate import migrate
 from infra.supervisor import ChildSpec, Supervisor
 from matcher.__main__ import main as matcher_main
 from model.settings import get_settings
+from pipeline.flows.__main__ import main as flow_main
 from pipeline.persist import main as persist_main
 
 __all__ = ["main"]
@@ -118,9 +119,9 @@ class _UpLock:
 # -- up -----------------------------------------------------------------------------------------
 
 
-def _child_services(redis_url: str, database_url: str) -> list[ChildSpec]:
+def _child_services(redis_url: str, database_url: str, data_dir: Path) -> list[ChildSpec]:
     """The services ``up`` supervises, in start order: one matcher per shard, the agents
-    (persist), then the edge."""
+    (persist), the market-data flow, then the edge."""
     env = {"REDIS_URL": redis_url, "DATABASE_URL": database_url}
     settings = get_settings()
     python = sys.executable
@@ -129,6 +130,12 @@ def _child_services(redis_url: str, database_url: str) -> list[ChildSpec]:
         for shard in settings.shard_names()
     ]
     specs.append(ChildSpec("agents", (python, "-m", "pipeline"), env))
+    flow_env = {
+        **env,
+        "TIDEWATER_FLOW_RECOVERY_DIR": str(data_dir / "flow-recovery"),
+        "TIDEWATER_FLOW_WRITE_TRADES": "0",  # the persist agent stores trades
+    }
+    specs.append(ChildSpec("flow", (python, "-m", "pipeline.flows"), flow_env))
     specs.append(ChildSpec("edge", (python, "-m", "edge", "--port", str(settings.edge.port)), env))
     return specs
 
@@ -245,7 +252,7 @@ def _up(data_dir: Path, *, from_wheels: bool | None) -> int:
                 f"[3/{total}] database: migrated ({len(applied)} new: {', '.join(applied) or '-'})"
             )
 
-            specs = _child_services(redis_url, database_url)
+            specs = _child_services(redis_url, database_url, data_dir)
             supervisor = Supervisor(specs, log_dir=data_dir / "logs")
             cleanup.callback(supervisor.stop_all)
             _say(f"[4/{total}] services: starting {', '.join(supervisor.names)}")
@@ -355,6 +362,7 @@ def _parser() -> argparse.ArgumentParser:
         ("matcher", "run one shard's matcher"),
         ("edge", "run the REST/WS edge"),
         ("agents", "run the persist agent of every shard"),
+        ("flow", "run the Bytewax market-data flow"),
     ):
         service = commands.add_parser(name, help=text, add_help=False)
         service.add_argument("rest", nargs=argparse.REMAINDER)
@@ -383,6 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "agents":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         asyncio.run(persist_main())
+        return 0
+    if args.command == "flow":
+        flow_main()
         return 0
     if args.command == "db":
         url = get_settings().database_url

@@ -1,0 +1,84 @@
+"""JSON ``data`` objects of the public WebSocket streams (DESIGN.md §7), as bytes.
+
+Prices and quantities are decimal strings on the market's grid; times are milliseconds.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from model.enums import Side
+from model.events import TradeExecuted
+from model.numbers import MarketSpec
+from pipeline.flows.candles import INTERVALS, Bar
+from pipeline.flows.depth import DepthDiff
+
+__all__ = ["depth_payload", "encode", "kline_payload", "level_strings", "trade_payload"]
+
+encode = msgspec.json.Encoder().encode
+
+
+def trade_payload(spec: MarketSpec, trade: TradeExecuted) -> bytes:
+    """``trades@M``: ``m`` is true when the maker was the buyer (the taker sold)."""
+    ms = trade.ts // 1000
+    return encode(
+        {
+            "e": "trade",
+            "E": ms,
+            "s": spec.symbol,
+            "t": trade.trade_id,
+            "p": spec.format_price(trade.price),
+            "q": spec.format_quantity(trade.quantity),
+            "m": trade.taker_side is Side.SELL,
+            "T": ms,
+        }
+    )
+
+
+def level_strings(spec: MarketSpec, levels: dict[int, int]) -> list[list[str]]:
+    """``[[price, quantity], ...]`` by price, ``"0"`` for a removed level."""
+    return [
+        [spec.format_price(p), spec.format_quantity(q) if q else "0"]
+        for p, q in sorted(levels.items())
+    ]
+
+
+def depth_payload(spec: MarketSpec, diff: DepthDiff, ts: int) -> bytes:
+    """``depth@M``: changed levels with absolute quantities, covering ``U..u``."""
+    return encode(
+        {
+            "e": "depth",
+            "E": ts // 1000,
+            "s": spec.symbol,
+            "U": diff.first,
+            "u": diff.last,
+            "b": level_strings(spec, diff.bids),
+            "a": level_strings(spec, diff.asks),
+        }
+    )
+
+
+def kline_payload(spec: MarketSpec, interval: str, bar: Bar, closed: bool, ts: int) -> bytes:
+    """``kline.<interval>@M``: the bar so far, ``x`` true once it is closed."""
+    start = bar.open_time // 1000
+    return encode(
+        {
+            "e": "kline",
+            "E": ts // 1000,
+            "s": spec.symbol,
+            "k": {
+                "t": start,
+                "T": start + INTERVALS[interval] // 1000 - 1,
+                "s": spec.symbol,
+                "i": interval,
+                "o": spec.format_price(bar.open),
+                "h": spec.format_price(bar.high),
+                "l": spec.format_price(bar.low),
+                "c": spec.format_price(bar.close),
+                "v": spec.format_quantity(bar.volume),
+                "q": spec.quote.format(bar.quote_volume),
+                "n": bar.trades,
+                "x": closed,
+            },
+        }
+    )

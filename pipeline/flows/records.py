@@ -1,0 +1,94 @@
+"""What travels through the flow: the input per market, and what the flow asks sinks to do.
+
+Input items are ``(market, MarketBatch)``: the state events of ONE ``tw:{shard}:events`` entry
+that concern that market, in ``seq`` order, with ``ts`` = the newest event time of the whole
+entry (so a market with no events of its own still sees time pass: bars close on event time).
+
+Output records are plain frozen structs; the flow routes :class:`Publish` and
+:class:`DepthWrite` to Redis, :class:`CandleRow` and :class:`TradeRow` to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from model.events import StateEvent
+
+__all__ = [
+    "CandleRow",
+    "DepthWrite",
+    "MarketBatch",
+    "Publish",
+    "RedisRecord",
+    "SqlRecord",
+    "TradeRow",
+]
+
+
+class MarketBatch(msgspec.Struct, frozen=True, array_like=True):
+    """One events entry's events for ``market`` (possibly none: a clock tick)."""
+
+    market: str
+    ts: int
+    events: list[StateEvent]
+
+
+class Publish(msgspec.Struct, frozen=True, array_like=True):
+    """``PUBLISH channel payload`` (payload: the JSON ``data`` of a WebSocket push)."""
+
+    channel: str
+    payload: bytes
+
+
+class DepthWrite(msgspec.Struct, frozen=True, array_like=True):
+    """A depth diff: update the ``md:depth:{market}`` hash and publish, atomically.
+
+    ``levels`` maps hash fields (``b:<price>``/``a:<price>``) to absolute quantities; ``"0"``
+    deletes the field. ``first``/``last`` are the diff's ``U``/``u``.
+    """
+
+    key: str
+    channel: str
+    first: int
+    last: int
+    levels: dict[str, str]
+    payload: bytes
+
+
+class CandleRow(msgspec.Struct, frozen=True, array_like=True):
+    """One bar as stored in ``candles`` (prices in ticks, volume in lots, quote in atoms)."""
+
+    market: str
+    interval: str
+    open_time: int  # microseconds since the epoch
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    quote_volume: int
+    trades: int
+    closed: bool
+
+
+class TradeRow(msgspec.Struct, frozen=True, array_like=True):
+    """One trade as stored in ``trades``."""
+
+    market: str
+    trade_id: int
+    ts: int  # microseconds since the epoch
+    price: int
+    quantity: int
+    quote_amount: int
+    taker_side: str
+    maker_order_id: int
+    taker_order_id: int
+    maker_user_id: int
+    taker_user_id: int
+    maker_fee: int
+    taker_fee: int
+    seq: int
+
+
+RedisRecord = Publish | DepthWrite
+SqlRecord = CandleRow | TradeRow

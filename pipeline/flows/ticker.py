@@ -1,0 +1,112 @@
+"""The 24 h rolling ticker of one market, kept in one-minute buckets.
+
+Window
+------
+The ticker at clock ``t`` (the market's event time) covers the trades of the 1,440 one-minute
+buckets ending with the one holding ``t``: from ``floor_minute(t) - 1439 min`` on. Minute buckets
+keep the state small (at most 1,440 entries, cheap to snapshot) at the price of a window edge
+that moves by whole minutes. ``open`` is the first trade's price in the window, ``last`` the
+latest; change is ``last - open`` and change % is ``100 * change / open`` rounded half-even to two
+decimals.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import msgspec
+
+from model.numbers import MarketSpec
+
+__all__ = ["MINUTE_US", "WINDOW_MINUTES", "TickerBook", "TickerValues"]
+
+MINUTE_US = 60_000_000
+WINDOW_MINUTES = 1440
+_CENT = Decimal("0.01")
+
+
+class _Bucket(msgspec.Struct, array_like=True):
+    minute: int
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    quote_volume: int
+    trades: int
+
+
+class TickerValues(msgspec.Struct, frozen=True):
+    """The window's figures in integers (ticks, lots, atoms)."""
+
+    window_start: int
+    open: int
+    high: int
+    low: int
+    last: int
+    volume: int
+    quote_volume: int
+    trades: int
+
+    def payload(self, spec: MarketSpec, clock: int) -> dict[str, object]:
+        """The ``ticker@M`` data object (Binance-style field names, decimal strings)."""
+        change = self.last - self.open
+        percent = (Decimal(100 * change) / Decimal(self.open)).quantize(_CENT, ROUND_HALF_EVEN)
+        return {
+            "e": "24hrTicker",
+            "E": clock // 1000,
+            "s": spec.symbol,
+            "o": spec.format_price(self.open),
+            "h": spec.format_price(self.high),
+            "l": spec.format_price(self.low),
+            "c": spec.format_price(self.last),
+            "p": spec.format_price(change),
+            "P": str(percent),
+            "v": spec.format_quantity(self.volume),
+            "q": spec.quote.format(self.quote_volume),
+            "n": self.trades,
+            "O": self.window_start // 1000,
+            "C": clock // 1000,
+        }
+
+
+class TickerBook(msgspec.Struct, array_like=True):
+    """Minute buckets of the last 24 h, oldest first."""
+
+    buckets: list[_Bucket] = msgspec.field(default_factory=list)
+
+    def trade(self, ts: int, price: int, quantity: int, quote: int) -> None:
+        """Count a trade at event time ``ts`` (the market clock: never decreasing)."""
+        minute = ts - ts % MINUTE_US
+        last = self.buckets[-1] if self.buckets else None
+        if last is None or minute > last.minute:
+            self.buckets.append(_Bucket(minute, price, price, price, price, quantity, quote, 1))
+            return
+        last.high = max(last.high, price)
+        last.low = min(last.low, price)
+        last.close = price
+        last.volume += quantity
+        last.quote_volume += quote
+        last.trades += 1
+
+    def values(self, clock: int) -> TickerValues | None:
+        """The window ending at ``clock``, or ``None`` if it holds no trade."""
+        start = clock - clock % MINUTE_US - (WINDOW_MINUTES - 1) * MINUTE_US
+        drop = 0
+        while drop < len(self.buckets) and self.buckets[drop].minute < start:
+            drop += 1
+        if drop:
+            del self.buckets[:drop]
+        if not self.buckets:
+            return None
+        window = self.buckets
+        return TickerValues(
+            window_start=start,
+            open=window[0].open,
+            high=max(b.high for b in window),
+            low=min(b.low for b in window),
+            last=window[-1].close,
+            volume=sum(b.volume for b in window),
+            quote_volume=sum(b.quote_volume for b in window),
+            trades=sum(b.trades for b in window),
+        )

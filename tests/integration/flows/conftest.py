@@ -1,0 +1,80 @@
+"""Real Redis, PostgreSQL and matcher for the flow: a schema per test, a MatcherService."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from psycopg import sql
+
+from infra.migrate import migrate
+from matcher.service import MatcherService
+from model.commands import Command
+from model.config import load_markets
+from model.settings import MatcherSettings
+from tests.support.streams import submit_all
+
+CONFIG = load_markets()
+SHARD = "t"
+MARKETS = sorted(CONFIG.markets)
+
+
+@dataclass
+class FlowEnv:
+    redis_url: str
+    database_url: str  # search_path = this test's schema
+    client: redis.Redis
+    service: MatcherService
+    tmp: Path
+
+    def run_matcher(self, commands: list[Command]) -> None:
+        """Submit commands and let the matcher commit all of them."""
+        submit_all(self.client, SHARD, commands)
+        while self.service.step(block_ms=1) or self.service._pending:
+            pass
+        self.service.settle()
+
+    def query(self, statement: str, *args: Any) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            return conn.execute(statement.encode(), args).fetchall()
+
+
+def schema_url(database_url: str, schema: str) -> str:
+    sep = "&" if "?" in database_url else "?"
+    return f"{database_url}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def new_schema(database_url: str) -> Iterator[Any]:
+    """A factory of fresh migrated schemas (dropped afterwards); returns their URLs."""
+    made: list[str] = []
+
+    def make() -> str:
+        schema = f"flow_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        made.append(schema)
+        url = schema_url(database_url, schema)
+        migrate(url)
+        return url
+
+    yield make
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        for schema in made:
+            admin.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+            )
+
+
+@pytest.fixture
+def flow_env(redis_url: str, redis_client: redis.Redis, new_schema: Any, tmp_path: Path) -> FlowEnv:
+    settings = MatcherSettings(batch_size=64, snapshot_every_seconds=3600.0, trim_commands=False)
+    service = MatcherService(redis_client, SHARD, CONFIG, settings)
+    service.recover()
+    return FlowEnv(redis_url, new_schema(), redis_client, service, tmp_path)
