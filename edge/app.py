@@ -24,7 +24,12 @@ from edge.errors import exception_handlers
 from edge.fastpath import FastOrderLane
 from edge.gateway import MatcherGateway
 from edge.limits import rate_limits
-from edge.public import HealthController, MarketsController, PublicTradesController
+from edge.public import (
+    HealthController,
+    MarketDataController,
+    MarketsController,
+    PublicTradesController,
+)
 from edge.request import ExactRequest
 from edge.schemas import REQUEST_SCHEMAS
 from edge.trading import Exchange, TradingController
@@ -113,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
             TradingController,
             MarketsController,
             PublicTradesController,
+            MarketDataController,
             HealthController,
             ws_endpoint,
         ],

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.params import Parameter
 from litestar.response import Response
 
-from edge.schemas import MarketView, TradeView
+from edge.schemas import DepthView, KlineView, MarketView, TickerView, TradeView
 from edge.views import market_view
+from model import topics
+from model.numbers import MarketSpec
 
-__all__ = ["HealthController", "MarketsController", "PublicTradesController"]
+__all__ = [
+    "HealthController",
+    "MarketDataController",
+    "MarketsController",
+    "PublicTradesController",
+]
 
 _PUBLIC = {"exclude_from_auth": True}
 
@@ -65,6 +74,134 @@ class PublicTradesController(Controller):
             )
             for trade_id, price, quantity, quote, taker_side, ms in rows
         ]
+
+
+_KLINES = """
+SELECT (extract(epoch from open_time) * 1000)::bigint, open, high, low, close, volume,
+       quote_volume, trades, closed
+FROM candles
+WHERE market = %s AND interval = %s AND open_time >= %s AND open_time < %s
+ORDER BY open_time LIMIT %s"""
+
+_TICKERS = """
+SELECT market,
+       (array_agg(price ORDER BY ts, trade_id))[1] AS first,
+       (array_agg(price ORDER BY ts DESC, trade_id DESC))[1] AS last,
+       max(price), min(price), sum(quantity), sum(quote_amount), count(*)
+FROM trades WHERE ts > now() - interval '24 hours' AND (%s::text IS NULL OR market = %s)
+GROUP BY market"""
+
+
+def _ticker(spec: MarketSpec, row: tuple[Any, ...] | None) -> TickerView:
+    if row is None:
+        return TickerView(symbol=spec.symbol, first_price=None, last_price=None, high=None,
+                          low=None, price_change="0", price_change_percent="0", volume="0",
+                          quote_volume=spec.quote.format(0), trades=0)  # fmt: skip
+    _, first, last, high, low, volume, quote_volume, count = row
+    change = last - first
+    percent = (Decimal(change) * 100 / first).quantize(Decimal("0.01")) if first else Decimal(0)
+    return TickerView(
+        symbol=spec.symbol,
+        first_price=spec.format_price(first),
+        last_price=spec.format_price(last),
+        high=spec.format_price(high),
+        low=spec.format_price(low),
+        price_change=str(spec.tick_size * change),
+        price_change_percent=str(percent),
+        volume=spec.format_quantity(int(volume)),
+        quote_volume=spec.quote.format(int(quote_volume)),
+        trades=count,
+    )
+
+
+class MarketDataController(Controller):
+    path = "/api/v1"
+    tags = ["market data"]  # noqa: RUF012
+    opt = _PUBLIC
+
+    @get("/depth")
+    async def depth(
+        self,
+        request: Request[Any, Any, Any],
+        symbol: str = Parameter(min_length=3, max_length=32),
+        limit: int = Parameter(default=100, ge=1, le=1000),
+    ) -> DepthView:
+        """The L2 book as the market-data flow last published it, with ``lastUpdateId``.
+
+        Sync: buffer ``depth@M`` diffs, read this, drop diffs with ``u <= lastUpdateId``, apply
+        the first with ``U <= lastUpdateId + 1 <= u``, then each whose ``U`` follows ``u``.
+        """
+        spec = request.app.state.exchange.market(symbol, field="symbol")
+        raw: dict[bytes, bytes] = await request.app.state.redis.hgetall(
+            topics.depth_book(spec.symbol)
+        )
+        bids: list[tuple[Decimal, str]] = []
+        asks: list[tuple[Decimal, str]] = []
+        for key, value in raw.items():
+            side, _, price = key.decode().partition(":")
+            if side in ("b", "a") and value != b"0":
+                (bids if side == "b" else asks).append((Decimal(price), value.decode()))
+        bids.sort(reverse=True)
+        asks.sort()
+        return DepthView(
+            symbol=spec.symbol,
+            last_update_id=int(raw.get(b"lastUpdateId", b"0")),
+            bids=[[str(p), q] for p, q in bids[:limit]],
+            asks=[[str(p), q] for p, q in asks[:limit]],
+        )
+
+    @get("/klines")
+    async def klines(
+        self,
+        request: Request[Any, Any, Any],
+        symbol: str = Parameter(min_length=3, max_length=32),
+        interval: str = Parameter(pattern="^(1m|5m|15m|1h|1d|1w)$"),
+        start_time: int | None = Parameter(query="startTime", default=None, ge=0, le=2**42),
+        end_time: int | None = Parameter(query="endTime", default=None, ge=0, le=2**42),
+        limit: int = Parameter(default=500, ge=1, le=1000),
+    ) -> list[KlineView]:
+        """Candles of one interval from the stored bars (ms timestamps, newest last)."""
+        spec = request.app.state.exchange.market(symbol, field="symbol")
+        start = dt.datetime.fromtimestamp((start_time or 0) / 1000, tz=dt.UTC)
+        end = dt.datetime.fromtimestamp((end_time or 2**42) / 1000, tz=dt.UTC)
+        async with request.app.state.db.connection() as conn:
+            rows = await (
+                await conn.execute(_KLINES, (spec.symbol, interval, start, end, limit))
+            ).fetchall()
+        return [
+            KlineView(
+                start=start_ms,
+                open=spec.format_price(o),
+                high=spec.format_price(h),
+                low=spec.format_price(lo),
+                close=spec.format_price(c),
+                volume=spec.format_quantity(v),
+                quote_volume=spec.quote.format(q),
+                trades=n,
+                closed=closed,
+            )
+            for start_ms, o, h, lo, c, v, q, n, closed in rows
+        ]
+
+    @get("/tickers")
+    async def tickers(self, request: Request[Any, Any, Any]) -> list[TickerView]:
+        """24-hour statistics of every market, from the stored trades."""
+        config = request.app.state.exchange.config
+        async with request.app.state.db.connection() as conn:
+            rows = {r[0]: r for r in await (await conn.execute(_TICKERS, (None, None))).fetchall()}
+        return [_ticker(spec, rows.get(symbol)) for symbol, spec in sorted(config.markets.items())]
+
+    @get("/ticker")
+    async def ticker(
+        self,
+        request: Request[Any, Any, Any],
+        symbol: str = Parameter(min_length=3, max_length=32),
+    ) -> TickerView:
+        """24-hour statistics of one market."""
+        spec = request.app.state.exchange.market(symbol, field="symbol")
+        async with request.app.state.db.connection() as conn:
+            row = await (await conn.execute(_TICKERS, (spec.symbol, spec.symbol))).fetchone()
+        return _ticker(spec, row)
 
 
 class HealthController(Controller):

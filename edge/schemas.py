@@ -21,13 +21,16 @@ __all__ = [
     "BalanceView",
     "CancelAllResponse",
     "Credentials",
+    "DepthView",
     "FillView",
+    "KlineView",
     "MarketView",
     "OnrampRequest",
     "OrderRequest",
     "OrderView",
     "QuoteRequest",
     "QuoteView",
+    "TickerView",
     "TokenView",
     "TradeView",
 ]
@@ -137,6 +140,38 @@ class TradeView(_View, frozen=True):
     quote_quantity: str
     timestamp: int
     is_buyer_maker: bool
+
+
+class DepthView(_View, frozen=True):
+    symbol: str
+    last_update_id: int
+    bids: list[list[str]]
+    asks: list[list[str]]
+
+
+class KlineView(_View, frozen=True):
+    start: int
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: str
+    quote_volume: str
+    trades: int
+    closed: bool
+
+
+class TickerView(_View, frozen=True):
+    symbol: str
+    first_price: str | None
+    last_price: str | None
+    high: str | None
+    low: str | None
+    price_change: str
+    price_change_percent: str
+    volume: str
+    quote_volume: str
+    trades: int
 
 
 class BalanceView(_View, frozen=True):

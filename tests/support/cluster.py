@@ -83,6 +83,7 @@ class Cluster:
         extra: dict[str, str] | None = None,
         *,
         with_agents: bool = False,
+        with_flow: bool = False,
     ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -96,12 +97,17 @@ class Cluster:
         self.matcher = Service("matcher", [], env, workdir / "matcher.log")
         self.edge = Service("edge", ["--port", str(self.port)], env, workdir / "edge.log")
         self.agents = Service("pipeline", [], env, workdir / "agents.log")
+        flow_env = {**env, "TIDEWATER_FLOW_RECOVERY_DIR": str(workdir / "flow-recovery")}
+        self.flow = Service("pipeline.flows", [], flow_env, workdir / "flow.log")
         self.with_agents = with_agents
+        self.with_flow = with_flow
 
     def start(self) -> None:
         self.matcher.start()
         if self.with_agents:
             self.agents.start()
+        if self.with_flow:
+            self.flow.start()
         self.edge.start()
         try:
             self.wait_ready()
@@ -125,4 +131,5 @@ class Cluster:
     def stop(self) -> None:
         self.edge.stop()
         self.agents.stop()
+        self.flow.stop()
         self.matcher.stop()

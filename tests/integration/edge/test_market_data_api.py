@@ -1,0 +1,80 @@
+"""REST market data end to end: orders through the edge, the matcher, the persist agent and the
+Bytewax flow, read back as depth, trades, candles and tickers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.edge.conftest import fresh_redis_url, sign_up
+from tests.support.cluster import Cluster
+
+
+@pytest.fixture(scope="module")
+def full(
+    redis_url: str, edge_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    cluster = Cluster(
+        fresh_redis_url(redis_url), edge_database_url, tmp_path_factory.mktemp("full"),
+        with_agents=True, with_flow=True,
+    )  # fmt: skip
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+def _eventually(read: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if ok(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+def test_depth_trades_candles_and_ticker(full: Cluster) -> None:
+    with httpx.Client(base_url=f"{full.base_url}/api/v1", timeout=10) as api:
+        seller, buyer = sign_up(api, {"TATA": "100"}), sign_up(api, {"INR": "10000"})
+        for price, qty in (("20.00", "5"), ("21.00", "3")):
+            api.post("/order", headers=seller, json={
+                "market": "TATA_INR", "kind": "sell", "type": "limit", "price": price,
+                "quantity": qty})  # fmt: skip
+        api.post("/order", headers=buyer, json={
+            "market": "TATA_INR", "kind": "buy", "type": "limit", "price": "19.00",
+            "quantity": "4"})  # fmt: skip
+        bought = api.post("/order", headers=buyer, json={
+            "market": "TATA_INR", "kind": "buy", "type": "market", "quantity": "2"})  # fmt: skip
+        assert bought.json()["status"] == "filled"
+
+        want = {"bids": [["19.00", "4"]], "asks": [["20.00", "3"], ["21.00", "3"]]}
+        depth = _eventually(
+            lambda: api.get("/depth", params={"symbol": "TATA_INR"}).json(),
+            lambda d: {"bids": d["bids"], "asks": d["asks"]} == want,
+        )
+        assert {"bids": depth["bids"], "asks": depth["asks"]} == want
+        assert depth["lastUpdateId"] >= 4
+
+        bars = _eventually(
+            lambda: api.get("/klines", params={"symbol": "TATA_INR", "interval": "1m"}).json(),
+            lambda b: len(b) == 1,
+        )
+        assert [(b["open"], b["close"], b["volume"], b["trades"]) for b in bars] == [
+            ("20.00", "20.00", "2", 1)
+        ]
+        ticker = _eventually(
+            lambda: api.get("/ticker", params={"symbol": "TATA-INR"}).json(),
+            lambda t: t["trades"] == 1,
+        )
+        assert (ticker["lastPrice"], ticker["volume"], ticker["quoteVolume"]) == (
+            "20.00", "2", "40.00")  # fmt: skip
+        tickers = {t["symbol"]: t for t in api.get("/tickers").json()}
+        assert tickers["BTC_USDC"]["trades"] == 0
+        assert tickers["TATA_INR"]["lastPrice"] == "20.00"
+        assert (
+            api.get("/klines", params={"symbol": "TATA_INR", "interval": "2m"}).status_code == 400
+        )
+        assert api.get("/depth", params={"symbol": "NOPE_X"}).status_code == 400
