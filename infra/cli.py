@@ -36,7 +36,7 @@ import structlog
 
 from edge.__main__ import main as edge_main
 from infra.embedded import EmbeddedPostgres, EmbeddedRedis, ServerStartError
-from infra.migrate import migrate
+from infra.migrate import migrate, storage_path
 from infra.supervisor import ChildSpec, Supervisor
 from matcher.__main__ import main as matcher_main
 from model.settings import get_settings
@@ -251,6 +251,7 @@ def _up(data_dir: Path, *, from_wheels: bool | None) -> int:
             _say(
                 f"[3/{total}] database: migrated ({len(applied)} new: {', '.join(applied) or '-'})"
             )
+            _say(f"[3/{total}] database: storage is {storage_path(database_url)}")
 
             specs = _child_services(redis_url, database_url, data_dir)
             supervisor = Supervisor(specs, log_dir=data_dir / "logs")
@@ -401,6 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("tidewater db migrate: set DATABASE_URL", file=sys.stderr)
             return 2
         _say(f"applied: {', '.join(migrate(url)) or 'nothing new'}")
+        _say(f"storage: {storage_path(url)}")
         return 0
     data_dir = Path(args.data_dir).absolute()
     if args.command == "up":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-__all__ = ["MIGRATIONS_DIR", "migrate"]
+__all__ = ["MIGRATIONS_DIR", "migrate", "storage_path"]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _LOCK_KEY = 0x7469646577  # "tidew"
@@ -42,3 +42,14 @@ def migrate(database_url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return applied_now
+
+
+def storage_path(database_url: str) -> str:
+    """Which storage the migrations set up: TimescaleDB hypertables, or plain tables."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
+        ).fetchone()
+    if row is not None and row[0]:
+        return "TimescaleDB hypertables (trades, candles) with compression and retention"
+    return "plain PostgreSQL tables (TimescaleDB is not available on this server)"

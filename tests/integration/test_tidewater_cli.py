@@ -133,6 +133,7 @@ def test_up_status_second_up_and_clean_stop(project_dir: Path) -> None:
     assert any(line.startswith("[1/4] redis: ready at") for line in up.lines)
     assert any(line.startswith("[2/4] postgres: ready at") for line in up.lines)
     assert any(line.startswith("[3/4] database: migrated") for line in up.lines)
+    assert any(line.startswith("[3/4] database: storage is plain PostgreSQL") for line in up.lines)
     assert any(line.startswith("[4/4] services: running") for line in up.lines)
     assert not port_is_listening(_port(redis_url))
     assert not port_is_listening(_port(database_url))
