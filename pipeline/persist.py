@@ -18,6 +18,7 @@ nothing is lost and nothing is counted twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import signal
@@ -161,17 +162,25 @@ class PersistStore:
             elif isinstance(event, Deposited):
                 updates[event.user_id].append({"e": "balance", "asset": event.asset})
         conn = await self._connection()
-        async with conn.transaction(), conn.cursor() as cur:
-            if new_orders:
-                await cur.executemany(_INSERT_ORDER, new_orders)
-            if fills:
-                await cur.executemany(_FILL_ORDER, fills)
-            if sets:
-                await cur.executemany(_SET_ORDER, sets)
-            if trades:
-                await cur.executemany(_INSERT_TRADE, trades)
-            if ledger:
-                await cur.executemany(_INSERT_LEDGER, ledger)
+        try:
+            async with conn.transaction(), conn.cursor() as cur:
+                if new_orders:
+                    await cur.executemany(_INSERT_ORDER, new_orders)
+                if fills:
+                    await cur.executemany(_FILL_ORDER, fills)
+                if sets:
+                    await cur.executemany(_SET_ORDER, sets)
+                if trades:
+                    await cur.executemany(_INSERT_TRADE, trades)
+                if ledger:
+                    await cur.executemany(_INSERT_LEDGER, ledger)
+        except psycopg.OperationalError:
+            # PostgreSQL went away: drop the connection; the agent restarts and the batch,
+            # never acked, comes again once the database answers.
+            self._conn = None
+            with contextlib.suppress(Exception):
+                await conn.close()
+            raise
         return dict(updates)
 
 

@@ -209,3 +209,46 @@ def test_agent_killed_mid_batch_loses_and_duplicates_nothing(
     events = [e for _, e in all_events(redis_client, SHARD)]
     asyncio.run(_persist_until_caught_up(redis_url, db_url))
     _check_tables(db_url, events, engine)
+
+
+def test_postgres_down_then_back_loses_nothing(
+    redis_client: redis.Redis, redis_url: str, tmp_path: Any
+) -> None:
+    from infra.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(tmp_path / "pg")
+    url = server.start()
+    try:
+        migrate(url)
+        _produce(redis_client, seed=43, n=300)
+        engines: list[Engine] = []
+
+        async def scenario() -> None:
+            client = aioredis.Redis.from_url(redis_url)
+            store = PersistStore(url, CONFIG, SHARD)
+            stop = asyncio.Event()
+            app = build_app(client, store, SHARD, batch=16)
+            runner = asyncio.create_task(app.run(stop))
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(server.stop)  # the database goes away mid-stream
+            engines.append(await asyncio.to_thread(_produce, redis_client, 44, 600))
+            await asyncio.sleep(1.0)
+            assert not runner.done()
+            await asyncio.to_thread(server.start)  # and comes back on the same data
+            sync = redis.Redis.from_url(redis_url)
+            deadline = time.monotonic() + 60
+            while _lag(sync) != 0:
+                assert time.monotonic() < deadline, "the agent did not catch up"
+                await asyncio.sleep(0.1)
+            stop.set()
+            await runner
+            await store.close()
+            await client.aclose()
+            sync.close()
+            assert app.agents[0].restarts >= 1
+
+        asyncio.run(scenario())
+        events = [e for _, e in all_events(redis_client, SHARD)]
+        _check_tables(server.url or url, events, engines[0])
+    finally:
+        server.stop()
