@@ -33,7 +33,7 @@ from edge.public import (
 from edge.request import ExactRequest
 from edge.schemas import REQUEST_SCHEMAS
 from edge.trading import Exchange, TradingController
-from edge.ws import MAX_BACKLOG, ws_endpoint
+from edge.ws import MAX_BACKLOG, BoundedSubscriber, ws_endpoint
 from model.settings import EdgeSettings, Settings, get_settings
 
 __all__ = ["create_app"]
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
         arbitrary_channels_allowed=True,
         subscriber_max_backlog=MAX_BACKLOG,
         subscriber_backlog_strategy="backoff",
+        subscriber_class=BoundedSubscriber,
     )
 
     @contextlib.asynccontextmanager

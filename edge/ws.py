@@ -30,7 +30,7 @@ from model import topics
 from model.config import MarketConfig
 from model.settings import EdgeSettings
 
-__all__ = ["INTERVALS", "ws_endpoint"]
+__all__ = ["INTERVALS", "BoundedSubscriber", "ws_endpoint"]
 
 INTERVALS = ("1m", "5m", "15m", "1h", "1d", "1w")
 _STREAM = re.compile(r"^(trades|depth|ticker|kline\.(1m|5m|15m|1h|1d|1w))@([A-Za-z0-9_-]{3,32})$")
@@ -41,6 +41,24 @@ MAX_BAD_MESSAGES = 10
 MAX_BACKLOG = 1000
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
+
+
+class BoundedSubscriber(Subscriber):
+    """A channels subscriber that notices when its bounded queue overflows.
+
+    The plugin drops what does not fit; for a market-data client a silent drop is a gap, so the
+    session is told instead, and disconnects the client.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.overflowed = asyncio.Event()
+
+    def put_nowait(self, item: bytes | None) -> bool:
+        accepted = super().put_nowait(item)
+        if not accepted:
+            self.overflowed.set()
+        return accepted
 
 
 class _CloseError(Exception):
@@ -58,32 +76,44 @@ class _Session:
     ) -> None:  # fmt: skip
         self.socket, self.channels, self.config, self.settings = socket, channels, config, settings
         self.user: int | None = None
-        self.subs: dict[str, tuple[Subscriber, asyncio.Task[None]]] = {}
+        self.subs: dict[str, tuple[Subscriber, list[asyncio.Task[Any]]]] = {}
         self.bad = 0
         self.window_start = time.monotonic()
         self.window_count = 0
         self.send_lock = asyncio.Lock()
         self.closing: _CloseError | None = None
+        self.slow = asyncio.Event()
 
     async def send(self, payload: bytes) -> None:
         async with self.send_lock:
             await self.socket.send_text(payload.decode())
 
     async def serve(self) -> None:
+        reader = asyncio.create_task(self._read())
+        watcher = asyncio.create_task(self.slow.wait())
         try:
-            while self.closing is None:
-                text = await self.socket.receive_text()
-                await self.handle(text)
-        except _CloseError as closing:
-            self.closing = closing
-        except WebSocketDisconnect:
-            return
+            await asyncio.wait({reader, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            if watcher.done() and self.closing is None:
+                self.closing = _CloseError(1008, "slow consumer: reconnect and resync")
         finally:
+            for task in (reader, watcher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             for name in list(self.subs):
                 await self._drop(name)
         if self.closing is not None:
             with contextlib.suppress(Exception):
                 await self.socket.close(code=self.closing.code, reason=self.closing.reason)
+
+    async def _read(self) -> None:
+        try:
+            while self.closing is None:
+                await self.handle(await self.socket.receive_text())
+        except _CloseError as closing:
+            self.closing = closing
+        except WebSocketDisconnect:
+            return
 
     async def handle(self, text: str) -> None:
         now = time.monotonic()
@@ -163,8 +193,14 @@ class _Session:
         for name, channel in channels:
             if name not in self.subs:
                 subscriber = await self.channels.subscribe([channel])
-                task = asyncio.create_task(self._forward(name, subscriber))
-                self.subs[name] = (subscriber, task)
+                tasks: list[asyncio.Task[Any]] = [
+                    asyncio.create_task(self._forward(name, subscriber))
+                ]
+                if isinstance(subscriber, BoundedSubscriber):
+                    watch = asyncio.create_task(subscriber.overflowed.wait())
+                    watch.add_done_callback(lambda w: None if w.cancelled() else self.slow.set())
+                    tasks.append(watch)
+                self.subs[name] = (subscriber, tasks)
         await self.answer(request_id, None)
 
     async def authenticate(self, request_id: int | None, params: list[str]) -> None:
@@ -186,10 +222,6 @@ class _Session:
         prefix = f'{{"stream":"{name}","data":'.encode()
         try:
             async for data in subscriber.iter_events():
-                if subscriber.qsize >= MAX_BACKLOG:
-                    self.closing = _CloseError(1008, "slow consumer: resubscribe and resync")
-                    await self.socket.close(code=1008, reason=self.closing.reason)
-                    return
                 await self.send(prefix + data + b"}")
         except (WebSocketDisconnect, RuntimeError):
             return
@@ -198,11 +230,12 @@ class _Session:
         entry = self.subs.pop(name, None)
         if entry is None:
             return
-        subscriber, task = entry
+        subscriber, tasks = entry
         await self.channels.unsubscribe(subscriber)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 @websocket("/ws", opt={"exclude_from_auth": True})
