@@ -13,7 +13,6 @@ from typing import Any
 import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
@@ -33,7 +32,7 @@ from edge.public import (
 from edge.request import ExactRequest
 from edge.schemas import REQUEST_SCHEMAS
 from edge.trading import Exchange, TradingController
-from edge.ws import MAX_BACKLOG, BoundedSubscriber, ws_endpoint
+from edge.ws import MAX_BACKLOG, BoundedSubscriber, SerialPubSubBackend, ws_endpoint
 from model.settings import EdgeSettings, Settings, get_settings
 
 __all__ = ["create_app"]
@@ -73,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
     # Pub/sub waits for messages indefinitely: a client of its own, without a socket timeout.
     pubsub_client = aioredis.Redis.from_url(redis_url)
     channels = ChannelsPlugin(
-        backend=RedisChannelsPubSubBackend(redis=pubsub_client),
+        backend=SerialPubSubBackend(redis=pubsub_client),
         arbitrary_channels_allowed=True,
         subscriber_max_backlog=MAX_BACKLOG,
         subscriber_backlog_strategy="backoff",

@@ -18,19 +18,21 @@ import asyncio
 import contextlib
 import re
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import jwt
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.channels import ChannelsPlugin, Subscriber
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.exceptions import WebSocketDisconnect
 
 from model import topics
 from model.config import MarketConfig
 from model.settings import EdgeSettings
 
-__all__ = ["INTERVALS", "BoundedSubscriber", "ws_endpoint"]
+__all__ = ["INTERVALS", "BoundedSubscriber", "SerialPubSubBackend", "ws_endpoint"]
 
 INTERVALS = ("1m", "5m", "15m", "1h", "1d", "1w")
 _STREAM = re.compile(r"^(trades|depth|ticker|kline\.(1m|5m|15m|1h|1d|1w))@([A-Za-z0-9_-]{3,32})$")
@@ -41,6 +43,27 @@ MAX_BAD_MESSAGES = 10
 MAX_BACKLOG = 1000
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
+
+
+class SerialPubSubBackend(RedisChannelsPubSubBackend):
+    """Litestar's Redis pub/sub backend with SUBSCRIBE/UNSUBSCRIBE taken one at a time.
+
+    Concurrent first subscriptions made redis-py open two pub/sub connections and keep only
+    the last, so channels subscribed on the other were silently lost (measured: 10 clients
+    subscribing at once each got one of their streams). A lock keeps them in order.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._lock = asyncio.Lock()
+
+    async def subscribe(self, channels: Iterable[str]) -> None:
+        async with self._lock:
+            await super().subscribe(channels)
+
+    async def unsubscribe(self, channels: Iterable[str]) -> None:
+        async with self._lock:
+            await super().unsubscribe(channels)
 
 
 class BoundedSubscriber(Subscriber):

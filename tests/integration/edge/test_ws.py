@@ -4,6 +4,7 @@ orders after AUTH, and hostile input answered or closed without hurting the edge
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -171,3 +172,41 @@ def test_abuse_is_refused_or_closed_and_the_edge_lives_on(live: Cluster) -> None
 
     asyncio.run(scenario())
     assert httpx.get(f"{live.base_url}/healthz").status_code == 200
+
+
+def test_clients_subscribing_at_once_get_every_stream(
+    redis_url: str, edge_database_url: str, tmp_path: Any
+) -> None:
+    cluster = Cluster(fresh_redis_url(redis_url), edge_database_url, tmp_path)
+    cluster.start()
+    publisher = redis.Redis.from_url(cluster.matcher.env["REDIS_URL"])
+    streams = ["trades@BTC_USDC", "depth@BTC_USDC", "ticker@BTC_USDC"]
+
+    async def client(ready: asyncio.Barrier) -> set[str]:
+        async with websockets.connect(_ws_url(cluster)) as ws:
+            await ready.wait()  # every client subscribes at the same moment
+            await ws.send(json.dumps({"method": "SUBSCRIBE", "params": streams, "id": 1}))
+            assert await _next(ws) == {"id": 1, "result": None}
+            await ready.wait()
+            seen: set[str] = set()
+            with contextlib.suppress(TimeoutError):
+                while seen != set(streams):
+                    seen.add((await _next(ws, timeout=3))["stream"])
+            return seen
+
+    async def scenario() -> list[set[str]]:
+        ready = asyncio.Barrier(11)
+        clients = [asyncio.create_task(client(ready)) for _ in range(10)]
+        await ready.wait()
+        await ready.wait()
+        for _ in range(3):
+            for name in streams:
+                await asyncio.to_thread(publisher.publish, f"md:{name}", '{"x":1}')
+            await asyncio.sleep(0.05)
+        return list(await asyncio.gather(*clients))
+
+    try:
+        assert asyncio.run(scenario()) == [set(streams)] * 10
+    finally:
+        publisher.close()
+        cluster.stop()
