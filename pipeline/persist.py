@@ -49,18 +49,27 @@ __all__ = ["PersistStore", "build_app", "main"]
 
 log = logging.getLogger("tidewater.persist")
 
+# Inserts are one statement per table and batch: each column travels as one array and
+# unnest() turns them back into rows (row-by-row executemany was 59% of the agent's time).
 _INSERT_TRADE = """
 INSERT INTO trades (market, trade_id, ts, price, quantity, quote_amount, taker_side,
     maker_order_id, taker_order_id, maker_user_id, taker_user_id, maker_fee, taker_fee, seq)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+SELECT * FROM unnest(%s::text[], %s::bigint[], %s::timestamptz[], %s::bigint[], %s::bigint[],
+    %s::bigint[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],
+    %s::bigint[], %s::bigint[], %s::bigint[])
 ON CONFLICT DO NOTHING"""
 _INSERT_LEDGER = """
 INSERT INTO ledger (shard, seq, entry, ts, user_id, asset, available, locked, kind)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"""
+SELECT * FROM unnest(%s::text[], %s::bigint[], %s::smallint[], %s::timestamptz[], %s::bigint[],
+    %s::text[], %s::bigint[], %s::bigint[], %s::text[])
+ON CONFLICT DO NOTHING"""
 _INSERT_ORDER = """
 INSERT INTO orders (order_id, user_id, market, side, type, tif, price, quantity, quote_quantity,
     post_only, client_order_id, remaining, status, created_at, updated_seq)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'new', %s, %s)
+SELECT o, u, m, s, ty, tf, p, q, qq, po, c, r, 'new', ca, us
+FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[],
+    %s::bigint[], %s::bigint[], %s::bigint[], %s::boolean[], %s::text[], %s::bigint[],
+    %s::timestamptz[], %s::bigint[]) AS t(o, u, m, s, ty, tf, p, q, qq, po, c, r, ca, us)
 ON CONFLICT DO NOTHING"""
 _FILL_ORDER = """
 UPDATE orders SET executed_qty = executed_qty + %(qty)s,
@@ -165,15 +174,15 @@ class PersistStore:
         try:
             async with conn.transaction(), conn.cursor() as cur:
                 if new_orders:
-                    await cur.executemany(_INSERT_ORDER, new_orders)
+                    await cur.execute(_INSERT_ORDER, _columns(new_orders))
                 if fills:
                     await cur.executemany(_FILL_ORDER, fills)
                 if sets:
                     await cur.executemany(_SET_ORDER, sets)
                 if trades:
-                    await cur.executemany(_INSERT_TRADE, trades)
+                    await cur.execute(_INSERT_TRADE, _columns(trades))
                 if ledger:
-                    await cur.executemany(_INSERT_LEDGER, ledger)
+                    await cur.execute(_INSERT_LEDGER, _columns(ledger))
         except psycopg.OperationalError:
             # PostgreSQL went away: drop the connection; the agent restarts and the batch,
             # never acked, comes again once the database answers.
@@ -182,6 +191,11 @@ class PersistStore:
                 await conn.close()
             raise
         return dict(updates)
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as one list per column, for ``unnest``."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _side_of(trade: TradeExecuted, is_maker: bool) -> Side:
