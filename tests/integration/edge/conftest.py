@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
 from collections.abc import Iterator
@@ -24,19 +25,28 @@ def with_path(url: str, path: str) -> str:
     return urlsplit(url)._replace(path=f"/{path}").geturl()
 
 
-@pytest.fixture(scope="session")
-def edge_database_url(database_url: str) -> Iterator[str]:
-    """A fresh, migrated database for the edge tests (dropped at the end)."""
-    name = f"tw_edge_{uuid.uuid4().hex[:10]}"
+@contextlib.contextmanager
+def fresh_database(database_url: str, prefix: str = "tw_edge") -> Iterator[str]:
+    """A new, migrated database on the test server, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(database_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = with_path(database_url, name)
     migrate(url)
-    yield url
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    try:
+        yield url
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture(scope="session")
+def edge_database_url(database_url: str) -> Iterator[str]:
+    """A fresh, migrated database shared by the edge tests (dropped at the end)."""
+    with fresh_database(database_url) as url:
+        yield url
 
 
 def fresh_redis_url(redis_url: str) -> str:

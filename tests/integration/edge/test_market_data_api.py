@@ -10,21 +10,23 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.edge.conftest import fresh_redis_url, sign_up
+from tests.integration.edge.conftest import fresh_database, fresh_redis_url, sign_up
 from tests.support.cluster import Cluster
 
 
 @pytest.fixture(scope="module")
 def full(
-    redis_url: str, edge_database_url: str, tmp_path_factory: pytest.TempPathFactory
+    redis_url: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    cluster = Cluster(
-        fresh_redis_url(redis_url), edge_database_url, tmp_path_factory.mktemp("full"),
-        with_agents=True, with_flow=True,
-    )  # fmt: skip
-    cluster.start()
-    yield cluster
-    cluster.stop()
+    # A database of its own: tickers and candles count every trade stored in it.
+    with fresh_database(database_url, "tw_md") as db_url:
+        cluster = Cluster(
+            fresh_redis_url(redis_url), db_url, tmp_path_factory.mktemp("full"),
+            with_agents=True, with_flow=True,
+        )  # fmt: skip
+        cluster.start()
+        yield cluster
+        cluster.stop()
 
 
 def _eventually(read: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 30) -> Any:
