@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
         gateway = MatcherGateway(
             client,
             settings.shard_names(),
-            timeout=edge.reply_timeout_seconds,
+            timeout=edge.reply_timeout_ms / 1000,
             max_in_flight=edge.max_in_flight,
         )
         await gateway.start()

@@ -70,8 +70,8 @@ class MatcherSettings:
     """Commands read and committed per MULTI/EXEC at most."""
     snapshot_every_commands: int = 50_000
     """Write a snapshot after this many commands ..."""
-    snapshot_every_seconds: float = 30.0
-    """... or after this many seconds with at least one command, whichever comes first."""
+    snapshot_every_ms: int = 30_000
+    """... or after this many milliseconds with at least one command, whichever comes first."""
     max_open_orders: int = 1000
     """Open orders one user may hold, over all markets of a shard."""
     reply_stream_maxlen: int = 10_000
@@ -96,8 +96,8 @@ class EdgeSettings:
     """Lifetime of an access token."""
     onramp_enabled: bool = True
     """Whether ``POST /onramp`` may credit test funds."""
-    reply_timeout_seconds: float = 5.0
-    """How long a request waits for the matcher before answering 504."""
+    reply_timeout_ms: int = 5000
+    """How long a request waits for the matcher before answering 504, in milliseconds."""
     max_body_bytes: int = 64 * 1024
     """Largest request body accepted."""
     rate_limit_per_second: int = 200
@@ -161,7 +161,7 @@ def get_settings() -> Settings:
         jwt_secret=secret,
         jwt_ttl_seconds=_env_int("JWT_TTL_SECONDS", EdgeSettings.jwt_ttl_seconds),
         onramp_enabled=_env_bool("ONRAMP", not production),
-        reply_timeout_seconds=float(_env("REPLY_TIMEOUT", str(EdgeSettings.reply_timeout_seconds))),
+        reply_timeout_ms=_env_int("REPLY_TIMEOUT_MS", EdgeSettings.reply_timeout_ms),
         max_body_bytes=_env_int("MAX_BODY_BYTES", EdgeSettings.max_body_bytes),
         rate_limit_per_second=_env_int("RATE_LIMIT", EdgeSettings.rate_limit_per_second),
         ip_limit_per_second=_env_int("IP_RATE_LIMIT", EdgeSettings.ip_limit_per_second),
@@ -173,9 +173,7 @@ def get_settings() -> Settings:
     matcher = MatcherSettings(
         batch_size=_env_int("MATCHER_BATCH", MatcherSettings.batch_size),
         snapshot_every_commands=_env_int("SNAPSHOT_EVERY", MatcherSettings.snapshot_every_commands),
-        snapshot_every_seconds=float(
-            _env("SNAPSHOT_SECONDS", str(MatcherSettings.snapshot_every_seconds))
-        ),
+        snapshot_every_ms=_env_int("SNAPSHOT_MS", MatcherSettings.snapshot_every_ms),
         max_open_orders=_env_int("MAX_OPEN_ORDERS", MatcherSettings.max_open_orders),
         trim_commands=_env_bool("TRIM_COMMANDS", MatcherSettings.trim_commands),
         closed_memory=_env_int("CLOSED_MEMORY", MatcherSettings.closed_memory),

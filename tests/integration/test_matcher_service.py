@@ -27,7 +27,7 @@ SHARD = "t"
 
 def _service(client: redis.Redis, **overrides: int) -> MatcherService:
     settings = MatcherSettings(
-        batch_size=64, snapshot_every_seconds=3600.0, trim_commands=False, **overrides
+        batch_size=64, snapshot_every_ms=3_600_000, trim_commands=False, **overrides
     )
     return MatcherService(client, SHARD, CONFIG, settings)
 

@@ -74,7 +74,7 @@ def new_schema(database_url: str) -> Iterator[Any]:
 
 @pytest.fixture
 def flow_env(redis_url: str, redis_client: redis.Redis, new_schema: Any, tmp_path: Path) -> FlowEnv:
-    settings = MatcherSettings(batch_size=64, snapshot_every_seconds=3600.0, trim_commands=False)
+    settings = MatcherSettings(batch_size=64, snapshot_every_ms=3_600_000, trim_commands=False)
     service = MatcherService(redis_client, SHARD, CONFIG, settings)
     service.recover()
     return FlowEnv(redis_url, new_schema(), redis_client, service, tmp_path)

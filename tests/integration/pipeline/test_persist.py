@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +18,6 @@ import psycopg
 import pytest
 import redis
 import redis.asyncio as aioredis
-from psycopg import sql
 
 from infra.migrate import migrate
 from matcher.engine import Engine
@@ -32,7 +30,7 @@ from model.settings import MatcherSettings
 from pipeline.app import App
 from pipeline.persist import PersistStore, build_app
 from pipeline.stream import Stream
-from tests.integration.edge.conftest import with_path
+from tests.integration.edge.conftest import fresh_database
 from tests.support.commands_gen import random_commands
 from tests.support.streams import all_events, submit_all
 
@@ -43,14 +41,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)
 
 @pytest.fixture
 def db_url(database_url: str) -> Iterator[str]:
-    name = f"tw_persist_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = with_path(database_url, name)
-    migrate(url)
-    yield url
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_database(database_url, "tw_persist") as url:
+        yield url
 
 
 def _produce(client: redis.Redis, seed: int, n: int, *, pace: float = 0.0) -> Engine:
