@@ -53,6 +53,7 @@ from model.commands import (
     OpenOrders,
     PlaceOrder,
     Quote,
+    StateHash,
 )
 from model.config import MarketConfig
 from model.enums import (
@@ -73,6 +74,7 @@ from model.events import (
     OrderRested,
     OrderState,
     Rejected,
+    StateHashResult,
     TradeExecuted,
 )
 from model.ids import OrderId, TradeId, UserId
@@ -157,6 +159,7 @@ class Engine:
             GetOrder: partial(queries.get_order, self),
             OpenOrders: partial(queries.open_orders, self),
             Balances: partial(queries.balances, self),
+            StateHash: self._state_hash,
         }
 
     # --- the one entry point -------------------------------------------------------------
@@ -557,6 +560,10 @@ class Engine:
         engine = cls(config, max_open_orders=max_open_orders, closed_memory=closed_memory)
         _snapshot.load(engine, data)
         return engine
+
+    def _state_hash(self, command: StateHash) -> list[Event]:
+        del command
+        return [StateHashResult(seq=self.seq, state_hash=self.state_hash())]
 
     def state_hash(self) -> str:
         """SHA-256 of the canonical snapshot: equal states, equal hashes."""

@@ -23,6 +23,7 @@ __all__ = [
     "OpenOrders",
     "PlaceOrder",
     "Quote",
+    "StateHash",
 ]
 
 
@@ -102,4 +103,21 @@ class Balances(_Command, frozen=True, gc=False, array_like=True, tag=True):
     """Read the user's available and locked balances."""
 
 
-Command = PlaceOrder | CancelOrder | CancelAll | Deposit | Quote | GetOrder | OpenOrders | Balances
+class StateHash(_Command, frozen=True, gc=False, array_like=True, tag=True):
+    """Ask for the engine's ``seq`` and ``state_hash()`` at this point of the log (audits).
+
+    It reads no account: any positive ``user_id`` will do.
+    """
+
+
+Command = (
+    PlaceOrder
+    | CancelOrder
+    | CancelAll
+    | Deposit
+    | Quote
+    | GetOrder
+    | OpenOrders
+    | Balances
+    | StateHash
+)

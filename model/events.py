@@ -37,6 +37,7 @@ __all__ = [
     "QuoteResult",
     "Rejected",
     "StateEvent",
+    "StateHashResult",
     "TradeExecuted",
 ]
 
@@ -189,6 +190,13 @@ class BalancesResult(_Event, frozen=True, gc=False, array_like=True, tag=True):
     balances: list[BalanceEntry]
 
 
+class StateHashResult(_Event, frozen=True, gc=False, array_like=True, tag=True):
+    """The engine's last state-event ``seq`` and the SHA-256 of its canonical snapshot."""
+
+    seq: int
+    state_hash: str
+
+
 Event = (
     OrderAccepted
     | TradeExecuted
@@ -200,4 +208,5 @@ Event = (
     | OrderState
     | OpenOrdersResult
     | BalancesResult
+    | StateHashResult
 )

@@ -117,7 +117,7 @@ class Asset(msgspec.Struct, frozen=True):
 
     def format(self, atoms: int) -> str:
         """Atoms as a plain decimal string with this asset's decimals."""
-        return str(Decimal(atoms).scaleb(-self.decimals))
+        return format(Decimal(atoms).scaleb(-self.decimals), "f")  # never "0E-8"
 
 
 class MarketSpec(msgspec.Struct, frozen=True):
@@ -212,11 +212,11 @@ class MarketSpec(msgspec.Struct, frozen=True):
 
     def format_price(self, ticks: int) -> str:
         """Ticks as a decimal price string."""
-        return str(self.tick_size * ticks)
+        return format(self.tick_size * ticks, "f")
 
     def format_quantity(self, lots: int) -> str:
         """Lots as a decimal base quantity string."""
-        return str(self.lot_size * lots)
+        return format(self.lot_size * lots, "f")
 
     # --- integer arithmetic used by the engine ---------------------------------------------
 

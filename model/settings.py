@@ -16,7 +16,10 @@ from model.config import DEFAULT_MARKETS_FILE, MarketConfig, load_markets
 
 __all__ = [
     "DEV_JWT_SECRET",
+    "DashSettings",
     "EdgeSettings",
+    "FlowSettings",
+    "MarketMakerSettings",
     "MatcherSettings",
     "Settings",
     "get_settings",
@@ -115,6 +118,52 @@ class EdgeSettings:
 
 
 @dataclass(frozen=True)
+class FlowSettings:
+    workers: int = 1
+    """Bytewax worker threads in the flow process."""
+    recovery_dir: Path | None = None
+    """Bytewax recovery database (``None``: ``<data dir>/flow-recovery``); delete to start over."""
+    epoch_ms: int = 1000
+    """Epoch length: state is snapshotted at each epoch's end, so a restart replays about this."""
+    throttle_ms: int = 250
+    """At most one in-progress kline/ticker push per market this often."""
+    write_trades: bool = True
+    """Also insert ``trades`` rows (idempotent; the persist agent writes the same rows)."""
+
+
+@dataclass(frozen=True)
+class DashSettings:
+    host: str = "127.0.0.1"
+    """Address the Dash app binds."""
+    port: int = 8050
+    """Port of the Dash app."""
+    edge_url: str = "http://127.0.0.1:8000"
+    """Where the Dash app finds the edge's REST API (``/api/v1`` is appended)."""
+    refresh_ms: int = 1000
+    """How often the browser asks for fresh market data."""
+
+
+@dataclass(frozen=True)
+class MarketMakerSettings:
+    edge_url: str = "http://127.0.0.1:8000"
+    """Where the market maker finds the edge's REST API."""
+    username: str = "market-maker"
+    """The market maker's account (signed up and funded on first start)."""
+    password: str = "market-maker-dev-password"  # noqa: S105  # a laptop default, like the JWT one
+    """Its password; set ``TIDEWATER_MM_PASSWORD`` anywhere that is not a laptop."""
+    markets: tuple[str, ...] = ()
+    """Markets to quote (empty: every market)."""
+    levels: int = 5
+    """Price levels quoted on each side."""
+    refresh_ms: int = 1000
+    """How often quotes are cancelled and replaced."""
+    seed: int = 7
+    """Seed of the fair-price random walk."""
+    cross_probability_pct: int = 20
+    """Percent of refreshes that send one crossing order so trades print."""
+
+
+@dataclass(frozen=True)
 class Settings:
     redis_url: str | None
     """Redis; ``None`` means ``tidewater up`` starts an embedded one."""
@@ -128,6 +177,9 @@ class Settings:
     """Market symbol → shard name."""
     matcher: MatcherSettings = field(default_factory=MatcherSettings)
     edge: EdgeSettings = field(default_factory=EdgeSettings)
+    flow: FlowSettings = field(default_factory=FlowSettings)
+    dash: DashSettings = field(default_factory=DashSettings)
+    mm: MarketMakerSettings = field(default_factory=MarketMakerSettings)
 
     def markets(self) -> MarketConfig:
         """The market configuration this deployment trades."""
@@ -178,6 +230,31 @@ def get_settings() -> Settings:
         trim_commands=_env_bool("TRIM_COMMANDS", MatcherSettings.trim_commands),
         closed_memory=_env_int("CLOSED_MEMORY", MatcherSettings.closed_memory),
     )
+    flow_recovery = _env("FLOW_RECOVERY_DIR", "")
+    flow = FlowSettings(
+        workers=_env_int("FLOW_WORKERS", FlowSettings.workers),
+        recovery_dir=Path(flow_recovery) if flow_recovery else None,
+        epoch_ms=_env_int("FLOW_EPOCH_MS", FlowSettings.epoch_ms),
+        throttle_ms=_env_int("FLOW_THROTTLE_MS", FlowSettings.throttle_ms),
+        write_trades=_env_bool("FLOW_WRITE_TRADES", FlowSettings.write_trades),
+    )
+    edge_url = _env("EDGE_URL", f"http://127.0.0.1:{edge.port}")
+    dash = DashSettings(
+        host=_env("DASH_HOST", DashSettings.host),
+        port=_env_int("DASH_PORT", DashSettings.port),
+        edge_url=edge_url,
+        refresh_ms=_env_int("DASH_REFRESH_MS", DashSettings.refresh_ms),
+    )
+    mm = MarketMakerSettings(
+        edge_url=edge_url,
+        username=_env("MM_USERNAME", MarketMakerSettings.username),
+        password=_env("MM_PASSWORD", MarketMakerSettings.password),
+        markets=_csv("MM_MARKETS", MarketMakerSettings.markets),
+        levels=_env_int("MM_LEVELS", MarketMakerSettings.levels),
+        refresh_ms=_env_int("MM_REFRESH_MS", MarketMakerSettings.refresh_ms),
+        seed=_env_int("MM_SEED", MarketMakerSettings.seed),
+        cross_probability_pct=_env_int("MM_CROSS_PCT", MarketMakerSettings.cross_probability_pct),
+    )
     return Settings(
         redis_url=os.environ.get("TIDEWATER_REDIS_URL") or os.environ.get("REDIS_URL") or None,
         database_url=(
@@ -188,4 +265,7 @@ def get_settings() -> Settings:
         shards=_parse_shards(_env("SHARDS", ""), markets),
         matcher=matcher,
         edge=edge,
+        flow=flow,
+        dash=dash,
+        mm=mm,
     )

@@ -38,33 +38,12 @@ def submit_all(client: redis.Redis, shard: str, commands: Iterable[Command]) -> 
 
 def all_commands(client: redis.Redis, shard: str) -> list[tuple[str, Command]]:
     """Every command still on the stream, oldest first."""
-    found: list[tuple[str, Command]] = []
-    cursor = "0-0"
-    while True:
-        chunk = streams.range_after(client, topics.commands(shard), cursor, "+", 5000)
-        if not chunk:
-            return found
-        for entry_id, fields in chunk:
-            assert fields is not None
-            found.append(
-                (entry_id.decode(), wire.decode_command(fields[wire.COMMAND_FIELD]).command)
-            )
-        cursor = chunk[-1][0].decode()
+    return list(streams.logged_commands(client, shard))
 
 
 def all_events(client: redis.Redis, shard: str) -> list[tuple[str, StateEvent]]:
     """Every state event on the shard's event stream with its ``cmd_id``, in order."""
-    found: list[tuple[str, StateEvent]] = []
-    cursor = "0-0"
-    while True:
-        chunk = streams.range_after(client, topics.events(shard), cursor, "+", 1000)
-        if not chunk:
-            return found
-        for _, fields in chunk:
-            assert fields is not None
-            batch = wire.decode_event_batch(fields[wire.BATCH_FIELD])
-            found.extend((c.cmd_id, e) for c in batch.commands for e in c.events)
-        cursor = chunk[-1][0].decode()
+    return streams.logged_events(client, shard)
 
 
 def all_replies(client: redis.Redis, shard: str, edge: str = "test") -> list[wire.Reply]:

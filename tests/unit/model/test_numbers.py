@@ -85,6 +85,25 @@ def test_formatting_round_trips() -> None:
     assert BTC.format_price(6_500_001) == "65000.01"
 
 
+def test_formatting_is_plain_decimal_never_exponent() -> None:
+    """Zero and one atom of an 8-decimal asset read "0.00000000" and "0.00000001", not "0E-8"."""
+    btc = Asset(code="BTC", decimals=8)
+    assert btc.format(0) == "0.00000000"
+    assert btc.format(1) == "0.00000001"
+    assert btc.format(150_000_000) == "1.50000000"
+    tiny = MarketSpec.build(
+        "BTC_Y", btc, Asset(code="Y", decimals=16),
+        tick_size="0.00000001", lot_size="0.00000001", maker_fee="0", taker_fee="0",
+        max_price="1", max_quantity="1",
+    )  # fmt: skip
+    assert tiny.format_price(0) == "0.00000000"
+    assert tiny.format_price(1) == "0.00000001"
+    assert tiny.format_quantity(0) == "0.00000000"
+    for spec in CONFIG.markets.values():
+        for text in (spec.format_price(0), spec.format_quantity(1), spec.quote.format(0)):
+            assert "E" not in text, text
+
+
 def test_one_tick_times_one_lot_is_whole_quote_atoms() -> None:
     for spec in CONFIG.markets.values():
         assert spec.quote_atoms_per_tick_lot >= 1
