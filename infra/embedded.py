@@ -37,6 +37,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import structlog
@@ -84,6 +85,14 @@ class EmbeddedRedis(EmbeddedServer):
     name = "redis"
     stop_signals = (signal.SIGTERM,)  # Redis treats SIGTERM as SHUTDOWN
 
+    def __init__(
+        self, data_dir: Path | None = None, *, durable: bool = True, **kwargs: Any
+    ) -> None:
+        """``durable=False`` turns the append-only file off: a crash then loses everything
+        since the start. Only the fault tests' negative control wants that."""
+        super().__init__(data_dir, **kwargs)
+        self.durable = durable
+
     def _find_binary(self) -> ServerBinary:
         return find_redis_server(wheels_forced(self._from_wheels))
 
@@ -106,11 +115,13 @@ class EmbeddedRedis(EmbeddedServer):
             "--dir",
             str(self.redis_dir),
             "--appendonly",
-            "yes",
+            "yes" if self.durable else "no",
             "--appendfsync",
             "always",
             "--save",
             "",
+            "--databases",
+            "128",  # room for many isolated test clusters on one throwaway server
             "--daemonize",
             "no",
         ]

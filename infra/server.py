@@ -353,6 +353,15 @@ class EmbeddedServer(abc.ABC):
             proc.kill()
             proc.wait()
 
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would (no shutdown, no final fsync); ``start()`` brings
+        it back on the same data. For fault tests."""
+        proc, self._proc = self._proc, None
+        _running.discard(self)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
     def stop(self) -> None:
         """Stop the server, wait for its process to end and its port to close (idempotent)."""
         proc, port = self._proc, self.port

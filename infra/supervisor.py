@@ -4,6 +4,10 @@
 up. Children start in list order and stop in reverse order (SIGTERM, then SIGKILL after a grace
 period). A child that exits on its own is restarted after a delay (1 s by default) that doubles with
 each quick crash, up to 30 s, and resets once the child has stayed up for a minute.
+
+Each child runs in a process group of its own, so a stop reaches what it started too (uvicorn
+workers, say). Its output goes to ``<log_dir>/<name>.log`` and, when an ``echo`` callable is
+given, line by line to the console prefixed with the child's name (``edge     | ...``).
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import structlog
 
@@ -50,11 +56,18 @@ class Supervisor:
     """Start, watch and stop a list of child services; output goes to ``<log_dir>/<name>.log``."""
 
     def __init__(
-        self, specs: Sequence[ChildSpec], *, log_dir: Path, restart_delay: float = 1.0
+        self,
+        specs: Sequence[ChildSpec],
+        *,
+        log_dir: Path,
+        restart_delay: float = 1.0,
+        echo: Callable[[str], None] | None = None,
     ) -> None:
         self._children = [_Child(spec, backoff=restart_delay) for spec in specs]
         self._log_dir = log_dir
         self._restart_delay = restart_delay
+        self._echo = echo
+        self._width = max((len(spec.name) for spec in specs), default=0)
 
     @property
     def names(self) -> list[str]:
@@ -67,17 +80,34 @@ class Supervisor:
 
     def _spawn(self, child: _Child) -> None:
         self._log_dir.mkdir(parents=True, exist_ok=True)
-        with (self._log_dir / f"{child.spec.name}.log").open("ab") as out:
-            child.proc = subprocess.Popen(
-                child.spec.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **child.spec.env},
-                start_new_session=True,
-            )
+        log_file = (self._log_dir / f"{child.spec.name}.log").open("ab")
+        child.proc = subprocess.Popen(
+            child.spec.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **child.spec.env},
+            start_new_session=True,
+        )
+        assert child.proc.stdout is not None
+        prefix = f"{child.spec.name:<{self._width}} | "
+        threading.Thread(
+            target=self._pump,
+            args=(child.proc.stdout, log_file, prefix),
+            name=f"log-{child.spec.name}",
+            daemon=True,
+        ).start()
         child.started_at = time.monotonic()
         log.info("supervisor.started", service=child.spec.name, pid=child.proc.pid)
+
+    def _pump(self, source: IO[bytes], log_file: IO[bytes], prefix: str) -> None:
+        """Copy a child's output to its log file, and each line to the console if echoing."""
+        with source, log_file:
+            for line in source:
+                log_file.write(line)
+                log_file.flush()
+                if self._echo is not None:
+                    self._echo(prefix + line.decode(errors="replace").rstrip())
 
     def start_all(self) -> None:
         """Start every child in order."""
@@ -108,17 +138,21 @@ class Supervisor:
         return events
 
     def stop_all(self, grace: float = 10.0) -> None:
-        """Stop children in reverse start order: SIGTERM, wait ``grace`` seconds, then SIGKILL."""
+        """Stop children in reverse start order: SIGTERM to the child's process group, wait
+        ``grace`` seconds, then SIGKILL the group."""
         for child in reversed(self._children):
             proc, child.proc = child.proc, None
-            if proc is None or proc.poll() is not None:
+            if proc is None:
                 continue
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                log.warning("supervisor.kill", service=child.spec.name, pid=proc.pid)
-                proc.kill()
-                proc.wait()
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=grace)
+                except subprocess.TimeoutExpired:
+                    log.warning("supervisor.kill", service=child.spec.name, pid=proc.pid)
+            # Whatever the child left in its group (workers, helpers) goes with it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
             log.info("supervisor.stopped", service=child.spec.name)

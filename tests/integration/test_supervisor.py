@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -50,3 +51,51 @@ def test_crashed_child_is_restarted(tmp_path: Path) -> None:
     assert runs() >= 2  # it ran again after crashing
     assert any("exited with code 3" in e for e in events)
     assert any("crashy restarted" in e for e in events)
+
+
+def test_output_is_echoed_with_the_child_name_and_kept_in_its_log(tmp_path: Path) -> None:
+    lines: list[str] = []
+    specs = [
+        ChildSpec("edge", _python("print('hello from edge'); import time; time.sleep(60)")),
+        ChildSpec("flow", _python("print('hello from flow'); import time; time.sleep(60)")),
+    ]
+    supervisor = Supervisor(specs, log_dir=tmp_path, echo=lines.append)
+    supervisor.start_all()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(lines) < 2:
+        time.sleep(0.05)
+    supervisor.stop_all(grace=5)
+    assert sorted(lines) == ["edge | hello from edge", "flow | hello from flow"]
+    assert (tmp_path / "edge.log").read_text() == "hello from edge\n"
+
+
+def test_stop_reaches_what_a_child_started(tmp_path: Path) -> None:
+    """A child's own children (uvicorn workers, say) stop with it: no process is left behind."""
+    pid_file = tmp_path / "grandchild.pid"
+    code = (
+        "import subprocess, sys, time\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+        "time.sleep(120)\n"
+    )
+    supervisor = Supervisor([ChildSpec("parent", _python(code))], log_dir=tmp_path)
+    supervisor.start_all()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not pid_file.exists():
+        time.sleep(0.05)
+    grandchild = int(pid_file.read_text())
+    supervisor.stop_all(grace=5)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(grandchild):
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie waits for its parent to reap it; it runs nothing.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(")")[-1].split()[0] != "Z"

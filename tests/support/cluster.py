@@ -85,6 +85,7 @@ class Cluster:
         with_agents: bool = False,
         with_flow: bool = False,
     ) -> None:
+        self.redis_url, self.database_url = redis_url, database_url
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {
