@@ -23,6 +23,7 @@ from edge.errors import exception_handlers
 from edge.fastpath import FastOrderLane
 from edge.gateway import MatcherGateway
 from edge.limits import rate_limits
+from edge.openapi import finisher
 from edge.public import (
     HealthController,
     MarketDataController,
@@ -30,7 +31,6 @@ from edge.public import (
     PublicTradesController,
 )
 from edge.request import ExactRequest
-from edge.schemas import REQUEST_SCHEMAS
 from edge.trading import Exchange, TradingController
 from edge.ws import MAX_BACKLOG, BoundedSubscriber, SerialPubSubBackend, ws_endpoint
 from model.settings import EdgeSettings, Settings, get_settings
@@ -41,14 +41,6 @@ __all__ = ["create_app"]
 def _hosts_with_port(edge: EdgeSettings) -> list[str]:
     """Each allowed host bare and with the edge's port (Litestar matches the whole header)."""
     return [h for host in edge.allowed_hosts for h in (host, f"{host}:{edge.port}")]
-
-
-def _close_request_schemas(app: Litestar) -> None:
-    """Say in the OpenAPI document what msgspec enforces: request bodies take no other fields."""
-    schemas = app.openapi_schema.components.schemas or {}
-    for name in REQUEST_SCHEMAS:
-        if name in schemas:
-            schemas[name].additional_properties = False
 
 
 def create_app(settings: Settings | None = None) -> FastOrderLane:
@@ -65,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
             "run one shard per deployment for now"
         )
     redis_url, database_url = settings.redis_url, settings.database_url
+    markets = settings.markets()
     jwt_auth = build_jwt_auth(edge)
 
     # The socket timeout bounds every call (the reply reader blocks at most 1 s per read).
@@ -95,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
             db=pool,
             settings=edge,
             jwt_auth=jwt_auth,
-            exchange=Exchange(settings.markets(), settings.shards, gateway),
+            exchange=Exchange(markets, settings.shards, gateway),
         )
         try:
             yield
@@ -127,11 +120,18 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
         on_app_init=[jwt_auth.on_app_init],
         middleware=middleware,
         exception_handlers=exception_handlers,
-        cors_config=CORSConfig(allow_origins=list(edge.cors_origins)),
+        # Explicit lists, no "*": the browser origins of settings, the methods and headers the
+        # API uses, and no credentials (tokens travel in Authorization, never in cookies).
+        cors_config=CORSConfig(
+            allow_origins=list(edge.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=False,
+        ),
         allowed_hosts=AllowedHostsConfig(allowed_hosts=hosts),
         request_max_body_size=edge.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Tidewater", version="1.0.0", path="/schema"),
-        on_startup=[_close_request_schemas],
+        on_startup=[finisher(markets)],
         request_class=ExactRequest,
     )
     return FastOrderLane(app, edge, hosts)

@@ -19,19 +19,24 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar import Controller, Request, post
 from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
 from litestar.security.jwt import JWTAuth, Token
 from psycopg_pool import AsyncConnectionPool
 
 from edge.errors import ApiError
+from edge.openapi import errors
 from edge.schemas import Credentials, TokenView
+from model.ids import UserId
 from model.settings import DEV_JWT_SECRET, EdgeSettings
 
-__all__ = ["AccountsController", "AuthUser", "build_jwt_auth", "check_secret"]
+__all__ = ["AccountsController", "AuthUser", "build_jwt_auth", "check_secret", "verify_token"]
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so both failures take the same time.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_SECRET_LENGTH = 32
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ("exp", "iat", "sub")
 
 
 @dataclass(frozen=True)
@@ -50,12 +55,35 @@ def check_secret(settings: EdgeSettings) -> None:
         )
 
 
-async def _retrieve_user(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> AuthUser | None:
-    try:
-        user_id = int(token.sub)
-    except ValueError:
+def _user_id(sub: str) -> UserId | None:
+    """The user a token's ``sub`` names: ASCII digits of a positive id, nothing else
+    (``int()`` alone would also take " 5", "+5", "5_0" or "٥")."""
+    if not (sub.isascii() and sub.isdigit()) or len(sub) > 19:
         return None
-    return AuthUser(id=user_id) if user_id > 0 else None
+    user_id = int(sub)
+    return UserId(user_id) if 0 < user_id < 2**63 else None
+
+
+async def _retrieve_user(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> AuthUser | None:
+    user_id = _user_id(token.sub)
+    return None if user_id is None else AuthUser(id=user_id)
+
+
+def verify_token(encoded: str | bytes, secret: str) -> tuple[UserId, float] | None:
+    """The user a token names and when it expires (epoch seconds), or ``None``.
+
+    The same check as the JWT middleware's on every Litestar route (``Token.decode`` with the
+    same algorithm and required claims, then the same user id rule), for the paths that verify
+    tokens themselves: the fast order lane and the WebSocket's ``AUTH``.
+    """
+    if isinstance(encoded, bytes):
+        encoded = encoded.decode("latin-1")
+    try:
+        token = Token.decode(encoded, secret, ALGORITHM, require_claims=REQUIRED_CLAIMS)
+    except NotAuthorizedException:
+        return None
+    user_id = _user_id(token.sub)
+    return None if user_id is None else (user_id, token.exp.timestamp())
 
 
 def build_jwt_auth(settings: EdgeSettings) -> JWTAuth[AuthUser, Token]:
@@ -63,9 +91,9 @@ def build_jwt_auth(settings: EdgeSettings) -> JWTAuth[AuthUser, Token]:
     return JWTAuth[AuthUser, Token](
         retrieve_user_handler=_retrieve_user,
         token_secret=settings.jwt_secret,
-        algorithm="HS256",
+        algorithm=ALGORITHM,
         default_token_expiration=timedelta(seconds=settings.jwt_ttl_seconds),
-        require_claims=["exp", "iat", "sub"],
+        require_claims=list(REQUIRED_CLAIMS),
         exclude=["^/schema"],
     )
 
@@ -75,7 +103,7 @@ class AccountsController(Controller):
     tags = ["accounts"]  # noqa: RUF012
     opt = {"exclude_from_auth": True, "signin_limited": True}  # noqa: RUF012
 
-    @post("/signup", status_code=201)
+    @post("/signup", status_code=201, responses=errors(400, 409, 413, 415, 429))
     async def signup(self, data: Credentials, request: Request[Any, Any, Any]) -> TokenView:
         """Create an account and sign it in."""
         pool: AsyncConnectionPool = request.app.state.db
@@ -95,7 +123,7 @@ class AccountsController(Controller):
         assert row is not None
         return _issue(request, int(row[0]))
 
-    @post("/signin", status_code=200)
+    @post("/signin", status_code=200, responses=errors(400, 401, 413, 415, 429))
     async def signin(self, data: Credentials, request: Request[Any, Any, Any]) -> TokenView:
         """Exchange a username and password for a token."""
         pool: AsyncConnectionPool = request.app.state.db

@@ -86,6 +86,12 @@ def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response
         first = details[0]
         field = first.get("key")
         message = str(first.get("message", message))
+        if field == "data":  # Litestar's name for the body: only ever missing here (edge.request)
+            return Response(
+                _body("BAD_REQUEST", "the request needs a JSON body", None, {}),
+                status_code=400,
+                media_type=MediaType.JSON,
+            )
         if field and field not in message:
             message = f"{field}: {message}"
     return Response(

@@ -10,6 +10,7 @@ from litestar import Controller, Request, get
 from litestar.params import Parameter
 from litestar.response import Response
 
+from edge.openapi import errors
 from edge.schemas import DepthView, KlineView, MarketView, TickerView, TradeView
 from edge.views import market_view
 from model import topics
@@ -30,7 +31,7 @@ class MarketsController(Controller):
     tags = ["market data"]  # noqa: RUF012
     opt = _PUBLIC
 
-    @get("/markets")
+    @get("/markets", responses=errors(429))
     async def markets(self, request: Request[Any, Any, Any]) -> list[MarketView]:
         """Every market with its grid, limits and fees."""
         exchange = request.app.state.exchange
@@ -51,7 +52,7 @@ class PublicTradesController(Controller):
     tags = ["market data"]  # noqa: RUF012
     opt = _PUBLIC
 
-    @get("/trades")
+    @get("/trades", responses=errors(400, 429))
     async def trades(
         self,
         request: Request[Any, Any, Any],
@@ -75,6 +76,8 @@ class PublicTradesController(Controller):
             for trade_id, price, quantity, quote, taker_side, ms in rows
         ]
 
+
+_MAX_MS = 2**42  # milliseconds: the year 2109
 
 _KLINES = """
 SELECT (extract(epoch from open_time) * 1000)::bigint, open, high, low, close, volume,
@@ -119,7 +122,7 @@ class MarketDataController(Controller):
     tags = ["market data"]  # noqa: RUF012
     opt = _PUBLIC
 
-    @get("/depth")
+    @get("/depth", responses=errors(400, 429))
     async def depth(
         self,
         request: Request[Any, Any, Any],
@@ -150,20 +153,26 @@ class MarketDataController(Controller):
             asks=[[str(p), q] for p, q in asks[:limit]],
         )
 
-    @get("/klines")
+    @get("/klines", responses=errors(400, 429))
     async def klines(
         self,
         request: Request[Any, Any, Any],
         symbol: str = Parameter(min_length=3, max_length=32),
         interval: str = Parameter(pattern="^(1m|5m|15m|1h|1d|1w)$"),
-        start_time: int | None = Parameter(query="startTime", default=None, ge=0, le=2**42),
-        end_time: int | None = Parameter(query="endTime", default=None, ge=0, le=2**42),
+        # Plain ints with defaults, not ``int | None``: Litestar would read "?startTime=null"
+        # as None. ``schema_extra``: Litestar leaves ``ge=0`` out of the document (0 is falsy).
+        start_time: int = Parameter(
+            query="startTime", default=0, ge=0, le=_MAX_MS, schema_extra={"minimum": 0}
+        ),
+        end_time: int = Parameter(
+            query="endTime", default=_MAX_MS, ge=0, le=_MAX_MS, schema_extra={"minimum": 0}
+        ),
         limit: int = Parameter(default=500, ge=1, le=1000),
     ) -> list[KlineView]:
         """Candles of one interval from the stored bars (ms timestamps, newest last)."""
         spec = request.app.state.exchange.market(symbol, field="symbol")
-        start = dt.datetime.fromtimestamp((start_time or 0) / 1000, tz=dt.UTC)
-        end = dt.datetime.fromtimestamp((end_time or 2**42) / 1000, tz=dt.UTC)
+        start = dt.datetime.fromtimestamp(start_time / 1000, tz=dt.UTC)
+        end = dt.datetime.fromtimestamp(end_time / 1000, tz=dt.UTC)
         async with request.app.state.db.connection() as conn:
             rows = await (
                 await conn.execute(_KLINES, (spec.symbol, interval, start, end, limit))
@@ -183,7 +192,7 @@ class MarketDataController(Controller):
             for start_ms, o, h, lo, c, v, q, n, closed in rows
         ]
 
-    @get("/tickers")
+    @get("/tickers", responses=errors(429))
     async def tickers(self, request: Request[Any, Any, Any]) -> list[TickerView]:
         """24-hour statistics of every market, from the stored trades."""
         config = request.app.state.exchange.config
@@ -191,7 +200,7 @@ class MarketDataController(Controller):
             rows = {r[0]: r for r in await (await conn.execute(_TICKERS, (None, None))).fetchall()}
         return [_ticker(spec, rows.get(symbol)) for symbol, spec in sorted(config.markets.items())]
 
-    @get("/ticker")
+    @get("/ticker", responses=errors(400, 429))
     async def ticker(
         self,
         request: Request[Any, Any, Any],

@@ -1,38 +1,140 @@
-"""A request class whose JSON numbers never pass through a float.
+"""Request bodies: one strict decoder for the Litestar routes and the fast lane alike.
 
-Litestar decodes a body to plain Python values first and converts them to the handler's type
-second; plain msgspec would turn ``1.10000000000000000001`` into the float ``1.1`` on the way,
-silently moving an off-grid price onto the grid. Here every JSON number with a fraction or an
-exponent is decoded straight from its text into a ``Decimal`` (``float_hook``); integers stay
-``int``. Fields typed ``float`` do not exist in this API.
+A body is JSON (``application/json`` or ``application/*+json``; anything else is a 415), at most
+``max_body_bytes`` (Litestar's 413), and decodes into the route's request ``Struct``:
+
+* numbers never pass through a float: a JSON number with a fraction or an exponent is decoded
+  from its text into a ``Decimal`` (plain msgspec inside Litestar would turn
+  ``1.10000000000000000001`` into the float ``1.1``, silently moving an off-grid price onto the
+  grid); integers stay ``int``;
+* an amount given as a string must be a plain decimal (``"1000.50"``: no spaces, underscores,
+  exponent, ``NaN`` or ``Infinity``), checked by ``model.numbers.parse_decimal`` before ``Decimal``
+  would accept all of those;
+* conversion is strict: ``"true"`` or ``1`` is not a boolean, and a field the request type does
+  not declare (``userId``, ``status``, ``balance``...) is refused. Litestar converts leniently
+  (``strict=False``, meant for query strings), so ``ExactRequest.json`` hands it a finished
+  ``Struct`` that it passes through unchanged.
+
+Every refusal is a 400 ``ApiError`` naming the field.
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
-from litestar.exceptions import ClientException
 
-__all__ = ["ExactRequest"]
+from edge.errors import ApiError
+from model.numbers import ValidationError, parse_decimal
+
+__all__ = ["AMOUNT_CODES", "ExactRequest", "amount_fields", "decode_body", "invalid", "is_json"]
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+#: The error code of a bad amount, by field.
+AMOUNT_CODES = {
+    "price": "INVALID_PRICE",
+    "quantity": "INVALID_QUANTITY",
+    "quoteQuantity": "INVALID_QUANTITY",
+    "amount": "INVALID_AMOUNT",
+}
 
 _decoder = msgspec.json.Decoder(float_hook=Decimal)
 _UNSET = object()
+# msgspec names the field either as "unknown/missing ... field `x`" or as a path "at `$.x...`".
+_NAMED_FIELD = re.compile(r"field `([^`]+)`")
+_PATH_FIELD = re.compile(r"at `\$\.([A-Za-z0-9_]+)")
+
+
+def invalid(exc: ValidationError) -> ApiError:
+    """The 400 for a value ``model.numbers`` refused."""
+    return ApiError(400, AMOUNT_CODES.get(exc.field, "INVALID_REQUEST"), str(exc), field=exc.field)
+
+
+def is_json(content_type: str | bytes | None) -> bool:
+    """Whether a ``Content-Type`` header names JSON (parameters such as charset allowed)."""
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode("latin-1")
+    media = (content_type or "").partition(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+@cache
+def amount_fields(kind: type[msgspec.Struct]) -> frozenset[str]:
+    """The JSON names of ``kind``'s ``Decimal`` fields (the amounts)."""
+
+    def is_decimal(info: msgspec.inspect.Type) -> bool:
+        if isinstance(info, msgspec.inspect.Metadata):
+            return is_decimal(info.type)
+        if isinstance(info, msgspec.inspect.UnionType):
+            return any(is_decimal(t) for t in info.types)
+        return isinstance(info, msgspec.inspect.DecimalType)
+
+    struct = msgspec.inspect.type_info(kind)
+    assert isinstance(struct, msgspec.inspect.StructType)
+    return frozenset(f.encode_name for f in struct.fields if is_decimal(f.type))
+
+
+def _parse(body: bytes) -> Any:
+    if not body:
+        raise ApiError(400, "BAD_REQUEST", "the request needs a JSON body")
+    try:
+        return _decoder.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # invalid UTF-8 is the latter
+        raise ApiError(400, "BAD_REQUEST", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:  # msgspec's answer to "[[[[...]]]]" a thousand deep
+        raise ApiError(400, "BAD_REQUEST", "the body's JSON is nested too deeply") from None
+
+
+def decode_body(body: bytes, kind: type[S]) -> S:
+    """Decode a JSON request body into ``kind`` strictly; raise a 400 ``ApiError`` naming the
+    field otherwise."""
+    raw = _parse(body)
+    if isinstance(raw, dict):
+        for name in amount_fields(kind):
+            value = raw.get(name)
+            if isinstance(value, str):
+                try:
+                    parse_decimal(value, name)
+                except ValidationError as exc:
+                    raise invalid(exc) from None
+    try:
+        return msgspec.convert(raw, kind, strict=True)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        match = _NAMED_FIELD.search(message) or _PATH_FIELD.search(message)
+        field = match.group(1) if match else None
+        if field and field not in message.partition(" - at")[0]:
+            message = f"{field}: {message}"
+        raise ApiError(400, "INVALID_REQUEST", message, field=field) from None
 
 
 class ExactRequest(Request[Any, Any, Any]):
-    """``Request`` with exact JSON numbers."""
+    """``Request`` whose JSON body is decoded by :func:`decode_body` into the handler's type."""
 
     _exact_json: Any = _UNSET
 
     async def json(self) -> Any:
-        """The body as JSON with every non-integer number a ``Decimal``."""
+        """The body as the route's request ``Struct`` (any JSON value for other routes)."""
         if self._exact_json is _UNSET:
             body = await self.body()
-            try:
-                self._exact_json = _decoder.decode(body or b"null")
-            except msgspec.DecodeError as exc:
-                raise ClientException(detail=f"the body is not valid JSON: {exc}") from None
+            if body and not is_json(self.headers.get("content-type")):
+                raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json")
+            kind = _data_type(self.route_handler)
+            self._exact_json = _parse(body) if kind is None else decode_body(body, kind)
         return self._exact_json
+
+
+def _data_type(handler: Any) -> type[msgspec.Struct] | None:
+    """The ``Struct`` a route handler takes as ``data``, if any."""
+    field = handler.parsed_fn_signature.parameters.get("data")
+    annotation = getattr(field, "annotation", None)
+    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+        return annotation
+    return None

@@ -22,6 +22,8 @@ __all__ = [
     "CancelAllResponse",
     "Credentials",
     "DepthView",
+    "ErrorBody",
+    "ErrorDetail",
     "FillView",
     "KlineView",
     "MarketView",
@@ -78,11 +80,34 @@ class OnrampRequest(_Request, frozen=True):
     amount: _Amount
 
 
-REQUEST_SCHEMAS = ("Credentials", "OrderRequest", "QuoteRequest", "OnrampRequest")
+REQUEST_SCHEMAS: tuple[type[msgspec.Struct], ...] = (
+    Credentials,
+    OrderRequest,
+    QuoteRequest,
+    OnrampRequest,
+)
 
 
 class _View(msgspec.Struct, rename="camel", frozen=True):
     pass
+
+
+class ErrorDetail(_View, frozen=True):
+    code: str
+    """What went wrong, one word: ``INVALID_PRICE``, ``UNAUTHORIZED``, ``RATE_LIMITED``..."""
+    message: str
+    field: str | None = None
+    """The request field at fault, when there is one."""
+    order_id: str | None = None
+    """The order concerned (a matcher rejection or a timeout while placing it)."""
+    command_id: str | None = None
+    """The command the matcher has but did not answer in time (504)."""
+
+
+class ErrorBody(_View, frozen=True):
+    """Every error response: ``{"error": {"code", "message", ...}}``."""
+
+    error: ErrorDetail
 
 
 class TokenView(_View, frozen=True):

@@ -6,10 +6,11 @@ the matcher checks again (it trusts no one) and its rejections come back as 4xx 
 
 from __future__ import annotations
 
+import re
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, HttpMethod, Request, delete, get, post, route
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import Parameter
@@ -19,6 +20,8 @@ from psycopg_pool import AsyncConnectionPool
 from edge.auth import AuthUser
 from edge.errors import ApiError
 from edge.gateway import Answer, MatcherGateway, MatcherTimeoutError, MatcherUnavailableError
+from edge.openapi import errors
+from edge.request import invalid
 from edge.schemas import (
     BalanceView,
     CancelAllResponse,
@@ -49,22 +52,13 @@ from model.rejects import RejectCode
 
 __all__ = ["TradingController"]
 
-_FIELD_CODES = {
-    "price": "INVALID_PRICE",
-    "quantity": "INVALID_QUANTITY",
-    "quoteQuantity": "INVALID_QUANTITY",
-    "amount": "INVALID_AMOUNT",
-}
-
 AuthRequest = Request[AuthUser, Token, Any]
+#: Any route that waits for the matcher: rate limited, matcher unreachable or slow.
+_BUSY = (429, 503, 504)
 
 
 def _now_us() -> int:
     return time.time_ns() // 1000
-
-
-def _bad(exc: ValidationError) -> ApiError:
-    return ApiError(400, _FIELD_CODES.get(exc.field, "INVALID_REQUEST"), str(exc), field=exc.field)
 
 
 def _required(field: str) -> ApiError:
@@ -147,7 +141,7 @@ class Exchange:
                     )
                 quote_quantity = spec.parse_quote_amount(data.quote_quantity)
         except ValidationError as exc:
-            raise _bad(exc) from None
+            raise invalid(exc) from None
         order_id = self.gateway.order_ids.next()
         command = PlaceOrder(
             user_id=user,
@@ -195,12 +189,25 @@ def _exchange(state: State) -> Exchange:
     return exchange
 
 
+_ORDER_ID = re.compile(r"^[0-9]{1,19}$")
+_MAX_ORDER_ID = 2**63 - 1
+
+
 def _parse_order_id(raw: str) -> OrderId:
-    if not raw.isdigit() or len(raw) > 19:
+    # ASCII digits only: str.isdigit() also takes "²", which int() then refuses (a 500).
+    if _ORDER_ID.fullmatch(raw) is None:
         raise ApiError(
             400, "INVALID_REQUEST", f"orderId {raw!r} is not an order id", field="orderId"
         )
+    if int(raw) > _MAX_ORDER_ID:  # well formed, but no order has such an id
+        raise ApiError(404, RejectCode.UNKNOWN_ORDER.value, f"no order {raw} of yours")
     return OrderId(int(raw))
+
+
+#: The path parameter as the OpenAPI document shows it (``_parse_order_id`` checks it).
+_OrderIdPath = Annotated[
+    str, Parameter(description="An order id", schema_extra={"pattern": _ORDER_ID.pattern})
+]
 
 
 class TradingController(Controller):
@@ -208,44 +215,33 @@ class TradingController(Controller):
     tags = ["trading"]  # noqa: RUF012
     dependencies = {"exchange": Provide(_exchange, sync_to_thread=False)}  # noqa: RUF012
 
-    @post("/order", status_code=200)
+    @post("/order", status_code=200, responses=errors(400, 401, 409, 413, 415, 422, *_BUSY))
     async def place(
         self, data: OrderRequest, request: AuthRequest, exchange: Exchange
     ) -> OrderView:
         """Place a limit or market order; answers once the matcher has processed it."""
         return await exchange.place(data, UserId(request.user.id))
 
-    @get("/order/{order_id:str}")
-    async def get_order(self, order_id: str, request: AuthRequest, exchange: Exchange) -> OrderView:
-        """One of your orders: open, or recently filled/canceled/expired."""
+    @route(
+        "/order/{order_id:str}",
+        http_method=[HttpMethod.GET, HttpMethod.DELETE],
+        status_code=200,
+        responses=errors(400, 401, 404, *_BUSY),
+    )
+    async def order(
+        self, order_id: _OrderIdPath, request: AuthRequest, exchange: Exchange
+    ) -> OrderView:
+        """GET: one of your orders, open or recently filled/canceled/expired.
+        DELETE: cancel one of your open orders."""
+        # One handler for both methods: with two, Litestar's automatic OPTIONS answer lists in
+        # ``Allow`` the methods of only the first one registered.
         oid = _parse_order_id(order_id)
         user = UserId(request.user.id)
-        for answer in await exchange.everywhere(
-            lambda: GetOrder(user_id=user, ts=_now_us(), order_id=oid)
-        ):
-            for event in answer.events:
-                if isinstance(event, OrderState):
-                    return order_view(exchange.config.markets[event.market], event)
-        # The matcher forgets closed orders after a while; the persist agent keeps them all.
-        stored = await stored_order(request.app.state.db, oid, user)
-        if stored is not None:
-            return order_view(exchange.config.markets[stored.market], stored)
-        raise ApiError(404, RejectCode.UNKNOWN_ORDER.value, f"no order {oid} of yours")
+        if request.method == HttpMethod.DELETE:
+            return await _cancel_order(exchange, user, oid)
+        return await _read_order(exchange, request.app.state.db, user, oid)
 
-    @delete("/order/{order_id:str}", status_code=200)
-    async def cancel(self, order_id: str, request: AuthRequest, exchange: Exchange) -> OrderView:
-        """Cancel one of your open orders."""
-        oid = _parse_order_id(order_id)
-        user = UserId(request.user.id)
-        for answer in await exchange.everywhere(
-            lambda: CancelOrder(user_id=user, ts=_now_us(), order_id=oid)
-        ):
-            for event in answer.events:
-                if isinstance(event, OrderState):
-                    return order_view(exchange.config.markets[event.market], event)
-        raise ApiError(404, RejectCode.UNKNOWN_ORDER.value, f"no open order {oid} of yours")
-
-    @get("/orders/open")
+    @get("/orders/open", responses=errors(400, 401, *_BUSY))
     async def open_orders(
         self,
         request: AuthRequest,
@@ -255,7 +251,7 @@ class TradingController(Controller):
         """Your open orders, in one market or all."""
         return await exchange.order_lists(OpenOrders, UserId(request.user.id), market)
 
-    @delete("/orders", status_code=200)
+    @delete("/orders", status_code=200, responses=errors(400, 401, *_BUSY))
     async def cancel_all(
         self,
         request: AuthRequest,
@@ -266,7 +262,7 @@ class TradingController(Controller):
         canceled = await exchange.order_lists(CancelAll, UserId(request.user.id), market)
         return CancelAllResponse(canceled=canceled)
 
-    @post("/order/quote", status_code=200)
+    @post("/order/quote", status_code=200, responses=errors(400, 401, 413, 415, 422, *_BUSY))
     async def quote(
         self, data: QuoteRequest, request: AuthRequest, exchange: Exchange
     ) -> QuoteView:
@@ -287,7 +283,7 @@ class TradingController(Controller):
                 else 0
             )
         except ValidationError as exc:
-            raise _bad(exc) from None
+            raise invalid(exc) from None
         command = Quote(
             user_id=UserId(request.user.id),
             ts=_now_us(),
@@ -301,12 +297,12 @@ class TradingController(Controller):
         result = next(e for e in answer.events if isinstance(e, QuoteResult))
         return quote_view(spec, result)
 
-    @get("/balances")
+    @get("/balances", responses=errors(401, *_BUSY))
     async def balances(self, request: AuthRequest, exchange: Exchange) -> dict[str, BalanceView]:
         """Your available and locked balance of every asset."""
         return await _balances(exchange, UserId(request.user.id))
 
-    @post("/onramp", status_code=200)
+    @post("/onramp", status_code=200, responses=errors(400, 401, 403, 413, 415, 422, *_BUSY))
     async def onramp(
         self, data: OnrampRequest, request: AuthRequest, exchange: Exchange
     ) -> dict[str, BalanceView]:
@@ -321,7 +317,7 @@ class TradingController(Controller):
         try:
             amount = asset.parse_amount(data.amount)
         except ValidationError as exc:
-            raise _bad(exc) from None
+            raise invalid(exc) from None
         user = UserId(request.user.id)
         answer = await exchange.call(
             exchange.account_shard,
@@ -364,6 +360,32 @@ async def stored_order(
         post_only=post_only,
         ts=created_us,
     )
+
+
+async def _read_order(
+    exchange: Exchange, pool: AsyncConnectionPool, user: UserId, oid: OrderId
+) -> OrderView:
+    for answer in await exchange.everywhere(
+        lambda: GetOrder(user_id=user, ts=_now_us(), order_id=oid)
+    ):
+        for event in answer.events:
+            if isinstance(event, OrderState):
+                return order_view(exchange.config.markets[event.market], event)
+    # The matcher forgets closed orders after a while; the persist agent keeps them all.
+    stored = await stored_order(pool, oid, user)
+    if stored is not None:
+        return order_view(exchange.config.markets[stored.market], stored)
+    raise ApiError(404, RejectCode.UNKNOWN_ORDER.value, f"no order {oid} of yours")
+
+
+async def _cancel_order(exchange: Exchange, user: UserId, oid: OrderId) -> OrderView:
+    for answer in await exchange.everywhere(
+        lambda: CancelOrder(user_id=user, ts=_now_us(), order_id=oid)
+    ):
+        for event in answer.events:
+            if isinstance(event, OrderState):
+                return order_view(exchange.config.markets[event.market], event)
+    raise ApiError(404, RejectCode.UNKNOWN_ORDER.value, f"no open order {oid} of yours")
 
 
 async def _balances(exchange: Exchange, user: UserId) -> dict[str, BalanceView]:

@@ -17,7 +17,7 @@ from psycopg import sql
 from infra.migrate import migrate
 from tests.support.cluster import Cluster
 
-_redis_dbs = itertools.count(1)
+_redis_dbs = itertools.count()
 
 
 def with_path(url: str, path: str) -> str:
@@ -50,9 +50,17 @@ def edge_database_url(database_url: str) -> Iterator[str]:
 
 
 def fresh_redis_url(redis_url: str) -> str:
-    """A Redis database number of its own (1..15), emptied."""
-    number = next(_redis_dbs)
-    assert number < 16, "more clusters than Redis databases"
+    """A Redis database of its own, emptied: numbers 1..N-1 in turn (N = the server's
+    ``databases``; the embedded test server has 128), so a cluster reuses a number only after
+    every other one was handed out."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        count = int(client.config_get("databases").get("databases", 16))
+    except redis.ResponseError:  # CONFIG disabled on a managed server: assume the default
+        count = 16
+    finally:
+        client.close()
+    number = 1 + next(_redis_dbs) % (count - 1)
     url = with_path(redis_url, str(number))
     client = redis.Redis.from_url(url)
     client.flushdb()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -31,12 +33,15 @@ def limited(
 def test_a_busy_client_gets_429_with_retry_after(limited: Cluster) -> None:
     with httpx.Client(base_url=f"{limited.base_url}/api/v1") as api:
         user = sign_up(api)
+        started = time.monotonic()
         statuses = [api.get("/balances", headers=user) for _ in range(12)]
+        elapsed = time.monotonic() - started
     refused = [r for r in statuses if r.status_code == 429]
     assert refused, [r.status_code for r in statuses]
     assert int(refused[0].headers["Retry-After"]) >= 0
     assert refused[0].json()["error"]["code"] == "RATE_LIMITED"
-    assert sum(r.status_code == 200 for r in statuses) <= 5
+    # A bucket of 5 that refills 5 tokens a second: a slow machine earns a few more.
+    assert sum(r.status_code == 200 for r in statuses) <= 5 + math.ceil(elapsed * 5)
 
 
 def test_order_placement_is_limited_too(limited: Cluster) -> None:

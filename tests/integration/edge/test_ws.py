@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 import redis
 import websockets
 
+from model import topics
 from tests.integration.edge.conftest import fresh_redis_url, sign_up
 from tests.support.cluster import Cluster
 
@@ -210,3 +212,60 @@ def test_clients_subscribing_at_once_get_every_stream(
     finally:
         publisher.close()
         cluster.stop()
+
+
+def test_a_client_that_stops_reading_is_disconnected_and_others_keep_up(live: Cluster) -> None:
+    """A client whose socket is full falls behind; past the bound it is closed with 1008 and
+    told to resync, while a client that reads keeps receiving every message."""
+    published = 4000
+    pad = "x" * 8000  # large messages fill the kernel's socket buffers quickly
+
+    async def scenario() -> None:
+        host, port = live.base_url.removeprefix("http://").split(":")
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.connect((host, int(port)))
+        raw.setblocking(False)
+        async with (
+            websockets.connect(_ws_url(live), sock=raw, max_queue=4, compression=None) as slow,
+            websockets.connect(_ws_url(live), max_size=2**20) as fast,
+        ):
+            for ws in (slow, fast):
+                await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["trades@ETH_USDC"]}))
+                assert (await _next(ws)).get("error") is None
+            publisher = redis.Redis.from_url(live.redis_url)
+            channel = topics.market_data("trades@ETH_USDC")
+
+            async def read_all() -> int:
+                received = 0
+                while received < published:
+                    message = await _next(fast, 30)
+                    assert message["data"]["n"] == received  # in order, none missing
+                    received += 1
+                return received
+
+            reader = asyncio.create_task(read_all())
+            for start in range(0, published, 100):
+                pipe = publisher.pipeline(transaction=False)
+                for n in range(start, start + 100):
+                    pipe.publish(channel, json.dumps({"e": "trade", "n": n, "pad": pad}))
+                pipe.execute()
+                await asyncio.sleep(0.01)
+            assert await reader == published
+            publisher.close()
+            # Now read what the slow client was sent: a prefix of the messages, then the close.
+            seen, closed = 0, None
+            try:
+                while True:
+                    message = await _next(slow, 30)
+                    assert message["data"]["n"] == seen
+                    seen += 1
+            except websockets.ConnectionClosed as error:
+                closed = error.rcvd
+            assert closed is not None
+            assert closed.code == 1008
+            assert "slow consumer" in closed.reason
+            assert seen < published
+
+    asyncio.run(scenario())
+    assert httpx.get(f"{live.base_url}/healthz").status_code == 200

@@ -1,0 +1,130 @@
+"""OWASP API8 (security misconfiguration): CORS and allowed hosts are explicit lists.
+
+A browser page on an allowed origin gets the CORS headers it needs, listing exactly the methods
+and headers the API uses; any other origin gets no ``Access-Control-Allow-Origin``, so its
+browser withholds the answer. A ``Host`` header the edge does not serve is refused with 400 on
+every route, the fast order lane included, before anything happens.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from model.settings import EdgeSettings
+from tests.integration.edge.conftest import sign_up
+from tests.security.conftest import ALLOWED_ORIGIN, snapshot
+from tests.support.cluster import Cluster
+
+EVIL = "http://evil.example"
+ORDER = {"market": "TATA_INR", "kind": "buy", "type": "limit", "price": "10", "quantity": "1"}
+
+
+def test_the_lists_are_explicit() -> None:
+    settings = EdgeSettings()
+    for listed in (settings.cors_origins, settings.allowed_hosts):
+        assert listed
+        assert not any("*" in entry for entry in listed), listed
+    assert ALLOWED_ORIGIN in settings.cors_origins
+
+
+def _preflight(api: httpx.Client, origin: str, method: str = "POST") -> httpx.Response:
+    return api.options(
+        "/order",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+
+
+def test_a_preflight_from_an_allowed_origin_gets_exact_cors_headers(api: httpx.Client) -> None:
+    response = _preflight(api, ALLOWED_ORIGIN)
+    assert response.status_code == 204, response.text
+    headers = response.headers
+    assert headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert "origin" in headers["vary"].lower()
+    methods = {m.strip() for m in headers["access-control-allow-methods"].split(",")}
+    assert methods == {"GET", "POST", "DELETE"}
+    allowed = {h.strip().lower() for h in headers["access-control-allow-headers"].split(",")}
+    assert {"authorization", "content-type"} <= allowed
+    assert "*" not in allowed
+    assert "access-control-allow-credentials" not in headers  # tokens are never cookies
+    assert int(headers["access-control-max-age"]) > 0
+
+
+def test_a_preflight_for_a_method_the_api_does_not_use_is_refused(api: httpx.Client) -> None:
+    response = _preflight(api, ALLOWED_ORIGIN, method="PUT")
+    assert response.status_code == 400
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_an_allowed_origin_reads_answers(api: httpx.Client) -> None:
+    user = sign_up(api)
+    response = api.get("/balances", headers={**user, "Origin": ALLOWED_ORIGIN})
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        EVIL,
+        "null",
+        "http://localhost:8050.evil.example",
+        "http://evil.localhost:8050",
+        "https://localhost:8050",
+        "http://localhost:8051",
+    ],
+)
+def test_any_other_origin_gets_no_cors_grant(api: httpx.Client, origin: str) -> None:
+    user = sign_up(api, {"INR": "1000"})
+    preflight = _preflight(api, origin)
+    assert preflight.status_code == 400
+    assert "access-control-allow-origin" not in preflight.headers
+    before = snapshot(api, user)
+    for response in (
+        api.get("/markets", headers={"Origin": origin}),
+        api.get("/balances", headers={**user, "Origin": origin}),
+    ):
+        assert response.status_code == 200
+        assert "access-control-allow-origin" not in response.headers
+        assert "access-control-allow-credentials" not in response.headers
+    assert snapshot(api, user) == before
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:80", "localhost.evil.example", "127.0.0.2", "[::2]"]
+)
+def test_a_host_the_edge_does_not_serve_is_400_everywhere(
+    api: httpx.Client, cluster: Cluster, host: str
+) -> None:
+    user = sign_up(api, {"INR": "1000"})
+    before = snapshot(api, user)
+    wrong = {"Host": host}
+    for method, path, kwargs in (
+        ("POST", "/order", {"json": ORDER}),  # the fast lane's request, but for the host
+        ("POST", "/order", {"json": ORDER, "headers": {"Origin": ALLOWED_ORIGIN}}),
+        ("GET", "/balances", {}),
+        ("GET", "/markets", {}),
+        ("POST", "/onramp", {"json": {"asset": "INR", "amount": "5"}}),
+        ("POST", "/signin", {"json": {"username": "nobody", "password": "whatever-it-is"}}),
+    ):
+        headers = {**user, **wrong, **kwargs.pop("headers", {})}
+        response = api.request(method, path, headers=headers, **kwargs)
+        assert response.status_code == 400, (method, path, response.text)
+        assert response.json()["error"]["code"] == "INVALID_HOST"
+    assert httpx.get(f"{cluster.base_url}/healthz", headers=wrong).status_code == 400
+    assert snapshot(api, user) == before
+
+
+def test_the_served_hosts_work(api: httpx.Client, cluster: Cluster) -> None:
+    user = sign_up(api)
+    for host in (
+        "localhost",
+        f"localhost:{cluster.port}",
+        "127.0.0.1",
+        f"127.0.0.1:{cluster.port}",
+    ):
+        assert api.get("/balances", headers={**user, "Host": host}).status_code == 200, host
