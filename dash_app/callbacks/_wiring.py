@@ -1,0 +1,24 @@
+"""A typed ``app.callback``: Dash's own returns ``Callable[..., Any]``, which would erase the
+signature of every callback under ``mypy --strict``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from dash import Dash
+
+__all__ = ["callback"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def callback(app: Dash, *dependencies: Any, **options: Any) -> Callable[[F], F]:
+    """Register the decorated function on ``app`` and hand it back unchanged (callable in tests)."""
+    register = app.callback(*dependencies, **options)
+
+    def decorate(function: F) -> F:
+        register(function)
+        return function
+
+    return decorate

@@ -1,0 +1,300 @@
+"""Accounts and trading: sign up / sign in, balances, deposits, the order form, open orders.
+
+The token lives in the browser's session store (``dcc.Store(storage_type="session")``) and comes
+with each callback as ``State``; the server keeps none. The order form sends the price and
+quantity exactly as typed (only surrounding spaces removed): the edge checks them against the
+market's grid and its refusal (``error.message``) is shown under the form.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from dash_app import ids
+from dash_app.callbacks._wiring import callback
+from dash_app.components import CANCEL_BUTTON, balances_table, orders_table
+from dash_app.edge_client import EdgeClient, EdgeError, EdgeUnavailableError
+from dash_app.format import decimal_text
+from dash_app.layout import HIDDEN, SHOWN
+from dash_app.types import Market, Order, Session
+
+__all__ = ["UNREACHABLE", "authenticate", "order_body", "register"]
+
+UNREACHABLE = "Exchange unreachable — try again in a moment"
+_ERROR, _OK = "message error", "message ok"
+
+
+def authenticate(
+    client: EdgeClient, action: str, username: str | None, password: str | None
+) -> tuple[Session | None, str]:
+    """Sign up (``action == "signup"``) or sign in; the session to store, or ``None`` and why."""
+    name = (username or "").strip()
+    if not name or not password:
+        return None, "Enter a username and a password"
+    try:
+        call = client.signup if action == "signup" else client.signin
+        token = call(name, password)
+    except EdgeUnavailableError:
+        return None, UNREACHABLE
+    except EdgeError as exc:
+        return None, exc.message
+    session: Session = {
+        "token": token["token"],
+        "expiresAt": token["expiresAt"],
+        "userId": token["userId"],
+        "username": name,
+    }
+    return session, ""
+
+
+def order_body(
+    market: str | None, side: str, order_type: str, price: str | None, quantity: str | None
+) -> dict[str, str] | str:
+    """The ``POST /order`` body from the form, or a message saying what is missing.
+
+    Price and quantity go as the user's own text (never through a float); whether they fit the
+    market's tick and lot sizes is for the edge to say.
+    """
+    if not market:
+        return "Choose a market first"
+    qty = decimal_text(quantity)
+    if qty is None:
+        return "Enter a quantity, e.g. 1.5"
+    body = {"market": market, "kind": side, "type": order_type, "quantity": qty}
+    if order_type == "limit":
+        limit = decimal_text(price)
+        if limit is None:
+            return "Enter a limit price, e.g. 100.25"
+        body["price"] = limit
+    return body
+
+
+def _token(session: Session | None) -> str:
+    if not session or session.get("expiresAt", 0) <= time.time() * 1000:
+        raise PreventUpdate
+    return session["token"]
+
+
+def register(app: Dash, client: EdgeClient) -> None:
+    """Wire the account panel, the order form and the open-orders table to ``app``."""
+
+    @callback(
+        app,
+        Output(ids.SESSION, "data"),
+        Output(ids.AUTH_MESSAGE, "children"),
+        Output(ids.AUTH_MESSAGE, "className"),
+        Output(ids.PASSWORD, "value"),
+        Input(ids.SIGNIN, "n_clicks"),
+        Input(ids.SIGNUP, "n_clicks"),
+        Input(ids.SIGNOUT, "n_clicks"),
+        State(ids.USERNAME, "value"),
+        State(ids.PASSWORD, "value"),
+        prevent_initial_call=True,
+    )
+    def auth(
+        _in: int, _up: int, _out: int, username: str | None, password: str | None
+    ) -> tuple[Any, ...]:
+        if ctx.triggered_id == ids.SIGNOUT:
+            return None, "Signed out", _OK, ""
+        action = "signup" if ctx.triggered_id == ids.SIGNUP else "signin"
+        session, message = authenticate(client, action, username, password)
+        if session is None:
+            return no_update, message, _ERROR, no_update
+        return session, "", _OK, ""
+
+    @callback(
+        app,
+        Output(ids.SIGNED_OUT, "style"),
+        Output(ids.SIGNED_IN, "style"),
+        Output(ids.WHO, "children"),
+        Input(ids.SESSION, "data"),
+    )
+    def session_view(session: Session | None) -> tuple[Any, ...]:
+        if not session:
+            return SHOWN, HIDDEN, ""
+        return HIDDEN, SHOWN, f"Signed in as {session['username']}"
+
+    @callback(
+        app,
+        Output(ids.BALANCES, "children"),
+        Output(ids.OPEN_ORDERS_DATA, "data"),
+        Output(ids.SESSION, "data", allow_duplicate=True),
+        Output(ids.AUTH_MESSAGE, "children", allow_duplicate=True),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.SESSION, "data"),
+        Input(ids.ACCOUNT_NONCE, "data"),
+        State(ids.OPEN_ORDERS_DATA, "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def account(
+        _tick: int | None, session: Session | None, _nonce: Any, shown: list[Order] | None
+    ) -> tuple[Any, ...]:
+        if not session:
+            return "", None if shown is not None else no_update, no_update, no_update
+        expired = (no_update, None, None, "Your session expired: sign in again")
+        if session.get("expiresAt", 0) <= time.time() * 1000:
+            return expired
+        try:
+            balances = client.balances(session["token"])
+            orders = client.open_orders(session["token"])
+        except EdgeUnavailableError:
+            raise PreventUpdate from None  # keep what is shown; the banner says why
+        except EdgeError as exc:
+            if exc.status == 401:
+                return expired
+            return exc.message, no_update, no_update, no_update
+        return (
+            balances_table(balances),
+            orders if orders != shown else no_update,
+            no_update,
+            no_update,
+        )
+
+    @callback(
+        app,
+        Output(ids.OPEN_ORDERS, "children"),
+        Input(ids.OPEN_ORDERS_DATA, "data"),
+        State(ids.SESSION, "data"),
+    )
+    def open_orders(orders: list[Order] | None, session: Session | None) -> Any:
+        if orders is None:
+            return html.Div(
+                className="empty",
+                children="Sign in to see your open orders" if not session else "Loading…",
+            )
+        return orders_table(orders)
+
+    @callback(
+        app,
+        Output(ids.ORDER_MESSAGE, "children"),
+        Output(ids.ORDER_MESSAGE, "className"),
+        Output(ids.ACCOUNT_NONCE, "data", allow_duplicate=True),
+        Input(ids.PLACE, "n_clicks"),
+        State(ids.SESSION, "data"),
+        State(ids.MARKET, "value"),
+        State(ids.SIDE, "value"),
+        State(ids.ORDER_TYPE, "value"),
+        State(ids.PRICE, "value"),
+        State(ids.QUANTITY, "value"),
+        prevent_initial_call=True,
+    )
+    def place(
+        clicks: int,
+        session: Session | None,
+        market: str | None,
+        side: str,
+        order_type: str,
+        price: str | None,
+        quantity: str | None,
+    ) -> tuple[Any, ...]:
+        if not clicks:
+            raise PreventUpdate
+        if not session:
+            return "Sign in to trade", _ERROR, no_update
+        body = order_body(market, side, order_type, price, quantity)
+        if isinstance(body, str):
+            return body, _ERROR, no_update
+        try:
+            order = client.place_order(session["token"], body)
+        except EdgeUnavailableError:
+            return UNREACHABLE, _ERROR, no_update
+        except EdgeError as exc:
+            return exc.message, _ERROR, time.time_ns()
+        status = order.get("status", "").replace("_", " ")
+        text = f"Order {order.get('orderId')} {status}: filled {order.get('executedQty')}"
+        return text, _OK, time.time_ns()
+
+    @callback(
+        app,
+        Output(ids.ORDER_MESSAGE, "children", allow_duplicate=True),
+        Output(ids.ORDER_MESSAGE, "className", allow_duplicate=True),
+        Output(ids.ACCOUNT_NONCE, "data", allow_duplicate=True),
+        Input({"type": CANCEL_BUTTON, "order": ALL}, "n_clicks"),
+        State(ids.SESSION, "data"),
+        prevent_initial_call=True,
+    )
+    def cancel(_clicks: list[int | None], session: Session | None) -> tuple[Any, ...]:
+        trigger = ctx.triggered_id
+        # Buttons also "fire" when the table is redrawn with them; only a real click counts.
+        if not isinstance(trigger, dict) or not ctx.triggered or not ctx.triggered[0]["value"]:
+            raise PreventUpdate
+        token = _token(session)
+        order_id = str(trigger["order"])
+        try:
+            order = client.cancel_order(token, order_id)
+        except EdgeUnavailableError:
+            return UNREACHABLE, _ERROR, no_update
+        except EdgeError as exc:
+            return exc.message, _ERROR, time.time_ns()
+        return f"Order {order.get('orderId', order_id)} canceled", _OK, time.time_ns()
+
+    @callback(
+        app,
+        Output(ids.DEPOSIT_MESSAGE, "children"),
+        Output(ids.DEPOSIT_MESSAGE, "className"),
+        Output(ids.ACCOUNT_NONCE, "data", allow_duplicate=True),
+        Input(ids.DEPOSIT, "n_clicks"),
+        State(ids.SESSION, "data"),
+        State(ids.DEPOSIT_ASSET, "value"),
+        State(ids.DEPOSIT_AMOUNT, "value"),
+        prevent_initial_call=True,
+    )
+    def deposit(
+        clicks: int, session: Session | None, asset: str | None, amount: str | None
+    ) -> tuple[Any, ...]:
+        if not clicks:
+            raise PreventUpdate
+        token = _token(session)
+        value = decimal_text(amount)
+        if not asset or value is None:
+            return "Choose an asset and enter an amount", _ERROR, no_update
+        try:
+            client.onramp(token, asset, value)
+        except EdgeUnavailableError:
+            return UNREACHABLE, _ERROR, no_update
+        except EdgeError as exc:
+            return exc.message, _ERROR, no_update
+        return f"Deposited {value} {asset}", _OK, time.time_ns()
+
+    @callback(
+        app,
+        Output(ids.PLACE, "children"),
+        Output(ids.PLACE, "className"),
+        Output(ids.PRICE, "disabled"),
+        Output(ids.PRICE, "placeholder"),
+        Output(ids.QUANTITY, "placeholder"),
+        Output(ids.DEPOSIT_ASSET, "options"),
+        Output(ids.DEPOSIT_ASSET, "value"),
+        Input(ids.MARKET, "value"),
+        Input(ids.SIDE, "value"),
+        Input(ids.ORDER_TYPE, "value"),
+        State(ids.MARKETS, "data"),
+        State(ids.DEPOSIT_ASSET, "value"),
+    )
+    def order_form(
+        symbol: str | None,
+        side: str,
+        order_type: str,
+        markets: list[Market] | None,
+        asset: str | None,
+    ) -> tuple[Any, ...]:
+        market = next((m for m in markets or [] if m["symbol"] == symbol), None)
+        verb = "Buy" if side == "buy" else "Sell"
+        if market is None:
+            return verb, side, order_type == "market", "price", "quantity", [], None
+        assets = [market["quoteSymbol"], market["baseSymbol"]]
+        return (
+            f"{verb} {market['baseSymbol']}",
+            side,
+            order_type == "market",
+            "market price"
+            if order_type == "market"
+            else f"price in {market['quoteSymbol']} (tick {market['tickSize']})",
+            f"quantity in {market['baseSymbol']} (step {market['stepSize']})",
+            [{"label": a, "value": a} for a in assets],
+            asset if asset in assets else assets[0],
+        )

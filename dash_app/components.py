@@ -1,0 +1,148 @@
+"""HTML pieces built from the edge's payloads: pure functions, no I/O.
+
+Tables show the API's strings as they came; the only arithmetic (running totals for the ladder's
+depth bars, the spread) is exact, on ``Decimal``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from dash import html
+
+from dash_app.format import DASH, change_class, cumulative, format_time, share, spread, ticker_items
+from dash_app.theme import DOWN, UP
+from dash_app.types import Balance, Depth, Order, Ticker, Trade
+
+__all__ = [
+    "CANCEL_BUTTON",
+    "balances_table",
+    "order_book",
+    "orders_table",
+    "ticker_bar",
+    "trades_tape",
+]
+
+#: ``type`` of the pattern-matching id of each open order's cancel button.
+CANCEL_BUTTON = "cancel-order"
+
+
+def _empty(message: str) -> html.Div:
+    return html.Div(message, className="empty")
+
+
+def ticker_bar(ticker: Ticker | None, base: str = "", quote: str = "") -> list[html.Div]:
+    """The 24 h figures of one market, the change coloured by its sign."""
+    items = []
+    for index, (label, value) in enumerate(ticker_items(ticker, base, quote)):
+        klass = "ticker-value"
+        if ticker is not None and index in (0, 1):
+            klass += " " + change_class(ticker["priceChange"])
+        items.append(
+            html.Div(
+                [html.Span(label, className="ticker-label"), html.Span(value, className=klass)],
+                className="ticker-item",
+            )
+        )
+    return items
+
+
+def _ladder_row(side: str, price: str, quantity: str, total: str, whole: str) -> html.Tr:
+    color = "rgba(14, 203, 129, 0.16)" if side == "bid" else "rgba(246, 70, 93, 0.16)"
+    width = share(total, whole)
+    return html.Tr(
+        [
+            html.Td(price, className="up" if side == "bid" else "down"),
+            html.Td(quantity),
+            html.Td(total, className="muted"),
+        ],
+        className=side,
+        style={
+            "backgroundImage": f"linear-gradient({color}, {color})",
+            "backgroundSize": f"{width:.1f}% 100%",
+        },
+    )
+
+
+def order_book(depth: Depth, levels: int = 12, last_price: str | None = None) -> html.Table:
+    """The ladder: asks above (best nearest the middle), the spread, bids below."""
+    asks = cumulative(depth["asks"][:levels])
+    bids = cumulative(depth["bids"][:levels])
+    whole = max((side[-1].total for side in (asks, bids) if side), key=Decimal, default="0")
+    rows: list[html.Tr] = [_ladder_row("ask", *level, whole) for level in reversed(asks)]
+    gap = spread(depth)
+    middle = [html.Td(last_price or DASH), html.Td(f"spread {gap}" if gap else "", colSpan=2)]
+    rows.append(html.Tr(middle, className="mid"))
+    rows += [_ladder_row("bid", *level, whole) for level in bids]
+    if not asks and not bids:
+        rows.append(html.Tr(html.Td("No orders in the book", colSpan=3, className="empty")))
+    header = html.Thead(html.Tr([html.Th("Price"), html.Th("Size"), html.Th("Total")]))
+    return html.Table([header, html.Tbody(rows)], className="ladder", id="order-book-table")
+
+
+def trades_tape(trades: list[Trade]) -> html.Div | html.Table:
+    """Recent trades, newest first: green when the taker bought, red when it sold."""
+    if not trades:
+        return _empty("No trades yet")
+    header = html.Thead(html.Tr([html.Th("Price"), html.Th("Size"), html.Th("Time")]))
+    rows = [
+        html.Tr(
+            [
+                html.Td(t["price"], style={"color": DOWN if t["isBuyerMaker"] else UP}),
+                html.Td(t["quantity"]),
+                html.Td(format_time(t["timestamp"]), className="muted"),
+            ],
+            className="trade-row",
+        )
+        for t in trades
+    ]
+    return html.Table([header, html.Tbody(rows)], id="trades-table")
+
+
+def balances_table(balances: dict[str, Balance]) -> html.Div | html.Table:
+    """Available and locked per asset, as the edge formats them (assets with none left out)."""
+    held = {
+        asset: b for asset, b in balances.items() if Decimal(b["available"]) or Decimal(b["locked"])
+    }
+    if not held:
+        return _empty("No funds yet: deposit test funds below")
+    header = html.Thead(html.Tr([html.Th("Asset"), html.Th("Available"), html.Th("Locked")]))
+    rows = [
+        html.Tr([html.Td(asset), html.Td(b["available"]), html.Td(b["locked"])])
+        for asset, b in sorted(held.items())
+    ]
+    return html.Table([header, html.Tbody(rows)], id="balances-table")
+
+
+def orders_table(orders: list[Order]) -> html.Div | html.Table:
+    """Open orders, newest first, each with a cancel button (a pattern-matching id)."""
+    if not orders:
+        return _empty("No open orders")
+    header = html.Thead(
+        html.Tr([html.Th(h) for h in ("Market", "Side", "Type", "Price", "Qty", "Filled", "")])
+    )
+    rows = []
+    for order in sorted(orders, key=lambda o: o.get("createdAt", 0), reverse=True):
+        side = order.get("kind", "")
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(order.get("market", "")),
+                    html.Td(side, className="up" if side == "buy" else "down"),
+                    html.Td(order.get("type", "")),
+                    html.Td(order.get("price") or DASH),
+                    html.Td(order.get("quantity") or DASH),
+                    html.Td(order.get("executedQty", "0")),
+                    html.Td(
+                        html.Button(
+                            "Cancel",
+                            id={"type": CANCEL_BUTTON, "order": order.get("orderId", "")},
+                            className="small",
+                            n_clicks=0,
+                        )
+                    ),
+                ],
+                className="open-order",
+            )
+        )
+    return html.Table([header, html.Tbody(rows)], id="open-orders-table")

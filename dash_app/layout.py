@@ -1,0 +1,304 @@
+"""The page: a header with the market selector and 24 h ticker, a trade tab (chart, depth, order
+book, trades tape, account, order form, open orders) and an analytics tab.
+
+Everything that changes is filled in by callbacks (``dash_app.callbacks``); the layout holds
+only empty placeholders, so the page renders at once, even while the edge is down.
+"""
+
+from __future__ import annotations
+
+from dash import dcc, html
+from dash.development.base_component import Component
+
+from dash_app import ids
+from dash_app.components import ticker_bar
+from dash_app.edge_client import INTERVALS
+from dash_app.figures import empty_figure
+
+__all__ = ["BANNER_TEXT", "HIDDEN", "SHOWN", "build_layout"]
+
+BANNER_TEXT = "Exchange unreachable — retrying"
+HIDDEN = {"display": "none"}
+SHOWN = {"display": "block"}
+
+_GRAPH_CONFIG: dcc.Graph.Config = {"displaylogo": False, "scrollZoom": True}
+
+
+def _panel(title: str, *children: Component) -> html.Div:
+    return html.Div([html.H3(title), *children], className="panel")
+
+
+def _header() -> html.Div:
+    return html.Div(
+        [
+            html.Span("Tidewater", className="brand"),
+            dcc.Dropdown(
+                id=ids.MARKET,
+                options=[],
+                clearable=False,
+                searchable=False,
+                placeholder="market",
+                className="market-select",
+            ),
+            html.Div(ticker_bar(None), id=ids.TICKER, className="ticker"),
+            html.Span("", id=ids.STATUS, className="muted", style={"marginLeft": "auto"}),
+        ],
+        className="header",
+    )
+
+
+def _market_column() -> html.Div:
+    chart = _panel(
+        "Chart",
+        dcc.RadioItems(
+            id=ids.INTERVAL,
+            options=[{"label": name, "value": name} for name in INTERVALS],
+            value="1m",
+            inline=True,
+            className="intervals",
+        ),
+        dcc.Graph(id=ids.CANDLES, figure=empty_figure("Loading…"), config=_GRAPH_CONFIG),
+    )
+    depth = _panel(
+        "Depth",
+        dcc.Graph(id=ids.DEPTH, figure=empty_figure("Loading…", height=300), config=_GRAPH_CONFIG),
+    )
+    orders = _panel("Open orders", html.Div(id=ids.OPEN_ORDERS))
+    return html.Div([chart, depth, orders], style={"display": "grid", "gap": "8px"})
+
+
+def _book_column() -> html.Div:
+    return html.Div(
+        [
+            _panel("Order book", html.Div(id=ids.BOOK)),
+            _panel("Trades", html.Div(id=ids.TAPE, className="tape")),
+        ],
+        style={"display": "grid", "gap": "8px", "alignContent": "start"},
+    )
+
+
+def _text(id_: str, placeholder: str, value: str = "") -> dcc.Input:
+    # type="text" on purpose: a number input would hand the server a float, not the user's text.
+    return dcc.Input(
+        id=id_,
+        type="text",
+        placeholder=placeholder,
+        value=value,
+        debounce=False,
+        autoComplete="off",
+    )
+
+
+def _account_column() -> html.Div:
+    signed_out = html.Div(
+        [
+            html.Div(
+                dcc.Input(
+                    id=ids.USERNAME, type="text", placeholder="username", autoComplete="username"
+                ),
+                className="form-row",
+            ),
+            html.Div(
+                dcc.Input(
+                    id=ids.PASSWORD,
+                    type="password",
+                    placeholder="password",
+                    autoComplete="current-password",
+                ),
+                className="form-row",
+            ),
+            html.Div(
+                [
+                    html.Button("Sign in", id=ids.SIGNIN, n_clicks=0),
+                    html.Button("Sign up", id=ids.SIGNUP, n_clicks=0),
+                ],
+                className="form-row",
+            ),
+        ],
+        id=ids.SIGNED_OUT,
+    )
+    signed_in = html.Div(
+        [
+            html.Div(
+                [
+                    html.Span(id=ids.WHO),
+                    html.Button(
+                        "Sign out",
+                        id=ids.SIGNOUT,
+                        n_clicks=0,
+                        className="small",
+                        style={"flex": "0 0 auto"},
+                    ),
+                ],
+                className="form-row",
+            ),
+            html.H3("Balances", style={"marginTop": "8px"}),
+            html.Div(id=ids.BALANCES),
+            html.H3("Deposit test funds", style={"marginTop": "10px"}),
+            html.Div(
+                [
+                    dcc.Dropdown(
+                        id=ids.DEPOSIT_ASSET,
+                        options=[],
+                        clearable=False,
+                        searchable=False,
+                        className="market-select",
+                    ),
+                    _text(ids.DEPOSIT_AMOUNT, "amount", "10000"),
+                    html.Button("Deposit", id=ids.DEPOSIT, n_clicks=0, style={"flex": "0 0 auto"}),
+                ],
+                className="form-row",
+            ),
+            html.Div(id=ids.DEPOSIT_MESSAGE, className="message"),
+        ],
+        id=ids.SIGNED_IN,
+        style=HIDDEN,
+    )
+    account = _panel(
+        "Account",
+        signed_out,
+        signed_in,
+        html.Div(id=ids.AUTH_MESSAGE, className="message"),
+    )
+    order_form = _panel(
+        "Place order",
+        html.Div(
+            [
+                dcc.RadioItems(
+                    id=ids.SIDE,
+                    value="buy",
+                    inline=True,
+                    className="side-toggle",
+                    options=[{"label": "Buy", "value": "buy"}, {"label": "Sell", "value": "sell"}],
+                ),
+                dcc.RadioItems(
+                    id=ids.ORDER_TYPE,
+                    value="limit",
+                    inline=True,
+                    className="type-toggle",
+                    options=[
+                        {"label": "Limit", "value": "limit"},
+                        {"label": "Market", "value": "market"},
+                    ],
+                ),
+            ],
+            className="form-row",
+        ),
+        html.Div(_text(ids.PRICE, "price"), className="form-row"),
+        html.Div(_text(ids.QUANTITY, "quantity"), className="form-row"),
+        html.Div(
+            html.Button("Buy", id=ids.PLACE, n_clicks=0, className="buy"), className="form-row"
+        ),
+        html.Div(id=ids.ORDER_MESSAGE, className="message"),
+    )
+    return html.Div(
+        [account, order_form], style={"display": "grid", "gap": "8px", "alignContent": "start"}
+    )
+
+
+def _trade_tab() -> html.Div:
+    return html.Div([_market_column(), _book_column(), _account_column()], className="grid")
+
+
+def _analytics_tab() -> html.Div:
+    controls = html.Div(
+        [
+            html.Span("Bars", className="muted"),
+            dcc.RadioItems(
+                id=ids.AN_INTERVAL,
+                options=[{"label": name, "value": name} for name in ("1m", "5m", "15m", "1h")],
+                value="1m",
+                inline=True,
+                className="intervals",
+            ),
+            html.Span("Volatility window", className="muted"),
+            dcc.RadioItems(
+                id=ids.AN_WINDOW,
+                options=[{"label": f"{n} bars", "value": n} for n in (10, 20, 60)],
+                value=20,
+                inline=True,
+                className="intervals",
+            ),
+        ],
+        className="controls",
+    )
+    return html.Div(
+        [
+            html.Div(
+                [
+                    controls,
+                    html.Div(id=ids.AN_MESSAGE, className="message"),
+                    html.Div(id=ids.AN_STATS, className="stats"),
+                ],
+                className="panel",
+                style={"margin": "8px 8px 0"},
+            ),
+            html.Div(
+                [
+                    _panel(
+                        "Price and VWAP",
+                        dcc.Graph(
+                            id=ids.AN_PRICE,
+                            config=_GRAPH_CONFIG,
+                            figure=empty_figure("Loading…", height=300),
+                        ),
+                    ),
+                    _panel(
+                        "Log returns",
+                        dcc.Graph(
+                            id=ids.AN_RETURNS,
+                            config=_GRAPH_CONFIG,
+                            figure=empty_figure("Loading…", height=300),
+                        ),
+                    ),
+                    _panel(
+                        "Rolling volatility",
+                        dcc.Graph(
+                            id=ids.AN_VOLATILITY,
+                            config=_GRAPH_CONFIG,
+                            figure=empty_figure("Loading…", height=300),
+                        ),
+                    ),
+                ],
+                className="analytics-grid",
+            ),
+        ]
+    )
+
+
+def build_layout(refresh_ms: int) -> html.Div:
+    """The whole page; market data refreshes every ``refresh_ms`` milliseconds."""
+    return html.Div(
+        [
+            dcc.Location(id=ids.URL, refresh=False),
+            dcc.Store(id=ids.SESSION, storage_type="session"),
+            dcc.Store(id=ids.MARKETS),
+            dcc.Store(id=ids.OPEN_ORDERS_DATA),
+            dcc.Store(id=ids.ACCOUNT_NONCE, data=0),
+            dcc.Interval(id=ids.TICK, interval=refresh_ms),
+            dcc.Interval(id=ids.AN_REFRESH, interval=max(refresh_ms * 10, 5000)),
+            _header(),
+            html.Div(BANNER_TEXT, id=ids.BANNER, className="banner", style=HIDDEN),
+            dcc.Tabs(
+                id=ids.TABS,
+                value="trade",
+                className="tabs-bar",
+                children=[
+                    dcc.Tab(
+                        label="Trade",
+                        value="trade",
+                        className="tab",
+                        selected_className="tab--selected",
+                        children=_trade_tab(),
+                    ),
+                    dcc.Tab(
+                        label="Analytics",
+                        value="analytics",
+                        className="tab",
+                        selected_className="tab--selected",
+                        children=_analytics_tab(),
+                    ),
+                ],
+            ),
+        ]
+    )

@@ -1,0 +1,156 @@
+"""dash_app/app.py and the market callbacks, in process: the edge is an httpx mock transport and
+callbacks are fired through Dash's own HTTP endpoint, as the browser fires them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from dash_app import create_app
+from dash_app.callbacks.market import pick_market
+from dash_app.edge_client import EdgeClient
+from dash_app.layout import BANNER_TEXT
+from model.settings import DashSettings
+from tests.support.dash_callbacks import fire
+
+TICKER = {"symbol": "TATA_INR", "firstPrice": "20.00", "lastPrice": "21.00", "high": "21.00",
+          "low": "20.00", "priceChange": "1.00", "priceChangePercent": "5.00", "volume": "3",
+          "quoteVolume": "62.00", "trades": 2}  # fmt: skip
+EMPTY_TICKER = {**TICKER, "firstPrice": None, "lastPrice": None, "high": None, "low": None,
+                "priceChange": "0", "priceChangePercent": "0", "volume": "0",
+                "quoteVolume": "0.00", "trades": 0}  # fmt: skip
+MARKETS = [{"symbol": "TATA_INR", "baseSymbol": "TATA", "quoteSymbol": "INR", "tickSize": "0.01",
+            "stepSize": "1", "minPrice": "0.01", "maxPrice": "1000000", "minQuantity": "1",
+            "maxQuantity": "1000000", "makerFee": "0.001", "takerFee": "0.002",
+            "shard": "0"}]  # fmt: skip
+
+
+class FakeEdge:
+    """Answers like the edge for one market; ``up = False`` refuses every connection."""
+
+    def __init__(self, *, traded: bool = True) -> None:
+        self.up = True
+        self.traded = traded
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if not self.up:
+            raise httpx.ConnectError("connection refused", request=request)
+        path = request.url.path.removeprefix("/api/v1")
+        answers: dict[str, Any] = {
+            "/markets": MARKETS,
+            "/ticker": TICKER if self.traded else EMPTY_TICKER,
+            "/depth": {"symbol": "TATA_INR", "lastUpdateId": 5,
+                       "bids": [["20.00", "2"]] if self.traded else [],
+                       "asks": [["21.50", "1"]] if self.traded else []},
+            "/trades": [{"id": 1, "price": "21.00", "quantity": "1", "quoteQuantity": "21.00",
+                         "timestamp": 1_767_571_200_000, "isBuyerMaker": False}]
+            if self.traded else [],
+            "/klines": [{"start": 1_767_571_200_000, "open": "20.00", "high": "21.00",
+                         "low": "20.00", "close": "21.00", "volume": "3", "quoteVolume": "62.00",
+                         "trades": 2, "closed": False}] if self.traded else [],
+        }  # fmt: skip
+        return httpx.Response(200, json=answers[path])
+
+
+@pytest.fixture
+def edge() -> FakeEdge:
+    return FakeEdge()
+
+
+@pytest.fixture
+def app(edge: FakeEdge) -> Any:
+    client = EdgeClient("http://edge.test", transport=httpx.MockTransport(edge))
+    return create_app(DashSettings(refresh_ms=500), client=client, database_url="")
+
+
+POLL = {("tick", "n_intervals"): 1, ("market-select", "value"): "TATA_INR",
+        ("interval-select", "value"): "1m", ("markets-store", "data"): MARKETS}  # fmt: skip
+
+
+def test_the_page_serves(app: Any) -> None:
+    client = app.server.test_client()
+    page = client.get("/")
+    assert page.status_code == 200
+    assert b"Tidewater" in page.data
+    assert b"--Dash-Fill-Inverse-Strong" in page.data  # the dark theme is inline
+    layout = client.get("/_dash-layout").get_json()
+    assert "edge-banner" in str(layout)
+
+
+def test_market_list_and_initial_choice(app: Any) -> None:
+    out = fire(app, "markets-store.data", {("url", "search"): "?market=tata-inr"})
+    assert out[("markets-store", "data")] == MARKETS
+    assert out[("market-select", "value")] == "TATA_INR"
+    assert out[("market-select", "options")] == [{"label": "TATA / INR", "value": "TATA_INR"}]
+
+
+def test_poll_draws_every_panel(app: Any) -> None:
+    out = fire(app, "candles-chart.figure", POLL)
+    assert out[("edge-banner", "style")] == {"display": "none"}
+    candles = out[("candles-chart", "figure")]
+    assert [t["type"] for t in candles["data"]] == ["candlestick", "bar"]
+    assert candles["layout"]["uirevision"] == "TATA_INR:1m"
+    depth = out[("depth-chart", "figure")]
+    assert [t["name"] for t in depth["data"]] == ["bids", "asks"]
+    assert "21.00" in str(out[("trades-tape", "children")])
+    assert "spread 1.50" in str(out[("order-book", "children")])
+    assert "live" in out[("edge-status", "children")]
+
+
+def test_empty_market_shows_no_trades_yet(edge: FakeEdge, app: Any) -> None:
+    edge.traded = False
+    out = fire(app, "candles-chart.figure", POLL)
+    candles = out[("candles-chart", "figure")]
+    assert candles["data"] == []
+    assert candles["layout"]["annotations"][0]["text"] == "No trades yet"
+    assert "No trades yet" in str(out[("trades-tape", "children")])
+    assert "No orders in the book" in str(out[("order-book", "children")])
+    assert "—" in str(out[("ticker-bar", "children")])
+
+
+def test_edge_down_shows_the_banner_and_keeps_the_data(edge: FakeEdge, app: Any) -> None:
+    edge.up = False
+    out = fire(app, "candles-chart.figure", POLL)
+    # Only the banner and the status change: every panel keeps what it shows.
+    assert out == {("edge-banner", "style"): {"display": "block"},
+                   ("edge-status", "children"): "reconnecting…"}  # fmt: skip
+    assert BANNER_TEXT == "Exchange unreachable — retrying"
+    edge.up = True
+    out = fire(app, "candles-chart.figure", POLL)
+    assert out[("edge-banner", "style")] == {"display": "none"}
+
+
+def test_edge_down_before_any_market_is_known(edge: FakeEdge, app: Any) -> None:
+    edge.up = False
+    poll: dict[tuple[str, str], Any] = {**POLL, ("market-select", "value"): None}
+    assert fire(app, "candles-chart.figure", poll)[("edge-banner", "style")] == {"display": "block"}
+    assert fire(app, "markets-store.data", {}) == {}  # retried on the next tick
+
+
+def test_interval_change_asks_for_that_interval(edge: FakeEdge, app: Any) -> None:
+    fire(app, "candles-chart.figure", {**POLL, ("interval-select", "value"): "1h"},
+         changed=("interval-select", "value"))  # fmt: skip
+    klines = [r for r in edge.requests if r.url.path.endswith("/klines")]
+    assert klines[-1].url.params["interval"] == "1h"
+    start = int(klines[-1].url.params["startTime"])
+    assert start > 0
+
+
+@pytest.mark.parametrize(
+    ("search", "current", "chosen"),
+    [
+        ("", None, "BTC_USDC"),
+        ("?market=TATA-INR", None, "TATA_INR"),
+        ("?market=eth_usdc", None, "ETH_USDC"),
+        ("?market=NOPE_X", None, "BTC_USDC"),
+        ("?market=TATA_INR", "ETH_USDC", "ETH_USDC"),
+    ],
+)
+def test_pick_market(search: str, current: str | None, chosen: str) -> None:
+    markets = [{**MARKETS[0], "symbol": s} for s in ("BTC_USDC", "ETH_USDC", "TATA_INR")]
+    assert pick_market(markets, search, current) == chosen  # type: ignore[arg-type]
+    assert pick_market([], search, current) is None
