@@ -23,18 +23,19 @@ import signal
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
+import httpx
 import psycopg
 import redis
 import structlog
 
 from edge.__main__ import main as edge_main
+from infra.audit import audit
 from infra.embedded import EmbeddedPostgres, EmbeddedRedis, ServerStartError
 from infra.migrate import migrate, storage_path
 from infra.supervisor import ChildSpec, Supervisor
@@ -121,7 +122,8 @@ class _UpLock:
 
 def _child_services(redis_url: str, database_url: str, data_dir: Path) -> list[ChildSpec]:
     """The services ``up`` supervises, in start order: one matcher per shard, the agents
-    (persist), the market-data flow, then the edge."""
+    (persist), the market-data flow, the edge, the Dash app and the market maker (which both
+    wait for the edge by themselves, retrying)."""
     env = {"REDIS_URL": redis_url, "DATABASE_URL": database_url}
     settings = get_settings()
     python = sys.executable
@@ -137,19 +139,24 @@ def _child_services(redis_url: str, database_url: str, data_dir: Path) -> list[C
     }
     specs.append(ChildSpec("flow", (python, "-m", "pipeline.flows"), flow_env))
     specs.append(ChildSpec("edge", (python, "-m", "edge", "--port", str(settings.edge.port)), env))
+    specs.append(ChildSpec("dash", (python, "-m", "dash_app"), env))
+    specs.append(ChildSpec("mm", (python, "-m", "marketmaker"), env))
     return specs
 
 
-def _wait_for_edge(port: int, stop: _StopRequest, timeout: float = 60.0) -> bool:
-    """Poll the edge's ``/readyz`` until it answers 200 (``False`` on timeout or stop)."""
+def _wait_for_http(
+    url: str, stop: _StopRequest, supervisor: Supervisor, timeout: float = 60.0
+) -> bool:
+    """Poll ``url`` until it answers 200 (``False`` on timeout or stop), telling meanwhile of
+    children that exit and restart."""
     deadline = time.monotonic() + timeout
-    url = f"http://127.0.0.1:{port}/readyz"
     while time.monotonic() < deadline:
+        for event in supervisor.poll():
+            _say(f"services: {event}")
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
             pass
         if stop.wait(0.2):
             return False
@@ -254,20 +261,27 @@ def _up(data_dir: Path, *, from_wheels: bool | None) -> int:
             _say(f"[3/{total}] database: storage is {storage_path(database_url)}")
 
             specs = _child_services(redis_url, database_url, data_dir)
-            supervisor = Supervisor(specs, log_dir=data_dir / "logs")
+            supervisor = Supervisor(specs, log_dir=data_dir / "logs", echo=_say)
             cleanup.callback(supervisor.stop_all)
             _say(f"[4/{total}] services: starting {', '.join(supervisor.names)}")
             supervisor.start_all()
-            port = get_settings().edge.port
-            if not _wait_for_edge(port, stop):
-                print(
-                    f"tidewater: the edge did not become ready; see {data_dir / 'logs'}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                return 1
+            settings = get_settings()
+            port, dash_port = settings.edge.port, settings.dash.port
+            for name, url in (
+                ("edge", f"http://127.0.0.1:{port}/readyz"),
+                ("dash", f"http://127.0.0.1:{dash_port}/"),
+            ):
+                if not _wait_for_http(url, stop, supervisor):
+                    print(
+                        f"tidewater: the {name} did not become ready; see {data_dir / 'logs'}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    return 1
             _say(f"[4/{total}] services: running {supervisor.pids()}")
-            _say(f"  REST + WebSocket  http://127.0.0.1:{port}/api/v1  (OpenAPI: /schema)")
+            _say(f"  Dashboard         http://127.0.0.1:{dash_port}/")
+            _say(f"  REST + WebSocket  http://127.0.0.1:{port}/api/v1  ws://127.0.0.1:{port}/ws")
+            _say(f"  OpenAPI           http://127.0.0.1:{port}/schema")
             _say(f"  logs              {data_dir / 'logs'}")
 
             status = {
@@ -334,6 +348,65 @@ def _status(data_dir: Path) -> int:
     return 0 if healthy else 1
 
 
+def _run_tool(command: str, argv: list[str]) -> int:
+    """Run a service whose imports are heavy (Dash, polars) only when it is asked for."""
+    if command == "dash":
+        from dash_app.__main__ import main as dash_main  # noqa: PLC0415
+
+        return dash_main(argv)
+    if command == "mm":
+        from marketmaker.__main__ import main as mm_main  # noqa: PLC0415
+
+        return mm_main(argv)
+    from analytics.report import main as report_main  # noqa: PLC0415
+
+    return report_main(argv)
+
+
+def _audit(data_dir: Path, acknowledged: Path | None, settle: float, *, candles: bool) -> int:
+    """Run :func:`infra.audit.audit` on the configured servers (or those of a running ``up``)."""
+    settings = get_settings()
+    redis_url, database_url = settings.redis_url, settings.database_url
+    if redis_url is None or database_url is None:
+        try:
+            status = json.loads((data_dir / _STATUS_FILE).read_text())
+        except (OSError, ValueError):
+            print(
+                "tidewater audit: set REDIS_URL and DATABASE_URL, or run it beside `tidewater up`",
+                file=sys.stderr,
+            )
+            return 2
+        redis_url = redis_url or str(status["redis_url"])
+        database_url = database_url or str(status["database_url"])
+    ids: list[int] = []
+    if acknowledged is not None:
+        try:
+            ids = [int(x) for x in acknowledged.read_text().split()]
+        except (OSError, ValueError) as error:
+            print(f"tidewater audit: cannot read {acknowledged}: {error}", file=sys.stderr)
+            return 2
+    shards = {shard: settings.markets_of(shard) for shard in settings.shard_names()}
+    client = redis.Redis.from_url(redis_url)
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            report = audit(
+                client,
+                conn,
+                settings.markets(),
+                shards,
+                acknowledged=ids,
+                settle_s=settle,
+                check_candles=candles,
+            )
+    except (redis.RedisError, psycopg.Error, TimeoutError, RuntimeError) as error:
+        print(f"tidewater audit: could not audit: {error}", file=sys.stderr)
+        return 2
+    finally:
+        client.close()
+    _say(report.render())
+    return 0 if report.ok else 1
+
+
 # -- entry point ------------------------------------------------------------------------------
 
 
@@ -364,9 +437,25 @@ def _parser() -> argparse.ArgumentParser:
         ("edge", "run the REST/WS edge"),
         ("agents", "run the persist agent of every shard"),
         ("flow", "run the Bytewax market-data flow"),
+        ("dash", "run the Dash dashboard"),
+        ("mm", "run the market maker"),
+        ("report", "print a market summary from stored candles and trades"),
     ):
         service = commands.add_parser(name, help=text, add_help=False)
         service.add_argument("rest", nargs=argparse.REMAINDER)
+    audit = commands.add_parser(
+        "audit", help="check a running exchange's invariants (run it once load has stopped)"
+    )
+    audit.add_argument("--data-dir", type=Path, default=Path(_DEFAULT_DATA_DIR))
+    audit.add_argument(
+        "--acknowledged",
+        type=Path,
+        help="a file of order ids (one per line) that clients saw acknowledged with a 2xx",
+    )
+    audit.add_argument(
+        "--settle", type=float, default=30.0, help="seconds to wait for the stores to catch up"
+    )
+    audit.add_argument("--no-candles", action="store_true", help="skip the candle check")
     db = commands.add_parser("db", help="database chores")
     db.add_argument("action", choices=["migrate"])
     return parser
@@ -396,6 +485,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "flow":
         flow_main()
         return 0
+    if args.command in ("dash", "mm", "report"):
+        return _run_tool(args.command, args.rest)
     if args.command == "db":
         url = get_settings().database_url
         if url is None:
@@ -405,6 +496,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"storage: {storage_path(url)}")
         return 0
     data_dir = Path(args.data_dir).absolute()
+    if args.command == "audit":
+        return _audit(data_dir, args.acknowledged, args.settle, candles=not args.no_candles)
     if args.command == "up":
         return _up(data_dir, from_wheels=args.from_wheels)
     return _status(data_dir)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import shutil
@@ -13,18 +15,22 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
+import httpx
 import psycopg
 import pytest
 import redis
+import websockets
 
 from infra.embedded import free_port, port_is_listening
+from tests.integration.edge.conftest import sign_up
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 EDGE_PORT = free_port()
+DASH_PORT = free_port()
 STATUS_LINE = re.compile(r"^tidewater is up: REDIS_URL=(\S+) DATABASE_URL=(\S+) ")
 
 
@@ -35,6 +41,9 @@ def _tidewater(*args: str) -> list[str]:
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
     env["TIDEWATER_EDGE_PORT"] = str(EDGE_PORT)
+    env["TIDEWATER_DASH_PORT"] = str(DASH_PORT)
+    # The market maker keeps to two markets, so tests trade TATA_INR among their own users.
+    env["TIDEWATER_MM_MARKETS"] = "BTC_USDC,ETH_USDC"
     env.update(extra)
     return env
 
@@ -138,6 +147,7 @@ def test_up_status_second_up_and_clean_stop(project_dir: Path) -> None:
     assert not port_is_listening(_port(redis_url))
     assert not port_is_listening(_port(database_url))
     assert not port_is_listening(EDGE_PORT)
+    assert not port_is_listening(DASH_PORT)
 
     status = _run(project_dir, "status")
     assert status.returncode == 1
@@ -171,3 +181,95 @@ def test_up_uses_given_urls_instead_of_embedded_servers(
     assert (shown_redis, shown_database) == (redis_url, database_url)
     assert not (project_dir / ".tidewater" / "redis").exists()
     assert not (project_dir / ".tidewater" / "pg").exists()
+
+
+def test_up_end_to_end_trades_stream_store_and_stop_clean(project_dir: Path) -> None:
+    """Two users trade over REST; the trade shows on the WebSocket and as candles in PostgreSQL;
+    the market maker and the dashboard run; stopping leaves no process and no port behind."""
+    up = _Up(project_dir, _env(TIDEWATER_MM_REFRESH_MS="300"))
+    try:
+        _redis_url, database_url = up.wait_until_up(timeout=180)
+        status = json.loads((project_dir / ".tidewater" / "status.json").read_text())
+        children = dict(status["services"])
+        assert {"matcher-0", "agents", "flow", "edge", "dash", "mm"} <= set(children)
+        assert any(f"Dashboard         http://127.0.0.1:{DASH_PORT}/" in ln for ln in up.lines)
+        assert httpx.get(f"http://127.0.0.1:{DASH_PORT}/", timeout=10).status_code == 200
+
+        base = f"http://127.0.0.1:{EDGE_PORT}"
+        with httpx.Client(base_url=f"{base}/api/v1", timeout=10) as api:
+            seller = sign_up(api, {"TATA": "100"})
+            buyer = sign_up(api, {"INR": "100000"})
+            trades = asyncio.run(_trade_and_watch(base, api, seller, buyer))
+            assert [(t["p"], t["q"]) for t in trades] == [("123.45", "7")]
+            # The market maker keeps its markets two-sided and prints trades there.
+            _eventually(lambda: _two_sided(api, "BTC_USDC") and _has_trades(api, "BTC_USDC"))
+        with psycopg.connect(database_url) as conn:
+            _eventually(lambda: _candles(conn, "TATA_INR") >= 6)  # 1m ... 1w
+            stored = conn.execute(
+                "SELECT price, quantity FROM trades WHERE market = 'TATA_INR'"
+            ).fetchall()
+            assert stored == [(12345, 7)]
+            conn.execute("ROLLBACK")
+    finally:
+        code = up.stop()
+    assert code == 0, "\n".join(up.lines[-50:])
+    # Readable, prefixed child logs on the console.
+    assert any(line.startswith("edge") and " | " in line for line in up.lines)
+    for name, pid in children.items():
+        assert not _process_alive(pid), f"{name} (pid {pid}) outlived tidewater up"
+    for port in (EDGE_PORT, DASH_PORT, _port(_redis_url), _port(database_url)):
+        assert not port_is_listening(port)
+
+
+async def _trade_and_watch(
+    base: str, api: httpx.Client, seller: dict[str, str], buyer: dict[str, str]
+) -> list[dict[str, str]]:
+    ws_url = base.replace("http://", "ws://") + "/ws"
+    async with websockets.connect(ws_url) as ws:
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["trades@TATA_INR"], "id": 1}))
+        ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert ack == {"id": 1, "result": None}
+        order = {"market": "TATA_INR", "type": "limit", "price": "123.45", "quantity": "7"}
+        sold = api.post("/order", json={**order, "kind": "sell"}, headers=seller)
+        assert sold.status_code == 200, sold.text
+        bought = api.post("/order", json={**order, "kind": "buy"}, headers=buyer)
+        assert bought.status_code == 200, bought.text
+        assert bought.json()["status"] == "filled"
+        message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert message["stream"] == "trades@TATA_INR"
+        return [message["data"]]
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{check} never held within {timeout}s")
+
+
+def _two_sided(api: httpx.Client, market: str) -> bool:
+    depth = api.get("/depth", params={"symbol": market}).json()
+    return bool(depth["bids"]) and bool(depth["asks"])
+
+
+def _has_trades(api: httpx.Client, market: str) -> bool:
+    return bool(api.get("/trades", params={"symbol": market}).json())
+
+
+def _candles(conn: psycopg.Connection[Any], market: str) -> int:
+    row = conn.execute("SELECT count(*) FROM candles WHERE market = %s", (market,)).fetchone()
+    conn.execute("ROLLBACK")
+    return int(row[0]) if row else 0
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie runs nothing
+        return stat.read().split(")")[-1].split()[0] != "Z"
