@@ -82,29 +82,36 @@ sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-import ctypes  # noqa: E402
 import json  # noqa: E402
-import math  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
-import shutil  # noqa: E402
 import signal  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import urllib.error  # noqa: E402
 import urllib.request  # noqa: E402
 from collections import Counter  # noqa: E402
-from collections.abc import Callable, Iterator, Sequence  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from types import FrameType  # noqa: E402
 from typing import Any  # noqa: E402
 
 import msgspec  # noqa: E402
 import redis  # noqa: E402
 import uvloop  # noqa: E402
 
+from bench._common import (  # noqa: E402
+    CpuMeter,
+    JsonResult,
+    Service,
+    id_tuple,
+    percentile,
+    py_spy,
+    raise_interrupted,
+    redis_pid,
+    server_versions,
+    targeted,
+    temp_workdir,
+    verdict,
+)
 from infra.embedded import EmbeddedServices, embedded_services, free_port  # noqa: E402
 from infra.migrate import migrate  # noqa: E402
 from model import streams, topics, wire  # noqa: E402
@@ -129,14 +136,7 @@ DRAIN_USERS = 1_000
 OPEN_LOOP_CONNECTIONS = 64
 INR_FUNDS, TATA_FUNDS = "100000000", "10000000"
 
-TARGETS = {
-    "c1_p50_ms": 0.8,
-    "c1_p99_ms": 1.5,
-    "c16_orders_per_s": 5_500.0,
-    "c16_p99_ms": 10.0,
-    "rest_c16_orders_per_s": 0.9 * 5_500.0,
-    "matcher_drain_commands_per_s": 50_000.0,
-}
+# The targets live in bench/_common.FIGURES, the one table every bench and the report read.
 
 SERVICE_ENV = {
     "TIDEWATER_RATE_LIMIT": "0",
@@ -149,177 +149,12 @@ SERVICE_ENV = {
 # --- small helpers ---------------------------------------------------------------------------
 
 
-def percentile(sorted_values: Sequence[int], p: float) -> int:
-    """Nearest-rank percentile of an ascending sequence (0 when empty)."""
-    if not sorted_values:
-        return 0
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
 def _ms(ns: float) -> float:
     return round(ns / 1e6, 3)
 
 
-def _id_tuple(stream_id: bytes | str) -> tuple[int, int]:
-    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
-    ms, _, sub = text.partition("-")
-    return int(ms), int(sub or 0)
-
-
 def _now_us() -> int:
     return time.time_ns() // 1000
-
-
-class _Interrupted(KeyboardInterrupt):
-    """SIGTERM, turned into an exception so that every ``finally`` runs."""
-
-
-def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
-    raise _Interrupted
-
-
-# --- CPU accounting from /proc ---------------------------------------------------------------
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds) of a process, or None when it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw.rsplit(")", 1)[1].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def _tree(pid: int) -> list[int]:
-    """A process and all its descendants."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            stat = _proc_stat(int(entry.name))
-            if stat is not None:
-                parents.setdefault(stat[0], []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(parents.get(current, []))
-    return found
-
-
-def _machine_seconds() -> tuple[float, float, float]:
-    """CPU seconds since boot over every CPU: (processes, interrupts, stolen by the host)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = values
-    return (user + nice + system) / _TICK, (irq + softirq) / _TICK, steal / _TICK
-
-
-class CpuMeter:
-    """CPU used by named process trees (and by everything else) between two readings."""
-
-    def __init__(self, roots: Callable[[], dict[str, tuple[int | None, bool]]]) -> None:
-        """``roots`` gives, per name, a pid and whether to count its descendants too."""
-        self._roots = roots
-        self._start: dict[str, float] = {}
-        self._pids: dict[str, list[int]] = {}
-        self._t0 = 0.0
-        self._machine0 = (0.0, 0.0, 0.0)
-
-    def _read(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for name, pids in self._pids.items():
-            total = 0.0
-            for pid in pids:
-                stat = _proc_stat(pid)
-                total += stat[1] if stat else 0.0
-            out[name] = total
-        return out
-
-    def start(self) -> None:
-        self._pids = {
-            name: _tree(pid) if tree else [pid]
-            for name, (pid, tree) in self._roots().items()
-            if pid is not None
-        }
-        self._start = self._read()
-        self._machine0 = _machine_seconds()
-        self._t0 = time.monotonic()
-
-    def stop(self) -> dict[str, float]:
-        """Percent of one core per name, plus ``other`` processes, ``irq`` and ``steal``."""
-        wall = max(time.monotonic() - self._t0, 1e-9)
-        now = self._read()
-        used = {name: now[name] - self._start.get(name, 0.0) for name in now}
-        busy, irq, steal = (b - a for a, b in zip(self._machine0, _machine_seconds(), strict=True))
-        used["other"] = max(0.0, busy - sum(used.values()))
-        used["irq"], used["steal"] = irq, steal
-        return {name: round(100 * seconds / wall, 1) for name, seconds in used.items()}
-
-
-# --- child processes -------------------------------------------------------------------------
-
-
-def _parent_death(sig: signal.Signals) -> Callable[[], None] | None:
-    """A ``preexec_fn`` asking Linux to send ``sig`` to the child if this process dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-    def preexec() -> None:
-        prctl(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG
-
-    return preexec
-
-
-class Service:
-    """``python -m <module> <args>`` as a child in its own session, stopped with SIGTERM."""
-
-    def __init__(self, module: str, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.module, self.args, self.env, self.log = module, args, env, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as sink:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", self.module, *self.args],
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches us only; we stop it in order
-                preexec_fn=_parent_death(signal.SIGTERM),  # noqa: PLW1509
-            )
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process is not None else None
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, timeout: float = 30) -> None:
-        """SIGTERM, wait, SIGKILL (the whole session) if it does not go."""
-        process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 def _wait_http_ready(base_url: str, service: Service, timeout: float = 60) -> None:
@@ -824,7 +659,7 @@ def group_state(client: redis.Redis, shard: str) -> tuple[tuple[int, int], int] 
     for group in groups:
         name = group["name"]
         if (name.decode() if isinstance(name, bytes) else name) == topics.COMMAND_GROUP:
-            return _id_tuple(group["last-delivered-id"]), int(group["pending"])
+            return id_tuple(group["last-delivered-id"]), int(group["pending"])
     return None
 
 
@@ -832,7 +667,7 @@ def wait_drained(
     client: redis.Redis, shard: str, last_id: str, matcher: Service, timeout: float = 300
 ) -> None:
     """Wait until the matcher has delivered and acked everything up to ``last_id``."""
-    target = _id_tuple(last_id)
+    target = id_tuple(last_id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = group_state(client, shard)
@@ -969,7 +804,7 @@ def matcher_drain(
         queue_seconds = time.perf_counter() - queued_at
         del orders, encoded
         replies_from = reply_tail_id(client, shard)
-        target = _id_tuple(last_id)
+        target = id_tuple(last_id)
         initial = group_state(client, shard)
         assert initial is not None
 
@@ -1056,130 +891,6 @@ def durable_write_floor(client: redis.Redis, count: int = 2000) -> dict[str, flo
     return figures
 
 
-def redis_pid(client: redis.Redis) -> int | None:
-    info: Any = client.info("server")
-    return int(info["process_id"]) if "process_id" in info else None
-
-
-# --- profiling -------------------------------------------------------------------------------
-
-
-def _start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
-    """Sample ``pid`` (and its children) without pausing it, until SIGINT; stacks to ``out``."""
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(py_spy).exists():
-        print("py-spy not found: pip install py-spy (not a project dependency)")
-        return None
-    command = [py_spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking"]
-    command += ["--rate", "200", "--format", "raw", "--output", str(out)]
-    return subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=_parent_death(signal.SIGTERM),  # noqa: PLW1509
-    )
-
-
-@contextlib.contextmanager
-def py_spy(targets: dict[str, int | None], out_dir: Path | None) -> Iterator[None]:
-    """Profile the named processes for the length of the block, then print a summary of each.
-
-    Does nothing when ``out_dir`` is None.
-    """
-    if out_dir is None:
-        yield
-        return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    spies: list[tuple[str, subprocess.Popen[bytes]]] = []
-    try:
-        for name, pid in targets.items():
-            spy = _start_py_spy(pid, out_dir / f"{name}.txt") if pid is not None else None
-            if spy is not None:
-                spies.append((name, spy))
-        time.sleep(0.5)  # let py-spy attach
-        yield
-    finally:
-        for _, spy in spies:
-            with contextlib.suppress(ProcessLookupError):
-                spy.send_signal(signal.SIGINT)  # py-spy writes its output and exits
-        for _, spy in spies:
-            try:
-                spy.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                spy.kill()
-                spy.wait()
-    for name, _ in spies:
-        print(f"--- py-spy: {name} ({out_dir / name}.txt) ---")
-        print(profile_summary(out_dir / f"{name}.txt"), flush=True)
-
-
-_PROJECT_DIRS = ("edge/", "matcher/", "model/")
-
-
-def _package(frame: str) -> str:
-    """The package a frame's code belongs to: ``litestar``, ``redis``, ``edge``, ``asyncio``...
-
-    C code (msgspec, hiredis, uvloop's loop, system calls) counts for the Python frame that
-    called it; uvloop's own loop shows as ``asyncio/runners.py``, named ``event loop`` here.
-    """
-    path = frame.partition(" (")[2].rsplit(":", 1)[0]
-    if path.startswith("asyncio/runners.py"):
-        return "event loop (uvloop, I/O system calls)"
-    for marker in ("site-packages/", "lib/python3.11/", "lib/python3.12/"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-    head, sep, _ = path.partition("/")
-    return head if sep else (path.removesuffix(".py") or frame)
-
-
-def _frame_name(frame: str) -> str:
-    """``handle (edge/trading.py:123)`` → ``handle (edge/trading.py)``; site-packages shortened."""
-    name, _, where = frame.partition(" (")
-    path = where.rsplit(":", 1)[0]
-    for marker in ("site-packages/", "lib/python3"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-    return f"{name} ({path})" if where else name
-
-
-def profile_summary(path: Path, top: int = 25) -> str:
-    """Top functions by own samples and by samples under them, from collapsed stacks."""
-    own: Counter[str] = Counter()
-    under: Counter[str] = Counter()
-    lines_of_ours: Counter[str] = Counter()
-    packages: Counter[str] = Counter()
-    total = 0
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return f"(no profile at {path})"
-    for line in lines:
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        total += count
-        frames = [_frame_name(f) for f in stack.split(";")]
-        own[frames[-1]] += count
-        packages[_package(stack.rsplit(";", 1)[-1])] += count
-        for name in set(frames):
-            under[name] += count
-        ours = [f for f in stack.split(";") if f.partition(" (")[2].startswith(_PROJECT_DIRS)]
-        lines_of_ours[ours[-1] if ours else "(outside edge/, matcher/, model/)"] += count
-    if not total:
-        return f"(empty profile at {path})"
-    out = [f"{total} samples; own, by package:"]
-    out += [f"  {100 * n / total:5.1f}%  {name}" for name, n in packages.most_common(12)]
-    out.append("own, by function:")
-    out += [f"  {100 * n / total:5.1f}%  {name}" for name, n in own.most_common(top)]
-    out.append("including callees:")
-    out += [f"  {100 * n / total:5.1f}%  {name}" for name, n in under.most_common(top)]
-    out.append("by the deepest line of project code on the stack (library calls included):")
-    out += [f"  {100 * n / total:5.1f}%  {name}" for name, n in lines_of_ours.most_common(top)]
-    return "\n".join(out)
-
-
 # --- orchestration ---------------------------------------------------------------------------
 
 
@@ -1194,6 +905,7 @@ class Options:
     requests: int
     drain: int
     profile: Path | None
+    json: Path | None = None
 
 
 class Bench:
@@ -1401,27 +1113,18 @@ class Bench:
             f.get("w2_c16_orders_per_s", 0) / max(f.get("c16_orders_per_s", 1), 1), 3
         )
         print("\ntargets:")
-        checks = [
-            ("c1_p50_ms", "<="),
-            ("c1_p99_ms", "<="),
-            ("c16_orders_per_s", ">="),
-            ("c16_p99_ms", "<="),
-            ("rest_c16_orders_per_s", ">="),
-            ("matcher_drain_commands_per_s", ">="),
-        ]
-        for key, op in checks:
-            value, goal = f.get(key), TARGETS[key]
+        for entry in targeted("edge"):
+            value = f.get(entry.key)
             if value is None:
                 continue
-            ok = value <= goal if op == "<=" else value >= goal
-            f[f"target_{key}_met"] = int(ok)
-            print(f"  {key:<32} {value:>10,.3f}  {op} {goal:>10,.1f}  {'met' if ok else 'MISSED'}")
-        f["target_rest_c16_vs_c16_met"] = int(rest_ratio >= 0.9)
-        print(
-            f"  rest_c16 / c16 = {rest_ratio:.3f} (target >= 0.9: "
-            f"{'met' if rest_ratio >= 0.9 else 'MISSED'})"
-        )
+            ok = bool(entry.met(value))
+            f[f"target_{entry.key}_met"] = int(ok)
+            print(
+                f"  {entry.key:<32} {value:>10,.3f}  {entry.op} {entry.target:>10,.1f}  "
+                f"{verdict(ok)}"
+            )
         errors = sum(v for k, v in f.items() if k.endswith(("_errors", "_timeouts")))
+        f["errors_and_timeouts"] = errors
         print(f"  errors + timeouts over all runs: {errors}")
         print(json.dumps(f, separators=(",", ":")))
 
@@ -1439,6 +1142,9 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--requests", type=int, default=20_000, help="distinct prebuilt requests")
     parser.add_argument("--drain", type=int, default=None, help="commands for the matcher alone")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy a c16 run into DIR")
+    parser.add_argument(
+        "--json", type=Path, default=None, help="also write the figures and targets to this file"
+    )
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     return Options(
@@ -1451,27 +1157,22 @@ def parse_args(argv: list[str] | None) -> Options:
         requests=args.requests,
         drain=args.drain if args.drain is not None else (50_000 if quick else 200_000),
         profile=args.profile,
+        json=args.json,
     )
-
-
-@contextlib.contextmanager
-def _workdir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="tidewater-bench-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
+    title = "End to end: HTTP -> edge -> Redis -> matcher -> reply (bench/edge.py)"
+    result = JsonResult("edge", title, options.json, options.quick)
     # Ctrl-C and SIGTERM stop everything in order, even when started with SIGINT ignored
     # (as a background job of a non-interactive shell is).
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupted)
+    signal.signal(signal.SIGTERM, raise_interrupted)
     try:
-        with _workdir() as workdir, embedded_services() as services:
+        with temp_workdir() as workdir, embedded_services() as services:
             migrate(services.database_url)
+            result.servers = server_versions(services)
             bench = Bench(options, services, workdir)
             try:
                 bench.run()
@@ -1487,6 +1188,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 bench.close()
         bench.report()  # after the servers' goodbye logs: the JSON line comes last
+        result.write(bench.figures, exit_ok=True)
     except KeyboardInterrupt:
         print("interrupted: every process this run started is stopped", file=sys.stderr)
         return 130

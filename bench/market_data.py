@@ -51,7 +51,7 @@ Phases
    ``trades`` + ``orders`` + ``ledger`` afterwards (inserts), plus the order UPDATEs (two per
    trade, one per OrderRested/OrderClosed) as "row writes"; the target is checked on row writes.
 
-CPU of each process is read from ``/proc`` and given in % of ONE core (see bench/edge.py).
+CPU of each process is read from ``/proc`` and given in % of ONE core (see bench/_common.py).
 """
 
 from __future__ import annotations
@@ -85,16 +85,20 @@ import redis  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 import uvloop  # noqa: E402
 
-from bench.edge import (  # noqa: E402
+from bench._common import (  # noqa: E402
     CpuMeter,
+    JsonResult,
     Service,
-    _id_tuple,
-    _raise_interrupted,
-    _tree,
-    _workdir,
+    id_tuple,
     percentile,
+    process_tree,
     py_spy,
+    raise_interrupted,
     redis_pid,
+    server_versions,
+    targeted,
+    temp_workdir,
+    verdict,
 )
 from infra.embedded import EmbeddedServices, embedded_services, free_port  # noqa: E402
 from infra.migrate import migrate  # noqa: E402
@@ -115,11 +119,7 @@ PAIR_BASE = 10**9
 BENCH_NODE = 1022
 PERSIST_DB = "tidewater_persist"
 
-TARGETS = {
-    "flow_events_per_s": (">=", 100_000.0),
-    "ws_1000_age_p99_ms": ("<=", 50.0),
-    "persist_row_writes_per_s": (">=", 100_000.0),
-}
+# The targets live in bench/_common.FIGURES, the one table every bench and the report read.
 
 SERVICE_ENV = {
     "TIDEWATER_RATE_LIMIT": "0",
@@ -143,7 +143,7 @@ class TreeCpuMeter(CpuMeter):
     def stop(self) -> dict[str, float]:
         for name, (pid, tree) in self._roots().items():
             if pid is not None and tree and name in self._pids:
-                self._pids[name] = sorted(set(self._pids[name]) | set(_tree(pid)))
+                self._pids[name] = sorted(set(self._pids[name]) | set(process_tree(pid)))
         return super().stop()
 
 
@@ -257,14 +257,14 @@ def group_state(client: redis.Redis, key: str, group: str) -> tuple[tuple[int, i
     for entry in groups:
         name = entry["name"]
         if (name.decode() if isinstance(name, bytes) else name) == group:
-            return _id_tuple(entry["last-delivered-id"]), int(entry["pending"])
+            return id_tuple(entry["last-delivered-id"]), int(entry["pending"])
     return None
 
 
 def wait_matcher(
     client: redis.Redis, shard: str, last_id: str, matcher: Service, timeout: float = 600
 ) -> None:
-    target = _id_tuple(last_id)
+    target = id_tuple(last_id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = group_state(client, topics.commands(shard), topics.COMMAND_GROUP)
@@ -502,6 +502,7 @@ class Options:
     clients: list[int]
     seed: int
     profile: Path | None
+    json: Path | None = None
 
 
 class Bench:
@@ -864,7 +865,7 @@ class Bench:
         self.matcher.stop()
         counts = count_events(self.client, self.shard)
         key = topics.events(self.shard)
-        target = _id_tuple(counts.last_id)
+        target = id_tuple(counts.last_id)
         launched = time.perf_counter()
         self.persist.start()
         meter = self.cpu(
@@ -939,13 +940,16 @@ class Bench:
     def report(self) -> None:
         f = self.figures
         print("\ntargets:")
-        for key, (op, goal) in TARGETS.items():
-            value = f.get(key)
+        for entry in targeted("market_data"):
+            value = f.get(entry.key)
             if value is None:
                 continue
-            ok = value <= goal if op == "<=" else value >= goal
-            f[f"target_{key}_met"] = int(ok)
-            print(f"  {key:<28} {value:>12,.1f}  {op} {goal:>10,.0f}  {'met' if ok else 'MISSED'}")
+            ok = bool(entry.met(value))
+            f[f"target_{entry.key}_met"] = int(ok)
+            print(
+                f"  {entry.key:<28} {value:>12,.1f}  {entry.op} {entry.target:>10,.0f}  "
+                f"{verdict(ok)}"
+            )
         print(json.dumps(f, separators=(",", ":")))
 
 
@@ -962,6 +966,9 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--clients", type=str, default="10,100,1000")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", type=Path, default=None, help="py-spy each phase into DIR")
+    parser.add_argument(
+        "--json", type=Path, default=None, help="also write the figures and targets to this file"
+    )
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     return Options(
@@ -974,21 +981,25 @@ def parse_args(argv: list[str] | None) -> Options:
         clients=[int(c) for c in args.clients.split(",") if c.strip()],
         seed=args.seed,
         profile=args.profile,
+        json=args.json,
     )
 
 
 @contextlib.contextmanager
 def _signals() -> Iterator[None]:
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupted)
+    signal.signal(signal.SIGTERM, raise_interrupted)
     yield
 
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
+    title = "Market data: Bytewax flow, WebSocket fan-out, persist agent (bench/market_data.py)"
+    result = JsonResult("market_data", title, options.json, options.quick)
     try:
-        with _signals(), _workdir() as workdir, embedded_services() as services:
+        with _signals(), temp_workdir() as workdir, embedded_services() as services:
             migrate(services.database_url)
+            result.servers = server_versions(services)
             bench = Bench(options, services, workdir)
             try:
                 bench.run()
@@ -1004,6 +1015,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 bench.close()
         bench.report()  # after the servers' goodbye logs: the JSON line comes last
+        result.write(bench.figures, exit_ok=True)
     except KeyboardInterrupt:
         print("interrupted: every process this run started is stopped", file=sys.stderr)
         return 130
