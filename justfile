@@ -22,9 +22,9 @@ status *args:
 test *args:
     python -m pytest "$@"
 
-# Long seeded replays and soak runs only (the `slow` mark)
+# Long seeded replays and the long fault scenarios (marks `slow` and `soak`)
 soak *args:
-    python -m pytest -m slow "$@" || { code=$?; [[ $code == 5 ]] && echo "soak: no slow tests selected"; [[ $code == 5 ]] || exit $code; }
+    TIDEWATER_SOAK=1 python -m pytest -m "slow or soak" "$@" || { code=$?; [[ $code == 5 ]] && echo "soak: no slow tests selected"; [[ $code == 5 ]] || exit $code; }
 
 # Lint, format check and type check
 lint:
@@ -37,16 +37,6 @@ fmt:
     ruff format .
     ruff check --fix .
 
-# Run every benchmark in bench/ in turn (each prints its figures and a JSON line)
+# Run every benchmark in bench/ and write docs/benchmarks.md, each figure beside its target (--quick: smoke run; --only matcher,peer)
 bench *args:
-    #!/usr/bin/env bash
-    set -euo pipefail
-    shopt -s nullglob
-    ran=0
-    for script in bench/*.py; do
-        [[ "$(basename "$script")" == _* ]] && continue
-        echo "== $script"
-        python "$script" "$@"
-        ran=$((ran + 1))
-    done
-    if (( ran == 0 )); then echo "bench: no benchmarks in bench/ yet"; fi
+    python bench/report.py "$@"
