@@ -65,9 +65,7 @@ class Agent(Generic[T]):
             stopper = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                await self._cancel(task)
                 return
             stopper.cancel()
             error = task.exception()
@@ -79,6 +77,23 @@ class Agent(Generic[T]):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), backoff)
             backoff = min(backoff * 2, max_backoff)
+
+    async def _cancel(self, task: asyncio.Task[None], grace: float = 1.0) -> None:
+        """Cancel ``task`` and wait for it to end, cancelling again while it goes on.
+
+        A cancellation can be lost inside a client library (one that lands as a read times out
+        may come back as an ordinary timeout), and the agent would then read on for ever; so a
+        task still running after ``grace`` seconds is cancelled once more.
+        """
+        attempts = 0
+        while not task.done():
+            if attempts:
+                log.warning("agent %s ignored a cancellation; cancelling again", self.name)
+            task.cancel()
+            attempts += 1
+            await asyncio.wait({task}, timeout=grace)
+        if not task.cancelled():
+            task.exception()  # retrieved: an error while stopping is not a crash to report
 
     @contextlib.asynccontextmanager
     async def test_context(self) -> AsyncIterator[MemorySource]:

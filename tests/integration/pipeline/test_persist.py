@@ -173,6 +173,35 @@ def test_a_crashing_agent_is_restarted_and_its_entries_come_again(
     assert app.agents[0].restarts == 1
 
 
+def test_an_agent_that_swallows_a_cancellation_still_stops(redis_url: str) -> None:
+    """A cancellation lost inside a client library must not keep the runtime from stopping."""
+    swallowed: list[int] = []
+
+    async def scenario() -> None:
+        app = App("test", aioredis.Redis.from_url(redis_url))
+
+        @app.agent(app.topic("stubborn", lambda f: f[b"v"]), group="g")
+        async def stubborn(stream: Stream[bytes]) -> None:
+            while True:
+                try:
+                    async for _ in stream:
+                        pass
+                except asyncio.CancelledError:
+                    swallowed.append(1)
+                    if len(swallowed) > 1:
+                        raise  # only the first is lost, as with a cancel that became a timeout
+
+        stop = asyncio.Event()
+        runner = asyncio.create_task(app.run(stop))
+        await asyncio.sleep(0.3)
+        stop.set()
+        await asyncio.wait_for(runner, 10)
+        await app.client.aclose()
+
+    asyncio.run(scenario())
+    assert len(swallowed) == 2
+
+
 def test_agent_killed_mid_batch_loses_and_duplicates_nothing(
     redis_client: redis.Redis, redis_url: str, db_url: str
 ) -> None:
