@@ -503,6 +503,7 @@ class Options:
     seed: int
     profile: Path | None
     json: Path | None = None
+    edge_workers: int = 1
 
 
 class Bench:
@@ -525,7 +526,8 @@ class Bench:
         flow_env = {**self.env, "TIDEWATER_FLOW_RECOVERY_DIR": str(workdir / "flow-recovery")}
         self.flow = Service("pipeline.flows", [], flow_env, workdir / "flow.log")
         self.port = free_port()
-        self.edge = Service("edge", ["--port", str(self.port)], self.env, workdir / "edge.log")
+        edge_args = ["--port", str(self.port), "--workers", str(options.edge_workers)]
+        self.edge = Service("edge", edge_args, self.env, workdir / "edge.log")
         persist_env = {**self.env, "DATABASE_URL": self.persist_url}
         self.persist = Service("pipeline", [], persist_env, workdir / "persist.log")
         self.figures: dict[str, float | int] = {}
@@ -965,6 +967,9 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--ws-seconds", type=float, default=None, help="measured s per N")
     parser.add_argument("--clients", type=str, default="10,100,1000")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--edge-workers", type=int, default=1, help="uvicorn worker processes of the edge"
+    )
     parser.add_argument("--profile", type=Path, default=None, help="py-spy each phase into DIR")
     parser.add_argument(
         "--json", type=Path, default=None, help="also write the figures and targets to this file"
@@ -982,6 +987,7 @@ def parse_args(argv: list[str] | None) -> Options:
         seed=args.seed,
         profile=args.profile,
         json=args.json,
+        edge_workers=args.edge_workers,
     )
 
 

@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         loop="uvloop",
         http="httptools",
+        ws="edge.wsprotocol:CoalescingWebSocketProtocol",
         access_log=False,
         timeout_graceful_shutdown=10,
     )

@@ -104,13 +104,14 @@ class _Session:
         self.bad = 0
         self.window_start = time.monotonic()
         self.window_count = 0
-        self.send_lock = asyncio.Lock()
         self.closing: _CloseError | None = None
         self.slow = asyncio.Event()
 
     async def send(self, payload: bytes) -> None:
-        async with self.send_lock:
-            await self.socket.send_text(payload.decode())
+        """One text frame. The ASGI event goes straight to the socket's ``send`` (what
+        ``send_text`` ends in, minus two layers: this runs once per message per client). No
+        lock is needed between the forwarders: uvicorn's protocol writes each frame whole."""
+        await self.socket.send({"type": "websocket.send", "bytes": None, "text": payload.decode()})
 
     async def serve(self) -> None:
         reader = asyncio.create_task(self._read())
