@@ -32,7 +32,13 @@ from edge.public import (
 )
 from edge.request import ExactRequest
 from edge.trading import Exchange, TradingController
-from edge.ws import MAX_BACKLOG, BoundedSubscriber, SerialPubSubBackend, ws_endpoint
+from edge.ws import (
+    MAX_STREAM_BACKLOG,
+    BoundedSubscriber,
+    Fanout,
+    SerialPubSubBackend,
+    ws_endpoint,
+)
 from model.settings import EdgeSettings, Settings, get_settings
 
 __all__ = ["create_app"]
@@ -67,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
     channels = ChannelsPlugin(
         backend=SerialPubSubBackend(redis=pubsub_client),
         arbitrary_channels_allowed=True,
-        subscriber_max_backlog=MAX_BACKLOG,
+        subscriber_max_backlog=MAX_STREAM_BACKLOG,
         subscriber_backlog_strategy="backoff",
         subscriber_class=BoundedSubscriber,
     )
@@ -89,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
             settings=edge,
             jwt_auth=jwt_auth,
             exchange=Exchange(markets, settings.shards, gateway),
+            fanout=Fanout(channels),
         )
         try:
             yield

@@ -5,11 +5,16 @@ Client → server: ``{"method": "SUBSCRIBE" | "UNSUBSCRIBE", "params": [...], "i
 subscribed), ``{"method": "PING", "id": n}``. Every request is answered ``{"id": n, "result":
 ...}`` or ``{"id": n, "error": {"code", "message"}}``. Pushes: ``{"stream": name, "data": ...}``.
 
-Fan-out: Litestar's channels plugin on Redis pub/sub. Each subscribed stream is one channels
-subscriber whose queue is bounded; a client that falls ``max_backlog`` messages behind is
-disconnected (close code 1008, reason "slow consumer") instead of being buffered without bound:
-it reconnects and resyncs from a snapshot. Limits: frame size, subscriptions per connection,
-messages per second, and malformed messages per connection; transport-level pings are uvicorn's.
+Fan-out: one Redis pub/sub subscription per stream for the whole process (Litestar's channels
+plugin), pushed to every session that follows the stream by :class:`Fanout`. The push is built
+once per message: where the server is uvicorn with :mod:`edge.wsprotocol` and the client did not
+negotiate compression, the WebSocket frame itself is built once and written to each connection
+without a task switch or an ``await``; otherwise each session has a bounded backlog and a task
+that sends it. Either way a client falls behind by a bounded amount only (``MAX_BUFFERED_BYTES``
+unsent, or ``MAX_BACKLOG`` messages) and is then disconnected (close code 1008, reason "slow
+consumer") instead of being buffered without bound: it reconnects and resyncs from a snapshot.
+Limits: frame size, subscriptions per connection, messages per second, and malformed messages
+per connection; transport-level pings are uvicorn's.
 """
 
 from __future__ import annotations
@@ -18,21 +23,32 @@ import asyncio
 import contextlib
 import re
 import time
+from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
 
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.channels import ChannelsPlugin, Subscriber
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.exceptions import WebSocketDisconnect
+from websockets.frames import Frame, Opcode
 
 from edge.auth import verify_token
+from edge.wsprotocol import FRAMES_EXTENSION
 from model import topics
 from model.config import MarketConfig
 from model.settings import EdgeSettings
 
-__all__ = ["INTERVALS", "BoundedSubscriber", "SerialPubSubBackend", "ws_endpoint"]
+__all__ = [
+    "INTERVALS",
+    "MAX_STREAM_BACKLOG",
+    "BoundedSubscriber",
+    "Fanout",
+    "SerialPubSubBackend",
+    "ws_endpoint",
+]
 
 INTERVALS = ("1m", "5m", "15m", "1h", "1d", "1w")
 _STREAM = re.compile(r"^(trades|depth|ticker|kline\.(1m|5m|15m|1h|1d|1w))@([A-Za-z0-9_-]{3,32})$")
@@ -40,7 +56,9 @@ MAX_FRAME = 4096
 MAX_SUBSCRIPTIONS = 50
 MAX_MESSAGES_PER_SECOND = 20
 MAX_BAD_MESSAGES = 10
-MAX_BACKLOG = 1000
+MAX_BACKLOG = 1000  # messages waiting for one session's sender task
+MAX_BUFFERED_BYTES = 1 << 20  # bytes written to one connection and not yet sent
+MAX_STREAM_BACKLOG = 10_000  # messages of one stream waiting for the fan-out
 CLOSE_TIMEOUT_S = 5
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
@@ -91,37 +109,139 @@ class _CloseError(Exception):
         self.code, self.reason = code, reason
 
 
+class FrameWriter(Protocol):
+    """What :class:`edge.wsprotocol.CoalescingWebSocketProtocol` offers a session."""
+
+    def shares_frames(self) -> bool: ...
+
+    def write_frame(self, frame: bytes, limit: int) -> bool: ...
+
+
+@dataclass(eq=False)
+class _Stream:
+    """One pub/sub channel and its followers, grouped by the stream name each asked for."""
+
+    channel: str
+    subscriber: Subscriber
+    followers: dict[str, dict[_Session, None]] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
+
+class Fanout:
+    """Every stream this process serves: one channels subscriber each, pushed to its sessions.
+
+    A message is turned into its push (``{"stream": name, "data": ...}``) and WebSocket frame
+    once per stream name, not once per client, and handed to every follower in one synchronous
+    loop. If the fan-out itself falls ``MAX_STREAM_BACKLOG`` messages behind (the process is
+    overloaded), messages are lost for every follower of that stream, so each is disconnected
+    to resync.
+    """
+
+    def __init__(self, channels: ChannelsPlugin) -> None:
+        self.channels = channels
+        self.streams: dict[str, _Stream] = {}
+        self._lock = asyncio.Lock()
+
+    async def follow(self, channel: str, name: str, session: _Session) -> None:
+        async with self._lock:
+            stream = self.streams.get(channel)
+            if stream is None:
+                subscriber = await self.channels.subscribe([channel])
+                stream = _Stream(channel, subscriber)
+                stream.task = asyncio.create_task(self._push(stream))
+                self.streams[channel] = stream
+            stream.followers.setdefault(name, {})[session] = None
+
+    async def leave(self, channel: str, name: str, session: _Session) -> None:
+        async with self._lock:
+            stream = self.streams.get(channel)
+            sessions = stream.followers.get(name) if stream is not None else None
+            if stream is None or sessions is None:
+                return
+            sessions.pop(session, None)
+            if not sessions:
+                del stream.followers[name]
+            if stream.followers:
+                return
+            del self.streams[channel]
+            await self.channels.unsubscribe(stream.subscriber)
+            if stream.task is not None:
+                stream.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await stream.task
+
+    async def _push(self, stream: _Stream) -> None:
+        subscriber = stream.subscriber
+        overflowed = subscriber.overflowed if isinstance(subscriber, BoundedSubscriber) else None
+        async for data in subscriber.iter_events():
+            if overflowed is not None and overflowed.is_set():
+                overflowed.clear()
+                for sessions in stream.followers.values():
+                    for session in sessions:
+                        session.fall_behind("server behind: reconnect and resync")
+            # No await below: followers cannot change while a message is handed out.
+            for name, sessions in stream.followers.items():
+                payload = b'{"stream":"' + name.encode() + b'","data":' + data + b"}"
+                frame = Frame(Opcode.TEXT, payload).serialize(mask=False)
+                for session in sessions:
+                    session.push(payload, frame)
+
+
 class _Session:
     """One client: its subscriptions, its user once authenticated, its limits."""
 
     def __init__(
-        self, socket: WebSocket[Any, Any, Any], channels: ChannelsPlugin, config: MarketConfig,
+        self, socket: WebSocket[Any, Any, Any], fanout: Fanout, config: MarketConfig,
         settings: EdgeSettings,
     ) -> None:  # fmt: skip
-        self.socket, self.channels, self.config, self.settings = socket, channels, config, settings
+        self.socket, self.fanout, self.config, self.settings = socket, fanout, config, settings
         self.user: int | None = None
-        self.subs: dict[str, tuple[Subscriber, list[asyncio.Task[Any]]]] = {}
+        self.subs: dict[str, str] = {}  # stream name -> channel
         self.bad = 0
         self.window_start = time.monotonic()
         self.window_count = 0
         self.closing: _CloseError | None = None
         self.slow = asyncio.Event()
+        self.behind = False
+        self.writer = _frame_writer(socket)
+        # Without a frame writer, pushes wait here for the sender task.
+        self.backlog: deque[bytes] = deque()
+        self.backlog_ready = asyncio.Event()
+
+    def push(self, payload: bytes, frame: bytes) -> None:
+        """Hand over one push (the fan-out calls this once per message per client: it must
+        not block, and it is kept short)."""
+        if self.behind:
+            return
+        if self.writer is not None:
+            if not self.writer.write_frame(frame, MAX_BUFFERED_BYTES):
+                self.fall_behind()
+        elif len(self.backlog) < MAX_BACKLOG:
+            self.backlog.append(payload)
+            self.backlog_ready.set()
+        else:
+            self.fall_behind()
+
+    def fall_behind(self, reason: str = "slow consumer: reconnect and resync") -> None:
+        if self.closing is None:
+            self.closing = _CloseError(1008, reason)
+        self.behind = True
+        self.slow.set()
 
     async def send(self, payload: bytes) -> None:
         """One text frame. The ASGI event goes straight to the socket's ``send`` (what
-        ``send_text`` ends in, minus two layers: this runs once per message per client). No
-        lock is needed between the forwarders: uvicorn's protocol writes each frame whole."""
+        ``send_text`` ends in, minus two layers). No lock is needed between the sender task and
+        the answers: uvicorn's protocol writes each frame whole."""
         await self.socket.send({"type": "websocket.send", "bytes": None, "text": payload.decode()})
 
     async def serve(self) -> None:
-        reader = asyncio.create_task(self._read())
-        watcher = asyncio.create_task(self.slow.wait())
+        tasks = [asyncio.create_task(self._read()), asyncio.create_task(self.slow.wait())]
+        if self.writer is None:
+            tasks.append(asyncio.create_task(self._send_backlog()))
         try:
-            await asyncio.wait({reader, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            if watcher.done() and self.closing is None:
-                self.closing = _CloseError(1008, "slow consumer: reconnect and resync")
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (reader, watcher):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
@@ -135,6 +255,16 @@ class _Session:
                     self.socket.close(code=self.closing.code, reason=self.closing.reason),
                     CLOSE_TIMEOUT_S,
                 )
+
+    async def _send_backlog(self) -> None:
+        try:
+            while True:
+                await self.backlog_ready.wait()
+                while self.backlog:
+                    await self.send(self.backlog.popleft())
+                self.backlog_ready.clear()
+        except (WebSocketDisconnect, RuntimeError):
+            return
 
     async def _read(self) -> None:
         try:
@@ -222,15 +352,8 @@ class _Session:
             return
         for name, channel in channels:
             if name not in self.subs:
-                subscriber = await self.channels.subscribe([channel])
-                tasks: list[asyncio.Task[Any]] = [
-                    asyncio.create_task(self._forward(name, subscriber))
-                ]
-                if isinstance(subscriber, BoundedSubscriber):
-                    watch = asyncio.create_task(subscriber.overflowed.wait())
-                    watch.add_done_callback(lambda w: None if w.cancelled() else self.slow.set())
-                    tasks.append(watch)
-                self.subs[name] = (subscriber, tasks)
+                self.subs[name] = channel
+                await self.fanout.follow(channel, name, self)
         await self.answer(request_id, None)
 
     async def authenticate(self, request_id: int | None, params: list[str]) -> None:
@@ -241,29 +364,22 @@ class _Session:
         self.user = verified[0]
         await self.answer(request_id, None)
 
-    async def _forward(self, name: str, subscriber: Subscriber) -> None:
-        prefix = f'{{"stream":"{name}","data":'.encode()
-        try:
-            async for data in subscriber.iter_events():
-                await self.send(prefix + data + b"}")
-        except (WebSocketDisconnect, RuntimeError):
-            return
-
     async def _drop(self, name: str) -> None:
-        entry = self.subs.pop(name, None)
-        if entry is None:
-            return
-        subscriber, tasks = entry
-        await self.channels.unsubscribe(subscriber)
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        channel = self.subs.pop(name, None)
+        if channel is not None:
+            await self.fanout.leave(channel, name, self)
+
+
+def _frame_writer(socket: WebSocket[Any, Any, Any]) -> FrameWriter | None:
+    """The connection's frame writer, if the server offers one and frames can be shared."""
+    offered = (socket.scope.get("extensions") or {}).get(FRAMES_EXTENSION)
+    writer = cast("FrameWriter | None", offered.get("writer") if offered else None)
+    return writer if writer is not None and writer.shares_frames() else None
 
 
 @websocket("/ws", opt={"exclude_from_auth": True})
-async def ws_endpoint(socket: WebSocket[Any, Any, Any], channels: ChannelsPlugin) -> None:
+async def ws_endpoint(socket: WebSocket[Any, Any, Any]) -> None:
     """Market data and private order streams over one socket."""
     await socket.accept()
     state = socket.app.state
-    await _Session(socket, channels, state.exchange.config, state.settings).serve()
+    await _Session(socket, state.fanout, state.exchange.config, state.settings).serve()

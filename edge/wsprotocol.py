@@ -7,8 +7,14 @@ connection is given during one pass of the event loop are joined and written onc
 of the pass. When the edge keeps up, a frame leaves one loop pass later (microseconds); when it
 falls behind, the frames waiting for a client go out in one call instead of one each.
 
-Only the transport changes; the WebSocket protocol itself is uvicorn's (``websockets`` sans-I/O),
-selected with ``uvicorn.run(..., ws="edge.wsprotocol:CoalescingWebSocketProtocol")``.
+The protocol also offers the app, as the ASGI scope extension ``tidewater.frames``, a writer of
+frames built once for many connections (:meth:`CoalescingWebSocketProtocol.write_frame`): the
+market-data fan-out (:mod:`edge.ws`) serializes each push once and writes the same bytes to every
+follower with no ``await`` per client. It is offered only where that is correct, a connection
+that negotiated no extension (permessage-deflate compresses per connection).
+
+The WebSocket protocol itself is uvicorn's (``websockets`` sans-I/O), selected with
+``uvicorn.run(..., ws="edge.wsprotocol:CoalescingWebSocketProtocol")``.
 """
 
 from __future__ import annotations
@@ -17,8 +23,13 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+from websockets.protocol import State
 
-__all__ = ["CoalescingTransport", "CoalescingWebSocketProtocol"]
+__all__ = ["FRAMES_EXTENSION", "CoalescingTransport", "CoalescingWebSocketProtocol"]
+
+#: The ASGI scope extension under which the protocol offers itself as a frame writer.
+FRAMES_EXTENSION = "tidewater.frames"
 
 
 class CoalescingTransport:
@@ -33,11 +44,13 @@ class CoalescingTransport:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self._pending_size = 0
 
     def write(self, data: bytes) -> None:
         if not self._pending:
             self._loop.call_soon(self.flush)
         self._pending.append(bytes(data))
+        self._pending_size += len(data)
 
     def writelines(self, chunks: Any) -> None:
         for chunk in chunks:
@@ -49,6 +62,7 @@ class CoalescingTransport:
             return
         data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         self._pending.clear()
+        self._pending_size = 0
         if not self._transport.is_closing():
             self._transport.write(data)
 
@@ -58,10 +72,14 @@ class CoalescingTransport:
 
     def abort(self) -> None:
         self._pending.clear()
+        self._pending_size = 0
         self._transport.abort()
 
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
     def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + sum(len(p) for p in self._pending)
+        return self._transport.get_write_buffer_size() + self._pending_size
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -75,3 +93,22 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
         self.transport = CoalescingTransport(  # type: ignore[assignment]
             self.transport, asyncio.get_running_loop()
         )
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)  # builds the scope; the app starts on a later loop pass
+        self.scope["extensions"][FRAMES_EXTENSION] = {"writer": self}
+
+    def shares_frames(self) -> bool:
+        """True when a frame built for any client is right for this one: no extension."""
+        return not self.conn.extensions
+
+    def write_frame(self, frame: bytes, limit: int) -> bool:
+        """Write a whole, serialized, unmasked frame, unless more than ``limit`` bytes already
+        wait to be sent: then ``False``, the client has fallen behind. Once the connection is
+        no longer open nothing is written (nothing may follow a close frame)."""
+        transport = self.transport
+        if transport.get_write_buffer_size() > limit:
+            return False
+        if self.conn.state is State.OPEN and not transport.is_closing():
+            transport.write(frame)
+        return True

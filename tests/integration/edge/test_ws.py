@@ -72,6 +72,36 @@ def test_subscribe_receive_unsubscribe(live: Cluster) -> None:
     publisher.close()
 
 
+def test_shared_frames_and_compressed_clients_get_the_same_pushes_in_order(live: Cluster) -> None:
+    """Uncompressed clients are written frames built once for all; a client that negotiated
+    permessage-deflate gets its pushes through its own sender. Each under its own stream name."""
+    publisher = redis.Redis.from_url(live.matcher.env["REDIS_URL"])
+    names = ["trades@TATA_INR", "trades@TATA-INR", "trades@TATA_INR"]
+    compressions: list[str | None] = [None, None, "deflate"]
+
+    async def scenario() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [
+                await stack.enter_async_context(websockets.connect(_ws_url(live), compression=c))
+                for c in compressions
+            ]
+            for n, (ws, name) in enumerate(zip(clients, names, strict=True)):
+                await ws.send(json.dumps({"method": "SUBSCRIBE", "params": [name], "id": n}))
+                assert await _next(ws) == {"id": n, "result": None}
+            payloads = [{"e": "trade", "t": t, "p": "10.00", "q": "1"} for t in range(500)]
+            pipe = publisher.pipeline(transaction=False)
+            for payload in payloads:
+                pipe.publish("md:trades@TATA_INR", json.dumps(payload))
+            await asyncio.to_thread(pipe.execute)
+            for ws, name in zip(clients, names, strict=True):
+                got = [await _next(ws) for _ in payloads]
+                assert got == [{"stream": name, "data": p} for p in payloads]
+        assert [ws.protocol.extensions != [] for ws in clients] == [False, False, True]
+
+    asyncio.run(scenario())
+    publisher.close()
+
+
 def test_private_orders_after_auth(live: Cluster) -> None:
     with httpx.Client(base_url=f"{live.base_url}/api/v1", timeout=10) as api:
         user = sign_up(api, {"INR": "1000"})
