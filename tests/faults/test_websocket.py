@@ -1,6 +1,8 @@
-"""Depth clients through a lossy proxy while the edge restarts: every client notices the gaps,
-resyncs from the REST snapshot, and ends holding the server's book; clients on a clean line that
-keep up see no gap at all (a restart only makes them reconnect and sync again)."""
+"""WebSocket clients under load. Many clients that keep up see no gap while a client reading
+one message a second is disconnected and the edge's memory stays bounded. Depth clients through
+a lossy proxy while the edge restarts: every client notices the gaps, resyncs from the REST
+snapshot, and ends holding the server's book; clients on a clean line that keep up see no gap
+at all (a restart only makes them reconnect and sync again)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import asyncio
 import contextlib
 import json
 import random
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -125,7 +130,137 @@ def _sides(client: DepthClient) -> dict[str, dict[Decimal, Decimal]]:
     return {"b": dict(client.side("b")), "a": dict(client.side("a"))}
 
 
-@pytest.mark.parametrize("size", sizes(Size(15, 60, 3, users=10), Size(600, 200, 3, users=1000)))
+@dataclass
+class _Follower:
+    messages: int = 0
+    gaps: int = 0
+    closed: int | None = None  # the close code, if the server closed the connection
+
+
+async def _keep_up(ws_url: str, stop: asyncio.Event, me: _Follower) -> None:
+    """Follow depth and trades, reading everything; a depth diff must start where the last
+    one ended (``U`` = previous ``u`` + 1)."""
+    async with websockets.connect(ws_url, compression=None, max_size=2**20) as ws:
+        streams = [f"depth@{MARKET}", f"trades@{MARKET}"]
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "params": streams, "id": 1}))
+        last_u: int | None = None
+        try:
+            while not stop.is_set():
+                try:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+                except TimeoutError:
+                    continue
+                if message.get("stream") != f"depth@{MARKET}":
+                    continue
+                me.messages += 1
+                data = message["data"]
+                if last_u is not None and data["U"] != last_u + 1:
+                    me.gaps += 1
+                last_u = data["u"]
+        except websockets.ConnectionClosed as closed:
+            me.closed = closed.rcvd.code if closed.rcvd else 1006
+
+
+async def _read_one_a_second(host: str, port: int, ws_url: str, me: _Follower) -> None:
+    """A client with a small receive buffer that reads one message a second."""
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect((host, port))
+    raw.setblocking(False)
+    async with websockets.connect(ws_url, sock=raw, max_queue=4, compression=None) as ws:
+        streams = [f"depth@{MARKET}", f"trades@{MARKET}", "trades@BTC_USDC"]
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "params": streams, "id": 1}))
+        try:
+            while True:
+                await ws.recv()
+                me.messages += 1
+                await asyncio.sleep(1)
+        except websockets.ConnectionClosed as closed:
+            me.closed = closed.rcvd.code if closed.rcvd else 1006
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+@pytest.mark.parametrize("size", sizes(Size(15, 20, 0, users=50), Size(600, 20, 0, users=1000)))
+def test_clients_that_keep_up_see_no_gap_a_slow_reader_is_dropped_memory_stays_bounded(
+    size: Size, redis_url: str, database_url: str, tmp_path: Path, record: dict[str, object]
+) -> None:
+    """``size.users`` clients follow depth and trades for ``size.seconds`` under load; one more
+    reads a message a second. So that it falls behind within the test's time, ``trades@BTC_USDC``
+    (which only it follows) also carries 8 KB messages at 100/s, published straight to Redis."""
+    with fresh_database(database_url, "tw_fault") as db_url:
+        cluster = Cluster(fresh_redis_url(redis_url), db_url, tmp_path, with_flow=True)
+        cluster.start()
+        try:
+            traders = users(cluster, 10)
+            ws_url = cluster.base_url.replace("http://", "ws://") + "/ws"
+            host, port = cluster.base_url.removeprefix("http://").split(":")
+            assert cluster.edge.process is not None
+            edge_pid = cluster.edge.process.pid
+            followers = [_Follower() for _ in range(size.users)]
+            slow = _Follower()
+            rss: list[int] = []
+            publisher = redis.Redis.from_url(cluster.redis_url)
+            padding_stop = threading.Event()
+
+            def pad() -> None:
+                message = json.dumps({"e": "trade", "pad": "x" * 8000})
+                while not padding_stop.wait(0.01):
+                    publisher.publish("md:trades@BTC_USDC", message)
+
+            async def scenario() -> None:
+                stop = asyncio.Event()
+                tasks = [asyncio.create_task(_keep_up(ws_url, stop, f)) for f in followers]
+                tasks.append(asyncio.create_task(_read_one_a_second(host, int(port), ws_url, slow)))
+                await asyncio.sleep(2)  # everyone connected and subscribed
+                load = LoadGenerator(
+                    cluster.base_url, traders, rate=size.rate, seed=9, markets=(MARKET,)
+                ).start()
+                padder = threading.Thread(target=pad, daemon=True)
+                padder.start()
+                deadline = time.monotonic() + size.seconds
+                while time.monotonic() < deadline:
+                    rss.append(_rss_kib(edge_pid))
+                    await asyncio.sleep(min(5.0, size.seconds / 10))
+                padding_stop.set()
+                await asyncio.to_thread(load.stop)
+                await asyncio.to_thread(padder.join)
+                await asyncio.sleep(1)  # the last pushes arrive
+                stop.set()
+                await asyncio.wait(tasks, timeout=30)
+                for task in tasks:
+                    task.cancel()
+
+            asyncio.run(scenario())
+            publisher.close()
+        finally:
+            cluster.stop()
+    third = max(1, len(rss) // 3)
+    record.update(
+        clients=size.users,
+        depth_messages_per_client_min=min(f.messages for f in followers),
+        gaps=sum(f.gaps for f in followers),
+        closed=sum(f.closed is not None for f in followers),
+        slow_read=slow.messages,
+        slow_closed_with=slow.closed,
+        edge_rss_mib_first_third=round(max(rss[:third]) / 1024, 1),
+        edge_rss_mib_last_third=round(max(rss[-third:]) / 1024, 1),
+    )
+    assert all(f.messages > 0 for f in followers), "every client received depth diffs"
+    assert [f for f in followers if f.gaps or f.closed is not None] == []
+    # Closed by the server: with 1008 if the close frame got through, else cut off (1006) once
+    # the close waited its 5 s behind the unread data.
+    assert slow.closed in (1006, 1008), f"the slow reader was not disconnected: {slow}"
+    # Bounded: no growth from the first third of the run to the last beyond 32 MiB.
+    assert max(rss[-third:]) - max(rss[:third]) < 32 * 1024, rss
+
+
+@pytest.mark.parametrize("size", sizes(Size(15, 60, 3, users=10), Size(600, 200, 3, users=20)))
 def test_depth_clients_resync_through_drops_and_edge_restarts(
     size: Size, redis_url: str, database_url: str, tmp_path: Path, record: dict[str, object]
 ) -> None:
