@@ -45,6 +45,7 @@ class RedisSource:
         self.claim_idle_ms = claim_idle_ms
         self._started = False
         self._own_pending = True
+        self._pending_after = "0"
 
     async def _start(self) -> None:
         try:
@@ -67,8 +68,11 @@ class RedisSource:
         if not self._started:
             await self._start()
         if self._own_pending:
-            entries = await self._read("0", count, None)
+            # Entries delivered to this consumer before a restart and never acked, oldest first,
+            # each once: the next read starts after the last one returned.
+            entries = await self._read(self._pending_after, count, None)
             if entries:
+                self._pending_after = entries[-1][0]
                 return entries
             self._own_pending = False
         return await self._read(">", count, block_ms)

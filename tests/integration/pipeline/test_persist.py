@@ -29,6 +29,7 @@ from model.ledger import LedgerReplica
 from model.settings import MatcherSettings
 from pipeline.app import App
 from pipeline.persist import PersistStore, build_app
+from pipeline.source import RedisSource
 from pipeline.stream import Stream
 from tests.integration.edge.conftest import fresh_database
 from tests.support.commands_gen import random_commands
@@ -171,6 +172,40 @@ def test_a_crashing_agent_is_restarted_and_its_entries_come_again(
     app = asyncio.run(scenario())
     assert seen[:3] == [b"1", b"1", b"2"]  # the failed value came again after the restart
     assert app.agents[0].restarts == 1
+
+
+def test_an_event_twice_in_one_batch_counts_once(redis_client: redis.Redis, db_url: str) -> None:
+    engine = _produce(redis_client, seed=43, n=400)
+    events = [e for _, e in all_events(redis_client, SHARD)]
+    assert sum(isinstance(e, TradeExecuted) for e in events) > 10
+
+    async def write_each_twice() -> None:
+        store = PersistStore(db_url, CONFIG, SHARD)
+        await store.write([e for e in events for _ in range(2)])
+        await store.close()
+
+    asyncio.run(write_each_twice())
+    _check_tables(db_url, events, engine)
+
+
+def test_entries_pending_at_a_restart_come_again_once_each(
+    redis_client: redis.Redis, redis_url: str
+) -> None:
+    for n in range(5):
+        redis_client.xadd("pending", {b"v": str(n).encode()})
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        client = aioredis.Redis.from_url(redis_url)
+        delivered = [e for e, _ in await RedisSource(client, "pending", "g", "c1").fetch(10, 100)]
+        # The consumer died without acking; the same consumer comes back and reads in twos.
+        again = RedisSource(client, "pending", "g", "c1")
+        seen = [e for _ in range(4) for e, _ in await again.fetch(2, 50)]
+        await client.aclose()
+        return delivered, seen
+
+    delivered, seen = asyncio.run(scenario())
+    assert len(delivered) == 5
+    assert seen == delivered
 
 
 def test_an_agent_that_swallows_a_cancellation_still_stops(redis_url: str) -> None:
