@@ -88,8 +88,8 @@ class SerialPubSubBackend(RedisChannelsPubSubBackend):
 class BoundedSubscriber(Subscriber):
     """A channels subscriber that notices when its bounded queue overflows.
 
-    The plugin drops what does not fit; for a market-data client a silent drop is a gap, so the
-    session is told instead, and disconnects the client.
+    The plugin drops what does not fit; for a market-data client a silent drop is a gap, so
+    :class:`Fanout` is told instead, and disconnects every follower of the stream.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
