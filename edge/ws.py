@@ -4,6 +4,9 @@ Client → server: ``{"method": "SUBSCRIBE" | "UNSUBSCRIBE", "params": [...], "i
 ``{"method": "AUTH", "params": [token], "id": n}`` (then the private ``orders`` stream may be
 subscribed), ``{"method": "PING", "id": n}``. Every request is answered ``{"id": n, "result":
 ...}`` or ``{"id": n, "error": {"code", "message"}}``. Pushes: ``{"stream": name, "data": ...}``.
+The acknowledgement of a SUBSCRIBE is sent once the stream is followed: every message published
+after it reaches the client. So a depth client subscribes, waits for the acknowledgement, then
+takes the ``GET /depth`` snapshot and applies the diffs from ``lastUpdateId + 1`` on.
 
 Fan-out: one Redis pub/sub subscription per stream for the whole process (Litestar's channels
 plugin), pushed to every session that follows the stream by :class:`Fanout`. The push is built
