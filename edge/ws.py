@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import time
 from collections import deque
@@ -63,6 +64,7 @@ MAX_BACKLOG = 1000  # messages waiting for one session's sender task
 MAX_BUFFERED_BYTES = 1 << 20  # bytes written to one connection and not yet sent
 MAX_STREAM_BACKLOG = 10_000  # messages of one stream waiting for the fan-out
 CLOSE_TIMEOUT_S = 5
+log = logging.getLogger("tidewater.edge.ws")
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
@@ -187,7 +189,11 @@ class Fanout:
                 payload = b'{"stream":"' + name.encode() + b'","data":' + data + b"}"
                 frame = Frame(Opcode.TEXT, payload).serialize(mask=False)
                 for session in sessions:
-                    session.push(payload, frame)
+                    try:
+                        session.push(payload, frame)
+                    except Exception:  # one broken connection must not stop the stream
+                        log.exception("push to a WebSocket client failed; closing it")
+                        session.fall_behind("internal error: reconnect and resync", 1011)
 
 
 class _Session:
@@ -225,9 +231,12 @@ class _Session:
         else:
             self.fall_behind()
 
-    def fall_behind(self, reason: str = "slow consumer: reconnect and resync") -> None:
+    def fall_behind(
+        self, reason: str = "slow consumer: reconnect and resync", code: int = 1008
+    ) -> None:
+        """Stop pushing to this client and close its connection with ``code`` and ``reason``."""
         if self.closing is None:
-            self.closing = _CloseError(1008, reason)
+            self.closing = _CloseError(code, reason)
         self.behind = True
         self.slow.set()
 
