@@ -13,6 +13,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from model.timestamps import EPOCH, to_micros
+from model.timestamps import from_micros as from_us
+
 __all__ = [
     "EPOCH",
     "STORED_INTERVALS",
@@ -23,8 +26,6 @@ __all__ = [
     "to_us",
 ]
 
-#: 1970-01-01T00:00:00Z as an aware datetime.
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: Intervals the market-data flow stores in ``candles`` (DESIGN.md §8).
 STORED_INTERVALS = ("1m", "5m", "15m", "1h", "1d", "1w")
 
@@ -98,10 +99,4 @@ def to_us(at: dt.datetime) -> int:
     """An aware datetime as whole microseconds since the epoch (exact, no float)."""
     if at.tzinfo is None:
         raise ValueError(f"{at.isoformat()} has no time zone; give one (e.g. Z for UTC)")
-    delta = at - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(us: int) -> dt.datetime:
-    """Microseconds since the epoch as an aware UTC datetime."""
-    return EPOCH + dt.timedelta(microseconds=us)
+    return to_micros(at)

@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 from dash_app.format import cumulative
 from dash_app.theme import DOWN, GRID, MUTED, PANEL, TEXT, UP
 from dash_app.types import Depth, Kline
+from model.timestamps import from_millis
 
 __all__ = [
     "MIN_BARS_SHOWN",
@@ -73,10 +74,6 @@ def empty_figure(message: str, uirevision: str = "empty", height: int = 420) -> 
     return fig
 
 
-def _time(ms: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
-
-
 #: The chart shows at least this many bars' width of time, so a new market's first bar is a
 #: candle and not a slab spread over the whole chart.
 MIN_BARS_SHOWN = 40
@@ -88,17 +85,17 @@ def candles_figure(
     """Candlesticks over volume bars (green when the bar closed at or above its open)."""
     if not klines:
         return empty_figure(NO_TRADES, uirevision, height)
-    times = [_time(k["start"]) for k in klines]
+    times = [from_millis(k["start"]) for k in klines]
     last = klines[-1]["start"]
     first = min(klines[0]["start"], last - (MIN_BARS_SHOWN - 1) * interval_ms)
-    x_range = [_time(first - interval_ms), _time(last + 2 * interval_ms)]
+    x_range = [from_millis(first - interval_ms), from_millis(last + 2 * interval_ms)]
     rising = [Decimal(k["close"]) >= Decimal(k["open"]) for k in klines]
     fig = make_subplots(
         rows=2, cols=1, shared_xaxes=True, row_heights=[0.76, 0.24], vertical_spacing=0.03
     )
     # Plotly sizes candles by the smallest gap between x values: an empty bar at the next open
     # time makes that gap one interval, so a lone first bar is a candle, not a hairline.
-    gap = [_time(last + interval_ms)]
+    gap = [from_millis(last + interval_ms)]
     nothing: list[float | None] = [None]
     fig.add_trace(
         go.Candlestick(

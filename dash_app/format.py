@@ -6,12 +6,12 @@ and come back as strings. Only :func:`share` returns a float, and only to size a
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
 from dash_app.types import Depth, Ticker
+from model.timestamps import from_millis
 
 __all__ = [
     "DASH",
@@ -66,7 +66,7 @@ def spread(depth: Depth) -> str | None:
 
 def format_time(ms: int, *, seconds: bool = True) -> str:
     """``HH:MM:SS`` (UTC) of a millisecond timestamp."""
-    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+    moment = from_millis(ms)
     return moment.strftime("%H:%M:%S" if seconds else "%H:%M")
 
 

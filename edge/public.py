@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +14,7 @@ from edge.schemas import DepthView, KlineView, MarketView, TickerView, TradeView
 from edge.views import market_view
 from model import topics
 from model.numbers import MarketSpec
+from model.timestamps import from_millis
 
 __all__ = [
     "HealthController",
@@ -171,8 +171,7 @@ class MarketDataController(Controller):
     ) -> list[KlineView]:
         """Candles of one interval from the stored bars (ms timestamps, newest last)."""
         spec = request.app.state.exchange.market(symbol, field="symbol")
-        start = dt.datetime.fromtimestamp(start_time / 1000, tz=dt.UTC)
-        end = dt.datetime.fromtimestamp(end_time / 1000, tz=dt.UTC)
+        start, end = from_millis(start_time), from_millis(end_time)
         async with request.app.state.db.connection() as conn:
             rows = await (
                 await conn.execute(_KLINES, (spec.symbol, interval, start, end, limit))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import signal
 from collections import defaultdict
@@ -46,6 +45,7 @@ from model.events import (
 )
 from model.ledger import balance_changes
 from model.settings import get_settings
+from model.timestamps import from_micros
 from pipeline.app import App
 from pipeline.stream import Stream
 
@@ -95,13 +95,8 @@ UPDATE orders o SET executed_qty = o.executed_qty + c.qty,
                   ELSE c.status END,
     updated_seq = c.seq
 FROM c WHERE o.order_id = c.order_id"""
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 _json = msgspec.json.Encoder()
-
-
-def _time(ts_us: int) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=ts_us)  # exact: no float on the way
 
 
 class PersistStore:
@@ -137,7 +132,7 @@ class PersistStore:
             if event.seq in seen:
                 continue  # the same entry twice in one batch: the update fold must count it once
             seen.add(event.seq)
-            when = _time(event.ts)
+            when = from_micros(event.ts)
             for entry, (user, asset, free, held) in enumerate(balance_changes(event, self.config)):
                 kind = type(event).__name__
                 ledger.append((self.shard, event.seq, entry, when, user, asset, free, held, kind))

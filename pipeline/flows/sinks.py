@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import redis
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
+from model.timestamps import from_micros
 from pipeline.flows.records import CandleRow, DepthWrite, Publish, RedisRecord, SqlRecord, TradeRow
 
-__all__ = ["PostgresSink", "RedisSink", "from_micros"]
+__all__ = ["PostgresSink", "RedisSink"]
 
 log = logging.getLogger("tidewater.flow")
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # KEYS[1] = depth hash; ARGV = U, u, channel, payload, then field/value pairs ("0" deletes).
 _DEPTH_SCRIPT = """
@@ -45,11 +43,6 @@ redis.call('HSET', KEYS[1], 'lastUpdateId', ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 """
-
-
-def from_micros(us: int) -> datetime:
-    """Microseconds since the epoch as an exact UTC datetime."""
-    return _EPOCH + timedelta(microseconds=us)
 
 
 class _RedisPartition(StatelessSinkPartition[RedisRecord]):
