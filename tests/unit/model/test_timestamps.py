@@ -9,7 +9,9 @@ import pytest
 from model.timestamps import EPOCH, from_micros, from_millis, to_micros
 
 
-@pytest.mark.parametrize("us", [0, 1, 1_767_571_200_123_457, 200_000_000_000_000_001, -86_400_000_001])
+@pytest.mark.parametrize(
+    "us", [0, 1, 1_767_571_200_123_457, 200_000_000_000_000_001, -86_400_000_001]
+)
 def test_micros_round_trip_exactly(us: int) -> None:
     at = from_micros(us)
     assert at.tzinfo is dt.UTC
