@@ -13,6 +13,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
@@ -36,7 +37,6 @@ from edge.ws import (
     MAX_STREAM_BACKLOG,
     BoundedSubscriber,
     Fanout,
-    SerialPubSubBackend,
     ws_endpoint,
 )
 from model.settings import EdgeSettings, Settings, get_settings
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
     # Pub/sub waits for messages indefinitely: a client of its own, without a socket timeout.
     pubsub_client = aioredis.Redis.from_url(redis_url)
     channels = ChannelsPlugin(
-        backend=SerialPubSubBackend(redis=pubsub_client),
+        backend=RedisChannelsPubSubBackend(redis=pubsub_client),
         arbitrary_channels_allowed=True,
         subscriber_max_backlog=MAX_STREAM_BACKLOG,
         subscriber_backlog_strategy="backoff",

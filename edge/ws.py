@@ -28,14 +28,12 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.channels import ChannelsPlugin, Subscriber
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.exceptions import WebSocketDisconnect
 from websockets.frames import Frame, Opcode
 
@@ -50,7 +48,6 @@ __all__ = [
     "MAX_STREAM_BACKLOG",
     "BoundedSubscriber",
     "Fanout",
-    "SerialPubSubBackend",
     "ws_endpoint",
 ]
 
@@ -67,27 +64,6 @@ CLOSE_TIMEOUT_S = 5
 log = logging.getLogger("tidewater.edge.ws")
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
-
-
-class SerialPubSubBackend(RedisChannelsPubSubBackend):
-    """Litestar's Redis pub/sub backend with SUBSCRIBE/UNSUBSCRIBE taken one at a time.
-
-    Concurrent first subscriptions made redis-py open two pub/sub connections and keep only
-    the last, so channels subscribed on the other were silently lost (measured: 10 clients
-    subscribing at once each got one of their streams). A lock keeps them in order.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._lock = asyncio.Lock()
-
-    async def subscribe(self, channels: Iterable[str]) -> None:
-        async with self._lock:
-            await super().subscribe(channels)
-
-    async def unsubscribe(self, channels: Iterable[str]) -> None:
-        async with self._lock:
-            await super().unsubscribe(channels)
 
 
 class BoundedSubscriber(Subscriber):
@@ -148,6 +124,8 @@ class Fanout:
         self._lock = asyncio.Lock()
 
     async def follow(self, channel: str, name: str, session: _Session) -> None:
+        # One at a time: concurrent first subscriptions made redis-py open two pub/sub
+        # connections and keep only the last, silently losing the channels of the other.
         async with self._lock:
             stream = self.streams.get(channel)
             if stream is None:
