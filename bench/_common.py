@@ -283,12 +283,6 @@ def percentile(sorted_values: Sequence[int], p: float) -> int:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
-def id_tuple(stream_id: bytes | str) -> tuple[int, int]:
-    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
-    ms, _, sub = text.partition("-")
-    return int(ms), int(sub or 0)
-
-
 class _Interrupted(KeyboardInterrupt):
     """SIGTERM, turned into an exception so that every ``finally`` runs."""
 

@@ -102,7 +102,6 @@ from bench._common import (  # noqa: E402
     CpuMeter,
     JsonResult,
     Service,
-    id_tuple,
     percentile,
     py_spy,
     raise_interrupted,
@@ -650,28 +649,19 @@ def submit_encoded(client: redis.Redis, shard: str, encoded: Sequence[bytes]) ->
     return last
 
 
-def group_state(client: redis.Redis, shard: str) -> tuple[tuple[int, int], int] | None:
-    """(last delivered id, pending) of the matcher's group, or None if there is no group."""
-    try:
-        groups: Any = client.xinfo_groups(topics.commands(shard))
-    except redis.ResponseError:
-        return None
-    for group in groups:
-        name = group["name"]
-        if (name.decode() if isinstance(name, bytes) else name) == topics.COMMAND_GROUP:
-            return id_tuple(group["last-delivered-id"]), int(group["pending"])
-    return None
+def matcher_position(client: redis.Redis, shard: str) -> tuple[int, int]:
+    """The id of the last command the shard's matcher committed, as a comparable pair."""
+    return streams.id_tuple(streams.applied_position(client, shard))
 
 
 def wait_drained(
     client: redis.Redis, shard: str, last_id: str, matcher: Service, timeout: float = 300
 ) -> None:
-    """Wait until the matcher has delivered and acked everything up to ``last_id``."""
-    target = id_tuple(last_id)
+    """Wait until the matcher has applied and committed everything up to ``last_id``."""
+    target = streams.id_tuple(last_id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = group_state(client, shard)
-        if state is not None and state[0] >= target and state[1] == 0:
+        if matcher_position(client, shard) >= target:
             return
         if not matcher.alive():
             raise RuntimeError(f"matcher died:\n{matcher.tail()}")
@@ -787,7 +777,7 @@ def matcher_drain(
     try:
         matcher.start()
         deadline = time.monotonic() + 60
-        while group_state(client, shard) is None:
+        while not client.exists(topics.writer_lease(shard)):
             if not matcher.alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"drain matcher did not start:\n{matcher.tail()}")
             time.sleep(0.05)
@@ -804,9 +794,8 @@ def matcher_drain(
         queue_seconds = time.perf_counter() - queued_at
         del orders, encoded
         replies_from = reply_tail_id(client, shard)
-        target = id_tuple(last_id)
-        initial = group_state(client, shard)
-        assert initial is not None
+        target = streams.id_tuple(last_id)
+        initial = matcher_position(client, shard)
 
         cpu = CpuMeter(
             lambda: {
@@ -822,16 +811,15 @@ def matcher_drain(
         deadline = time.monotonic() + 600
         with py_spy({"matcher_drain": matcher.pid}, profile):
             while True:
-                state = group_state(client, shard)
+                position = matcher_position(client, shard)
                 now = time.perf_counter()
-                if state is not None:
-                    if not first and state[0] != initial[0]:
-                        first = now
-                        cpu.start()
-                    if state[0] >= target and state[1] == 0:
-                        done = now
-                        cpu_usage = cpu.stop()
-                        break
+                if not first and position != initial:
+                    first = now
+                    cpu.start()
+                if position >= target:
+                    done = now
+                    cpu_usage = cpu.stop()
+                    break
                 if not matcher.alive():
                     raise RuntimeError(f"drain matcher died:\n{matcher.tail()}")
                 if time.monotonic() > deadline:

@@ -89,7 +89,6 @@ from bench._common import (  # noqa: E402
     CpuMeter,
     JsonResult,
     Service,
-    id_tuple,
     percentile,
     process_tree,
     py_spy,
@@ -257,18 +256,17 @@ def group_state(client: redis.Redis, key: str, group: str) -> tuple[tuple[int, i
     for entry in groups:
         name = entry["name"]
         if (name.decode() if isinstance(name, bytes) else name) == group:
-            return id_tuple(entry["last-delivered-id"]), int(entry["pending"])
+            return streams.id_tuple(entry["last-delivered-id"]), int(entry["pending"])
     return None
 
 
 def wait_matcher(
     client: redis.Redis, shard: str, last_id: str, matcher: Service, timeout: float = 600
 ) -> None:
-    target = id_tuple(last_id)
+    target = streams.id_tuple(last_id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = group_state(client, topics.commands(shard), topics.COMMAND_GROUP)
-        if state is not None and state[0] >= target and state[1] == 0:
+        if streams.id_tuple(streams.applied_position(client, shard)) >= target:
             return
         if not matcher.alive():
             raise RuntimeError(f"matcher died:\n{matcher.tail()}")
@@ -867,7 +865,7 @@ class Bench:
         self.matcher.stop()
         counts = count_events(self.client, self.shard)
         key = topics.events(self.shard)
-        target = id_tuple(counts.last_id)
+        target = streams.id_tuple(counts.last_id)
         launched = time.perf_counter()
         self.persist.start()
         meter = self.cpu(

@@ -100,14 +100,7 @@ class AuditReport:
 
 
 def _matcher_idle(client: redis.Redis, shard: str) -> bool:
-    try:
-        groups: list[dict[str, Any]] = client.xinfo_groups(topics.commands(shard))
-    except redis.ResponseError:
-        return True  # no stream yet: nothing to consume
-    for group in groups:
-        if group["name"] in (topics.COMMAND_GROUP, topics.COMMAND_GROUP.encode()):
-            return int(group.get("pending", 0)) == 0 and int(group.get("lag") or 0) == 0
-    return False
+    return streams.unapplied_commands(client, shard) == 0
 
 
 def _probe(client: redis.Redis, shard: str, timeout_s: float) -> tuple[str, StateHashResult]:
@@ -150,7 +143,11 @@ def _replay(
     settings = get_settings().matcher  # the live matcher's limits, or the replay differs
     first = streams.range_after(client, topics.commands(shard), "0-0", "+", 1)
     first_cmd = first[0][0].decode() if first else probe_cmd
-    trimmed = _id(first_cmd) > _id(first_event_cmd) if first_event_cmd else False
+    trimmed = (
+        streams.id_tuple(first_cmd) > streams.id_tuple(first_event_cmd)
+        if first_event_cmd
+        else False
+    )
     start, how = "0-0", "clean replay of the whole command log"
     engine = Engine(
         config, max_open_orders=settings.max_open_orders, closed_memory=settings.closed_memory
@@ -170,15 +167,10 @@ def _replay(
         how = f"replay from the snapshot at {start} (log trimmed below it)"
     events: list[StateEvent] = []
     for entry_id, command in streams.logged_commands(client, shard, probe_cmd):
-        if _id(entry_id) <= _id(start):
+        if streams.id_tuple(entry_id) <= streams.id_tuple(start):
             continue
         events.extend(e for e in engine.apply(command) if isinstance(e, _STATE_EVENTS))
     return engine, events, how
-
-
-def _id(entry: str) -> tuple[int, int]:
-    ms, _, n = entry.partition("-")
-    return int(ms), int(n or 0)
 
 
 def _check_orders(
@@ -288,11 +280,16 @@ def audit(
         tagged = streams.logged_events(client, shard)
         events = [e for _, e in tagged]
         all_events += events
-        seqs = [e.seq for e in events]
+        breaks = streams.seq_breaks(tagged)
         report.add(
-            f"[{shard}] seqs gapless",
-            [] if seqs == list(range(1, len(seqs) + 1)) else ["event seqs are not 1..n"],
-            f"{len(seqs)} state events, seq 1..{len(seqs)}",
+            f"[{shard}] 5 journal: one writer",
+            [f"FORKED journal (two writers on one shard): {fork}" for fork in breaks.forks],
+            f"no seq written twice in {len(events)} state events",
+        )
+        report.add(
+            f"[{shard}] 5 seqs gapless",
+            [f"gap: {gap}" for gap in breaks.gaps],
+            f"{len(events)} state events, seq 1..{len(events)}",
         )
         engine, replayed, how = _replay(
             client, shard, config, probe_cmd, tagged[0][0] if tagged else ""

@@ -25,8 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"matcher: unknown shard {shard!r}; have {settings.shard_names()}", file=sys.stderr)
         return 2
     config = settings.markets()
-    serve(settings.redis_url, shard, config, settings.matcher)
-    return 0
+    return serve(settings.redis_url, shard, config, settings.matcher, settings.lease)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,33 @@
-"""The matcher service: one shard's engine fed from Redis, with every effect durable and atomic.
+"""The matcher service: one shard's engine fed from Redis, its one writer, every effect atomic.
+
+One writer
+----------
+Recovery rests on exactly one matcher writing a shard. Before it reads anything the service
+takes the shard's writer lease (``tw:{shard}:writer``, ``model/lease.py``); a second matcher on
+the shard waits as a standby and says so, and takes over once the holder's lease expires (it was
+SIGKILLed, or stopped and released it). Every write the service makes goes through one Lua
+script that first checks the lease's token, so a matcher that lost its lease (paused past its
+expiry, say) writes nothing: its commit is refused with ``FENCED`` and it stops at once.
 
 Loop
 ----
-``XREADGROUP`` up to ``batch_size`` commands from ``tw:{shard}:cmd`` (group ``matcher``), apply
-each to the engine, then commit the batch in ONE ``MULTI/EXEC``: one ``XADD`` of its state events
-to ``tw:{shard}:events``, one ``XADD`` of replies per edge, the ``XACK`` of every command, and
-(when due) the snapshot. Either all of a batch's effects exist or none do. With the embedded
-Redis (``appendfsync always``) ``EXEC`` returns only once that is on disk, so an edge never
-hears of an effect that a crash could take back.
+``XREAD`` up to ``batch_size`` commands from ``tw:{shard}:cmd`` after the last one applied (a
+plain read: it changes nothing on the server, so a fenced-out matcher cannot take commands away
+from the writer, as ``XREADGROUP`` would), apply each to the engine, then commit the batch in
+ONE fenced script: one ``XADD`` of its state events to ``tw:{shard}:events``, one ``XADD`` of
+replies per edge, the new read position ``tw:{shard}:applied`` and (when due) the snapshot.
+Either all of a batch's effects exist or none do. With the embedded Redis (``appendfsync
+always``) the script's reply comes only once that is on disk, so an edge never hears of an
+effect that a crash could take back.
 
 Recovery
 --------
 Start from the snapshot (``tw:{shard}:snapshot``: engine bytes, ``seq`` and the last ``cmd_id``
 it covers). Re-apply, without emitting, every command after that id up to the ``cmd`` recorded
 on the last events entry: their events exist already. The engine's ``seq`` must then equal that
-entry's ``seq`` (else recovery stops: the log and the events disagree). Then take the commands
-still pending in the group (read but never committed) and carry on as usual. Commands acked after
-the last events entry changed nothing (rejections, queries), so skipping them is exact.
+entry's ``seq`` (else recovery stops and says what it found: the log and the events disagree).
+Then read on after ``tw:{shard}:applied``: commands applied after the last events entry changed
+nothing (rejections, queries) and were answered, so skipping them is exact.
 
 If Redis fails mid-batch, the engine may hold effects that were never committed: the service
 throws that engine away and recovers again from Redis once it answers.
@@ -35,7 +46,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import FrameType
-from typing import cast
+from typing import Any, cast
 
 import msgspec
 import redis
@@ -44,14 +55,41 @@ from matcher.engine import Engine
 from model import streams, topics, wire
 from model.config import MarketConfig
 from model.events import StateEvent
-from model.settings import MatcherSettings
+from model.lease import LeaseLostError, WriterLease, fenced_script, is_fenced_error
+from model.settings import LeaseSettings, MatcherSettings
 
-__all__ = ["MatcherService", "RecoveryError", "RecoveryReport", "SnapshotRecord"]
+__all__ = ["EXIT_FENCED", "MatcherService", "RecoveryError", "RecoveryReport", "SnapshotRecord"]
 
 log = logging.getLogger("tidewater.matcher")
 
 _STATE_TYPES = frozenset(StateEvent.__args__)
 _REPLAY_CHUNK = 2000
+
+#: The exit code of a matcher that another one fenced out.
+EXIT_FENCED = 3
+
+# KEYS: 1 lease (checked by FENCE), 2 events, 3 applied position, 4 snapshot, 5 commands,
+#       6.. one reply stream per edge.
+# ARGV: 1 token, 2 last command id, 3 event batch ('' for none), 4 seq, 5 snapshot ('' for none),
+#       6 trim commands below the snapshot ('1'/'0'), 7 reply stream length, 8 batch field,
+#       9 seq field, 10 cmd field, 11.. one reply batch per reply stream.
+_COMMIT = """\
+local last = ARGV[2]
+if ARGV[3] ~= '' then
+  redis.call('XADD', KEYS[2], '*', ARGV[8], ARGV[3], ARGV[9], ARGV[4], ARGV[10], last)
+end
+redis.call('SET', KEYS[3], last)
+for i = 6, #KEYS do
+  redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[7], '*', ARGV[8], ARGV[i + 5])
+end
+if ARGV[5] ~= '' then
+  redis.call('SET', KEYS[4], ARGV[5])
+  if ARGV[6] == '1' then
+    redis.call('XTRIM', KEYS[5], 'MINID', '~', last)
+  end
+end
+return 1
+"""
 
 
 class SnapshotRecord(msgspec.Struct, frozen=True, array_like=True):
@@ -74,13 +112,8 @@ class RecoveryReport:
     millis: int
 
 
-def _id_tuple(stream_id: str) -> tuple[int, int]:
-    ms, _, sub = stream_id.partition("-")
-    return int(ms), int(sub or 0)
-
-
 class MatcherService:
-    """Owns one shard: its engine, its command group, its events and snapshot."""
+    """Owns one shard: its lease, its engine, its read position, its events and snapshot."""
 
     def __init__(
         self,
@@ -88,35 +121,57 @@ class MatcherService:
         shard: str,
         config: MarketConfig,
         settings: MatcherSettings,
+        lease: LeaseSettings | None = None,
     ) -> None:
         self.client = client
         self.shard = shard
         self.config = config
         self.settings = settings
-        self.consumer = f"matcher-{shard}"
         self.cmd_key = topics.commands(shard)
         self.events_key = topics.events(shard)
         self.snapshot_key = topics.snapshot(shard)
+        self.applied_key = topics.applied(shard)
+        lease = lease or LeaseSettings()
+        self.lease = WriterLease(
+            client,
+            topics.writer_lease(shard),
+            ttl_ms=lease.ttl_ms,
+            renew_ms=lease.renew_ms,
+            poll_ms=lease.poll_ms,
+            role=f"matcher {shard}",
+        )
+        self._commit_script = fenced_script(client, _COMMIT)
         self.engine = Engine(config, max_open_orders=settings.max_open_orders)
-        self.last_cmd_id = "0-0"
+        self.last_cmd_id = "0-0"  # committed
+        self._read_from = "0-0"  # applied to the engine (committed or in flight)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{shard}")
         self._inflight: Future[None] | None = None
-        self._pending = True
         self._since_snapshot = 0
         self._snapshot_at = time.monotonic()
+
+    # --- the lease -----------------------------------------------------------------------
+
+    def take_lease(self) -> bool:
+        """Take the shard's writer lease if it is free and keep renewing it; ``False`` if another
+        matcher holds it. :meth:`run` waits for it as a standby instead."""
+        if self.lease.held:
+            return True
+        if not self.lease.try_acquire():
+            return False
+        self.lease.start_renewing()
+        return True
 
     # --- recovery ------------------------------------------------------------------------
 
     def recover(self) -> RecoveryReport:
-        """Rebuild the engine from Redis as described in the module docstring."""
+        """Rebuild the engine from Redis as described in the module docstring.
+
+        Reading changes nothing, so anyone may recover (the audit does, to inspect); a writer
+        recovers only once it holds the lease, or a holder's writes could fall after its read.
+        """
         started = time.perf_counter_ns()
         with contextlib.suppress(redis.RedisError):
             self.settle()  # a batch still in flight lands (or not) before we read Redis
-        try:
-            self.client.xgroup_create(self.cmd_key, topics.COMMAND_GROUP, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
         raw = cast(bytes | None, self.client.get(self.snapshot_key))
         if raw is None:
             engine = Engine(
@@ -139,22 +194,23 @@ class MatcherService:
         tail = streams.last_entry(self.client, self.events_key)
         if tail is not None:
             fields = tail[1]
-            evented_cmd = fields[b"cmd"].decode()
-            evented_seq = int(fields[b"seq"])
-            if _id_tuple(evented_cmd) > _id_tuple(snapshot_cmd):
+            evented_cmd = fields[wire.CMD_FIELD].decode()
+            evented_seq = int(fields[wire.SEQ_FIELD])
+            if streams.id_tuple(evented_cmd) > streams.id_tuple(snapshot_cmd):
                 replayed = self._replay(engine, snapshot_cmd, evented_cmd)
                 last_cmd = evented_cmd
             if engine.seq != evented_seq:
                 raise RecoveryError(
-                    f"shard {self.shard}: replay reached seq {engine.seq}, events say "
-                    f"{evented_seq} (snapshot {snapshot_cmd}, last command {evented_cmd})"
+                    self._explain_mismatch(engine.seq, evented_seq, snapshot_cmd, evented_cmd)
                 )
+        position = streams.applied_position(self.client, self.shard)
+        if streams.id_tuple(position) > streams.id_tuple(last_cmd):
+            last_cmd = position
         self.engine = engine
-        self.last_cmd_id = last_cmd
+        self.last_cmd_id = self._read_from = last_cmd
         # What recovery built lives as long as the process: keep the collector off it.
         gc.collect()
         gc.freeze()
-        self._pending = True
         self._since_snapshot = replayed
         self._snapshot_at = time.monotonic()
         report = RecoveryReport(
@@ -173,6 +229,44 @@ class MatcherService:
         )
         return report
 
+    def _explain_mismatch(
+        self, replayed: int, evented: int, snapshot_cmd: str, evented_cmd: str
+    ) -> str:
+        """Say what recovery found and what the operator can do about it."""
+        found = (
+            f"shard {self.shard}: replaying the command log from snapshot {snapshot_cmd} up to "
+            f"command {evented_cmd} reached seq {replayed}, but the events stream's last entry "
+            f"says seq {evented}."
+        )
+        breaks = streams.seq_breaks(streams.logged_events(self.client, self.shard))
+        if breaks.forks:
+            cause = (
+                f" The events stream is forked: {breaks.forks[0]}"
+                f"{f' (+{len(breaks.forks) - 1} more)' if len(breaks.forks) > 1 else ''}."
+                " Two matchers wrote this shard at once (a run from before writers were fenced,"
+                " or another client writing its keys)."
+            )
+        elif breaks.gaps:
+            cause = f" The events stream has a gap: {breaks.gaps[0]} (an entry was deleted)."
+        elif replayed < evented:
+            cause = (
+                " The events stream holds effects of commands that are no longer in the command"
+                " log (it was trimmed or rewritten below the snapshot), or the snapshot is older"
+                " than the events."
+            )
+        else:
+            cause = (
+                " The command log holds commands whose events are missing (an events entry was"
+                " deleted, or the snapshot comes from another journal)."
+            )
+        remedy = (
+            " The matcher will not guess. Stop every process of this shard, run `tidewater audit`"
+            " to see which checks fail, then restore Redis (its append-only file) from a copy"
+            " taken before the problem, or start the shard afresh; see docs/operations.md,"
+            " 'A journal recovery refuses'."
+        )
+        return found + cause + remedy
+
     def _replay(self, engine: Engine, after: str, upto: str) -> int:
         count = 0
         cursor = after
@@ -190,7 +284,9 @@ class MatcherService:
 
     def step(self, block_ms: int = 100) -> int:
         """Read and commit one batch; return how many commands it held."""
-        entries = self._read(block_ms)
+        entries = streams.read_after(
+            self.client, self.cmd_key, self._read_from, self.settings.batch_size, block_ms
+        )
         if not entries:
             self.settle()
             if self._snapshot_due():
@@ -199,42 +295,13 @@ class MatcherService:
         self._commit(entries)
         return len(entries)
 
-    def _read(self, block_ms: int) -> list[streams.Entry]:
-        count, group = self.settings.batch_size, topics.COMMAND_GROUP
-        if self._pending:
-            # Pending entries stay pending until their batch's XACK lands: no overlap here,
-            # or the batch in flight would be read (and applied) a second time.
-            self.settle()
-            entries = streams.read_group(
-                self.client, group, self.consumer, self.cmd_key, "0", count
-            )
-            # Only ids past what recovery replayed are new. Older ones were committed already
-            # (it takes someone else acking for us), and applying them twice doubles effects.
-            applied = _id_tuple(self.last_cmd_id)
-            fresh: list[streams.Entry] = []
-            stale: list[bytes] = []
-            for entry in entries:
-                if _id_tuple(entry[0].decode()) > applied:
-                    fresh.append(entry)
-                else:
-                    stale.append(entry[0])
-            if stale:
-                self.client.xack(self.cmd_key, group, *stale)
-            if entries:
-                return fresh
-            self._pending = False
-        return streams.read_group(
-            self.client, group, self.consumer, self.cmd_key, ">", count, block_ms
-        )
-
     def _commit(self, entries: list[streams.Entry]) -> None:
+        self.lease.check()  # a lease known to be lost sends nothing (the script fences anyway)
         engine = self.engine
         apply = engine.apply
         batch: list[wire.CommandEvents] = []
         replies: dict[str, list[wire.Reply]] = {}
-        ids: list[bytes] = []
         for entry_id, fields in entries:
-            ids.append(entry_id)
             if not fields or wire.COMMAND_FIELD not in fields:
                 continue  # trimmed or foreign entry: nothing to apply
             try:
@@ -251,44 +318,52 @@ class MatcherService:
                 replies.setdefault(envelope.reply_to, []).append(
                     wire.Reply(request_id=envelope.request_id, cmd_id=cmd_id, events=events)
                 )
-        last = ids[-1].decode()
-        pipe = self.client.pipeline(transaction=True)
-        if batch:
-            pipe.xadd(
-                self.events_key,
-                {
-                    wire.BATCH_FIELD: wire.encode(wire.EventBatch(commands=batch)),
-                    b"seq": engine.seq,
-                    b"cmd": last,
-                },
-            )
-        for edge, answered in replies.items():
-            pipe.xadd(
-                topics.replies(self.shard, edge),
-                {wire.BATCH_FIELD: wire.encode(wire.ReplyBatch(replies=answered))},
-                maxlen=self.settings.reply_stream_maxlen,
-                approximate=True,
-            )
-        pipe.xack(self.cmd_key, topics.COMMAND_GROUP, *ids)
-        self._since_snapshot += len(ids)
-        snapshot = self._snapshot_due()
-        if snapshot:
-            pipe.set(self.snapshot_key, self._snapshot_bytes(last))
+        last = entries[-1][0].decode()
+        self._read_from = last
+        self._since_snapshot += len(entries)
+        snapshot = b""
+        if self._snapshot_due():
+            snapshot = self._snapshot_bytes(last)
             self._since_snapshot = 0
             self._snapshot_at = time.monotonic()
-        # One batch in flight: this one's EXEC (and fsync) runs in the writer thread while the
+        keys: list[Any] = [
+            self.lease.key,
+            self.events_key,
+            self.applied_key,
+            self.snapshot_key,
+            self.cmd_key,
+        ]
+        args: list[Any] = [
+            self.lease.token,
+            last,
+            wire.encode(wire.EventBatch(commands=batch)) if batch else b"",
+            engine.seq,
+            snapshot,
+            b"1" if self.settings.trim_commands else b"0",
+            self.settings.reply_stream_maxlen,
+            wire.BATCH_FIELD,
+            wire.SEQ_FIELD,
+            wire.CMD_FIELD,
+        ]
+        for edge, answered in replies.items():
+            keys.append(topics.replies(self.shard, edge))
+            args.append(wire.encode(wire.ReplyBatch(replies=answered)))
+        # One batch in flight: this one's script (and fsync) runs in the writer thread while the
         # loop reads and applies the next. Batches still commit one after another, in order.
         self.settle()
-        self._inflight = self._writer.submit(self._execute, pipe, last, snapshot)
+        self._inflight = self._writer.submit(self._execute, keys, args, last)
 
-    def _execute(self, pipe: redis.client.Pipeline, last: str, snapshot: bool) -> None:
-        pipe.execute()
+    def _execute(self, keys: list[Any], args: list[Any], last: str) -> None:
+        try:
+            self._commit_script(keys=keys, args=args)
+        except redis.ResponseError as error:
+            if is_fenced_error(error):
+                raise self.lease.fenced(error) from None
+            raise
         self.last_cmd_id = last
-        if snapshot and self.settings.trim_commands:
-            self.client.xtrim(self.cmd_key, minid=last, approximate=True)
 
     def settle(self) -> None:
-        """Wait for the batch in flight; its Redis error, if any, surfaces here."""
+        """Wait for the batch in flight; its Redis error (or a lost lease) surfaces here."""
         inflight, self._inflight = self._inflight, None
         if inflight is not None:
             inflight.result()
@@ -310,46 +385,117 @@ class MatcherService:
     def write_snapshot(self) -> None:
         """Snapshot the engine as of the last committed command (between batches only)."""
         self.settle()
-        self.client.set(self.snapshot_key, self._snapshot_bytes(self.last_cmd_id))
+        self.lease.check()
+        last = self.last_cmd_id
+        keys = [self.lease.key, self.events_key, self.applied_key, self.snapshot_key, self.cmd_key]
+        args: list[Any] = [
+            self.lease.token,
+            last,
+            b"",
+            self.engine.seq,
+            self._snapshot_bytes(last),
+            b"1" if self.settings.trim_commands else b"0",
+            self.settings.reply_stream_maxlen,
+            wire.BATCH_FIELD,
+            wire.SEQ_FIELD,
+            wire.CMD_FIELD,
+        ]
+        self._execute(keys, args, last)
         self._since_snapshot = 0
         self._snapshot_at = time.monotonic()
-        if self.settings.trim_commands:
-            self.client.xtrim(self.cmd_key, minid=self.last_cmd_id, approximate=True)
 
     # --- running -------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
-        """Recover, then serve until ``stop`` is set; on the way out finish the batch, snapshot."""
+    def run(self, stop: threading.Event) -> int:
+        """Wait for the lease, recover, then serve until ``stop`` is set (0) or another matcher
+        fences this one out (:data:`EXIT_FENCED`); on a clean stop finish the batch, snapshot and
+        release the lease."""
         backoff = 0.1
         recovered = False
+        code = 0
         while not stop.is_set():
             try:
+                if not self.lease.held:
+                    recovered = False
+                    if not self._wait_for_lease(stop):
+                        break
                 if not recovered:
                     self.recover()
                     recovered = True
+                self.lease.check()  # lost while idle: stop here, not at the next commit
                 self.step()
                 backoff = 0.1
-            except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as exc:
-                if isinstance(exc, redis.ResponseError) and "NOGROUP" not in str(exc):
-                    raise
-                # Redis went away, or lost our stream (restarted without its data, flushed):
-                # what this engine holds may not be on Redis any more, so rebuild from Redis.
+            except LeaseLostError as lost:
+                with contextlib.suppress(Exception):
+                    self.settle()
+                recovered = False
+                holder = self._holder_or_none()
+                if holder is not None and holder != self.lease.token.decode():
+                    log.error(
+                        "shard=%s fenced out (%s); the lease is held by %s: stopping, "
+                        "nothing more is written", self.shard, lost, holder,
+                    )  # fmt: skip
+                    code = EXIT_FENCED
+                    break
+                # Nobody took over (Redis was away past the lease, say): take the lease again
+                # and rebuild from Redis, as after any Redis failure.
+                log.warning("shard=%s %s; taking the lease again and recovering", self.shard, lost)
+                self.lease.release()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                # Redis went away: what this engine holds may not be on Redis any more, so
+                # rebuild from Redis.
                 log.warning("redis unavailable (%s); recovering in %.1fs", exc, backoff)
                 recovered = False
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
-        if recovered:
+        if recovered and code == 0:
             try:
                 self.settle()
                 if self._since_snapshot:
                     self.write_snapshot()
-            except redis.RedisError as exc:
+            except (redis.RedisError, LeaseLostError) as exc:
                 log.warning("final snapshot failed: %s", exc)
+        self.lease.release()
+        self._writer.shutdown(wait=True)
         log.info("stopped shard=%s at seq=%d", self.shard, self.engine.seq)
+        return code
+
+    def _holder_or_none(self) -> str | None:
+        try:
+            return self.lease.holder()
+        except redis.RedisError:
+            return None
+
+    def _wait_for_lease(self, stop: threading.Event) -> bool:
+        """Wait as a standby until this matcher holds the shard's lease; ``False`` on stop."""
+
+        def standby(holder: str) -> None:
+            log.warning(
+                "shard=%s standby: the writer lease %s is held by %s; waiting to take over",
+                self.shard, self.lease.key, holder,
+            )  # fmt: skip
+
+        waited = time.monotonic()
+        if not self.lease.wait(stop, on_wait=standby):
+            return False
+        self.lease.start_renewing()
+        log.info(
+            "shard=%s writer lease taken (epoch %d) after %.0f ms",
+            self.shard, self.lease.epoch, (time.monotonic() - waited) * 1000,
+        )  # fmt: skip
+        return True
 
 
-def serve(redis_url: str, shard: str, config: MarketConfig, settings: MatcherSettings) -> None:
-    """Run one shard until SIGTERM or SIGINT."""
+def serve(
+    redis_url: str,
+    shard: str,
+    config: MarketConfig,
+    settings: MatcherSettings,
+    lease: LeaseSettings | None = None,
+) -> int:
+    """Run one shard until SIGTERM or SIGINT (0), or until fenced out (:data:`EXIT_FENCED`)."""
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -358,4 +504,4 @@ def serve(redis_url: str, shard: str, config: MarketConfig, settings: MatcherSet
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     client = redis.Redis.from_url(redis_url, socket_keepalive=True, health_check_interval=30)
-    MatcherService(client, shard, config, settings).run(stop)
+    return MatcherService(client, shard, config, settings, lease).run(stop)

@@ -19,6 +19,7 @@ __all__ = [
     "DashSettings",
     "EdgeSettings",
     "FlowSettings",
+    "LeaseSettings",
     "MarketMakerSettings",
     "MatcherSettings",
     "Settings",
@@ -83,6 +84,19 @@ class MatcherSettings:
     """Trim the command stream below each snapshot (off keeps the whole log for audits)."""
     closed_memory: int = 10_000
     """Closed orders the matcher still answers for (older ones are read from PostgreSQL)."""
+
+
+@dataclass(frozen=True)
+class LeaseSettings:
+    """The writer leases of the single writers (matcher per shard, flow, persist per shard);
+    ``model/lease.py`` explains them, ``docs/operations.md`` how these figures were chosen."""
+
+    ttl_ms: int = 2000
+    """How long a lease lasts without renewal: longer than any stall of a healthy writer."""
+    renew_ms: int = 250
+    """How often the holder renews it."""
+    poll_ms: int = 100
+    """How often a standby tries to take it."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +190,7 @@ class Settings:
     shards: dict[str, str]
     """Market symbol → shard name."""
     matcher: MatcherSettings = field(default_factory=MatcherSettings)
+    lease: LeaseSettings = field(default_factory=LeaseSettings)
     edge: EdgeSettings = field(default_factory=EdgeSettings)
     flow: FlowSettings = field(default_factory=FlowSettings)
     dash: DashSettings = field(default_factory=DashSettings)
@@ -230,6 +245,11 @@ def get_settings() -> Settings:
         trim_commands=_env_bool("TRIM_COMMANDS", MatcherSettings.trim_commands),
         closed_memory=_env_int("CLOSED_MEMORY", MatcherSettings.closed_memory),
     )
+    lease = LeaseSettings(
+        ttl_ms=_env_int("LEASE_TTL_MS", LeaseSettings.ttl_ms),
+        renew_ms=_env_int("LEASE_RENEW_MS", LeaseSettings.renew_ms),
+        poll_ms=_env_int("LEASE_POLL_MS", LeaseSettings.poll_ms),
+    )
     flow_recovery = _env("FLOW_RECOVERY_DIR", "")
     flow = FlowSettings(
         workers=_env_int("FLOW_WORKERS", FlowSettings.workers),
@@ -264,6 +284,7 @@ def get_settings() -> Settings:
         markets_file=markets_file,
         shards=_parse_shards(_env("SHARDS", ""), markets),
         matcher=matcher,
+        lease=lease,
         edge=edge,
         flow=flow,
         dash=dash,

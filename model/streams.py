@@ -5,7 +5,8 @@ Every Tidewater client speaks RESP2 with bytes responses, so the shapes here are
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 import redis
@@ -18,12 +19,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Entry",
+    "applied_position",
+    "id_tuple",
     "last_entry",
     "logged_commands",
     "logged_events",
     "range_after",
+    "read_after",
     "read_group",
-    "read_new",
+    "seq_breaks",
+    "unapplied_commands",
 ]
 
 #: A stream entry: its id and fields (``None`` for an entry deleted while pending).
@@ -44,12 +49,37 @@ def read_group(
     return cast(list[Entry], raw[0][1]) if raw else []
 
 
-def read_new(
-    client: redis.Redis, streams: dict[str, str], count: int, block_ms: int | None
-) -> list[tuple[str, list[Entry]]]:
-    """``XREAD`` after the given ids; returns ``(stream name, entries)`` pairs."""
-    raw: Any = client.xread(cast(Any, streams), count=count, block=block_ms)
-    return [(name.decode(), cast(list[Entry], entries)) for name, entries in raw or []]
+def read_after(
+    client: redis.Redis, key: str, after: str, count: int, block_ms: int | None
+) -> list[Entry]:
+    """``XREAD`` of one stream's entries after id ``after`` (waiting up to ``block_ms``).
+
+    A plain read changes nothing on the server, unlike ``XREADGROUP``: a reader that has lost
+    its writer lease cannot take entries away from the one that holds it.
+    """
+    raw: Any = client.xread({key: after}, count=count, block=block_ms)
+    return cast(list[Entry], raw[0][1]) if raw else []
+
+
+def id_tuple(stream_id: str | bytes) -> tuple[int, int]:
+    """A stream entry id (``"1700000000000-3"``) as a pair that compares in stream order."""
+    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+    ms, _, sub = text.partition("-")
+    return int(ms), int(sub or 0)
+
+
+def applied_position(client: redis.Redis, shard: str) -> str:
+    """The id of the last command a shard's matcher applied and committed (``"0-0"``: none)."""
+    raw = cast(bytes | None, client.get(topics.applied(shard)))
+    return raw.decode() if raw is not None else "0-0"
+
+
+def unapplied_commands(client: redis.Redis, shard: str, limit: int = 10_000) -> int:
+    """How many commands wait on a shard's command stream past the matcher's position (at most
+    ``limit`` are counted): 0 once the matcher has caught up."""
+    return len(
+        range_after(client, topics.commands(shard), applied_position(client, shard), "+", limit)
+    )
 
 
 def range_after(client: redis.Redis, key: str, after: str, upto: str, count: int) -> list[Entry]:
@@ -93,3 +123,34 @@ def logged_events(client: redis.Redis, shard: str) -> list[tuple[str, StateEvent
                 batch = wire.decode_event_batch(fields[wire.BATCH_FIELD])
                 found.extend((c.cmd_id, e) for c in batch.commands for e in c.events)
         cursor = chunk[-1][0].decode()
+
+
+@dataclass
+class SeqBreaks:
+    """Where a shard's event stream stops counting ``seq`` 1, 2, 3, ... (see :func:`seq_breaks`)."""
+
+    forks: list[str] = field(default_factory=list)
+    """A seq repeated or going back: two writers interleaved their batches (a forked journal)."""
+    gaps: list[str] = field(default_factory=list)
+    """A seq skipped: events lost or deleted."""
+
+
+def seq_breaks(events: Iterable[tuple[str, StateEvent]]) -> SeqBreaks:
+    """Tell a forked journal (a seq seen again, as when two matchers wrote one shard) apart from
+    a gap (a seq missing), naming the command of each break; ``events`` as from
+    :func:`logged_events`."""
+    found = SeqBreaks()
+    expected = 1
+    seen: dict[int, str] = {}
+    for cmd_id, event in events:
+        if event.seq < expected:
+            first = seen.get(event.seq, "?")
+            found.forks.append(
+                f"seq {event.seq} again at command {cmd_id} (first at command {first}) "
+                f"after seq {expected - 1}"
+            )
+        elif event.seq > expected:
+            found.gaps.append(f"seq {expected}..{event.seq - 1} missing before command {cmd_id}")
+        seen.setdefault(event.seq, cmd_id)
+        expected = max(expected, event.seq + 1)
+    return found

@@ -7,19 +7,22 @@
 from __future__ import annotations
 
 __all__ = [
-    "COMMAND_GROUP",
     "FLOW_GROUP",
     "PERSIST_GROUP",
+    "applied",
     "commands",
     "depth_book",
     "events",
+    "flow_lease",
+    "lease_epoch",
     "market_data",
+    "persist_lease",
     "replies",
     "snapshot",
     "user_channel",
+    "writer_lease",
 ]
 
-COMMAND_GROUP = "matcher"
 FLOW_GROUP = "flow"
 PERSIST_GROUP = "persist"
 
@@ -42,6 +45,31 @@ def events(shard: str) -> str:
 def snapshot(shard: str) -> str:
     """Where the shard's matcher keeps its last snapshot."""
     return f"tw:{{{shard}}}:snapshot"
+
+
+def applied(shard: str) -> str:
+    """The id of the last command the shard's matcher applied and committed (its read position)."""
+    return f"tw:{{{shard}}}:applied"
+
+
+def writer_lease(shard: str) -> str:
+    """The shard matcher's writer lease (``model/lease.py``): one writer per shard."""
+    return f"tw:{{{shard}}}:writer"
+
+
+def persist_lease(shard: str) -> str:
+    """The lease of the persist agent that stores one shard's events."""
+    return f"tw:{{{shard}}}:persist:writer"
+
+
+def flow_lease() -> str:
+    """The lease of the market-data flow (it owns the depth update ids)."""
+    return "md:flow:writer"
+
+
+def lease_epoch(lease_key: str) -> str:
+    """The counter of a lease's acquisitions (its fencing epoch), in the lease's hash slot."""
+    return f"{lease_key}:epoch"
 
 
 def market_data(stream: str) -> str:

@@ -4,7 +4,8 @@
   The entry id is the command's ``cmd_id``.
 * ``tw:{shard}:events``: one entry per matcher batch, field ``b`` = :class:`EventBatch`
   (each command's state events with its ``cmd_id``, in ``seq`` order, no gaps), field ``seq`` =
-  the last seq in the entry and ``cmd`` = the last command id the batch applied.
+  the last seq in the entry and ``cmd`` = the last command id the batch applied
+  (:data:`SEQ_FIELD`, :data:`CMD_FIELD`).
 * ``tw:{shard}:reply:<edge>``: one entry per batch and edge, field ``b`` = :class:`ReplyBatch`.
 
 Batching entries keeps the matcher to a handful of Redis writes per batch instead of two per
@@ -20,7 +21,9 @@ from model.events import Event, StateEvent
 
 __all__ = [
     "BATCH_FIELD",
+    "CMD_FIELD",
     "COMMAND_FIELD",
+    "SEQ_FIELD",
     "CommandEnvelope",
     "CommandEvents",
     "EventBatch",
@@ -34,6 +37,8 @@ __all__ = [
 
 COMMAND_FIELD = b"m"
 BATCH_FIELD = b"b"
+SEQ_FIELD = b"seq"
+CMD_FIELD = b"cmd"
 
 
 class CommandEnvelope(msgspec.Struct, frozen=True, array_like=True, gc=False):

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from model import topics
+from model import streams, topics
 from tests.faults.conftest import Size, run_audit, sizes, users
 from tests.integration.edge.conftest import fresh_database, fresh_redis_url
 from tests.support.cluster import Cluster
@@ -38,7 +38,7 @@ def _drained_after(cluster: Cluster, timeout: float = 30) -> float:
     try:
         while time.monotonic() - started < timeout:
             if (
-                _lag(client, topics.commands("0"), topics.COMMAND_GROUP) == 0
+                streams.unapplied_commands(client, "0") == 0
                 and _lag(client, topics.events("0"), topics.PERSIST_GROUP) == 0
             ):
                 return time.monotonic() - started

@@ -15,7 +15,7 @@ from pathlib import Path
 import redis
 
 from matcher.service import MatcherService
-from model import topics
+from model import streams
 from model.config import load_markets
 from model.events import TradeExecuted
 from model.settings import MatcherSettings
@@ -61,12 +61,8 @@ def _wait_until_serving(matcher: subprocess.Popen[bytes], timeout: float = 30) -
     assert found.wait(timeout), "matcher never finished recovering"
 
 
-def _all_acked(client: redis.Redis, last_id: str) -> bool:
-    groups = client.xinfo_groups(topics.commands(SHARD))
-    if not groups:
-        return False
-    group = groups[0]
-    return group["last-delivered-id"].decode() == last_id and group["pending"] == 0
+def _all_applied(client: redis.Redis, last_id: str) -> bool:
+    return streams.applied_position(client, SHARD) == last_id
 
 
 def test_sigkill_at_random_moments(redis_client: redis.Redis, redis_url: str) -> None:
@@ -95,7 +91,7 @@ def test_sigkill_at_random_moments(redis_client: redis.Redis, redis_url: str) ->
     producer.join()
     last_id = all_commands(redis_client, SHARD)[-1][0]
     deadline = time.monotonic() + 60
-    while not _all_acked(redis_client, last_id):
+    while not _all_applied(redis_client, last_id):
         assert matcher.poll() is None, matcher.stderr.read() if matcher.stderr else ""
         assert time.monotonic() < deadline, "matcher did not drain the stream"
         time.sleep(0.05)

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from matcher.service import MatcherService, RecoveryError
-from model import topics
+from model import streams, topics, wire
 from model.config import load_markets
 from model.events import Rejected, TradeExecuted
 from model.settings import MatcherSettings
@@ -26,16 +26,20 @@ SHARD = "t"
 
 
 def _service(client: redis.Redis, **overrides: int) -> MatcherService:
+    """A matcher holding the shard's writer lease (the previous one must have released it)."""
     settings = MatcherSettings(
         batch_size=64, snapshot_every_ms=3_600_000, trim_commands=False, **overrides
     )
-    return MatcherService(client, SHARD, CONFIG, settings)
+    service = MatcherService(client, SHARD, CONFIG, settings)
+    assert service.take_lease()
+    return service
 
 
 def _drain(service: MatcherService) -> int:
     total = 0
-    while (done := service.step(block_ms=1)) or service._pending:
+    while done := service.step(block_ms=1):
         total += done
+    service.settle()
     return total
 
 
@@ -58,7 +62,8 @@ def test_a_batch_commits_events_replies_and_acks(redis_client: redis.Redis) -> N
     service = _service(redis_client)
     service.recover()
     assert _drain(service) == 400
-    assert redis_client.xpending(topics.commands(SHARD), topics.COMMAND_GROUP)["pending"] == 0
+    last = all_commands(redis_client, SHARD)[-1][0]
+    assert streams.applied_position(redis_client, SHARD) == last == service.last_cmd_id
     replies = all_replies(redis_client, SHARD)
     assert len(replies) == 400
     assert any(isinstance(e, TradeExecuted) for r in replies for e in r.events)
@@ -72,8 +77,12 @@ def test_a_crash_between_read_and_commit_loses_nothing(redis_client: redis.Redis
     first.recover()
     first.step(block_ms=1)
     first.step(block_ms=1)
-    first.settle()  # the second batch's EXEC lands, as it would before a crash
-    first._read(block_ms=1)  # read a batch, then "die" before MULTI/EXEC
+    first.settle()  # the second batch's commit lands, as it would before a crash
+    unread = streams.read_after(redis_client, topics.commands(SHARD), first.last_cmd_id, 64, 1)
+    for _, fields in unread:  # apply a batch, then "die" before its commit
+        assert fields is not None
+        first.engine.apply(wire.decode_command(fields[wire.COMMAND_FIELD]).command)
+    first.lease.release()  # (a dead matcher's lease expires)
     second = _service(redis_client)
     report = second.recover()
     assert report.replayed == 128  # the two committed batches, replayed without re-emitting
@@ -86,6 +95,7 @@ def test_recovery_starts_from_the_snapshot(redis_client: redis.Redis) -> None:
     first = _service(redis_client, snapshot_every_commands=200)
     first.recover()
     _drain(first)
+    first.lease.release()
     second = _service(redis_client, snapshot_every_commands=200)
     report = second.recover()
     assert report.snapshot_cmd_id != "0-0"
@@ -98,6 +108,7 @@ def test_trimming_keeps_every_command_after_the_snapshot(redis_client: redis.Red
     submit_all(redis_client, SHARD, random_commands(seed=10, n=300))
     settings = MatcherSettings(batch_size=50, snapshot_every_commands=100, trim_commands=True)
     service = MatcherService(redis_client, SHARD, CONFIG, settings)
+    assert service.take_lease()
     service.recover()
     _drain(service)
     again = MatcherService(redis_client, SHARD, CONFIG, settings)
@@ -114,7 +125,7 @@ def test_a_graceful_stop_snapshots(redis_client: redis.Redis) -> None:
     stop = threading.Event()
     thread = threading.Thread(target=service.run, args=(stop,))
     thread.start()
-    while redis_client.xlen(topics.events(SHARD)) == 0 or service._pending:
+    while redis_client.xlen(topics.events(SHARD)) == 0:
         stop.wait(0.01)
     while service.last_cmd_id != all_commands(redis_client, SHARD)[-1][0]:
         stop.wait(0.01)
@@ -133,5 +144,5 @@ def test_recovery_refuses_a_log_that_disagrees_with_the_events(redis_client: red
     _drain(service)
     first_id = all_commands(redis_client, SHARD)[3][0]
     redis_client.xdel(topics.commands(SHARD), first_id)  # a lost command must not go unnoticed
-    with pytest.raises(RecoveryError):
-        _service(redis_client).recover()
+    with pytest.raises(RecoveryError, match="seq"):
+        MatcherService(redis_client, SHARD, CONFIG, MatcherSettings()).recover()

@@ -36,7 +36,7 @@ class FlowEnv:
     def run_matcher(self, commands: list[Command]) -> None:
         """Submit commands and let the matcher commit all of them."""
         submit_all(self.client, SHARD, commands)
-        while self.service.step(block_ms=1) or self.service._pending:
+        while self.service.step(block_ms=1):
             pass
         self.service.settle()
 
@@ -76,5 +76,6 @@ def new_schema(database_url: str) -> Iterator[Any]:
 def flow_env(redis_url: str, redis_client: redis.Redis, new_schema: Any, tmp_path: Path) -> FlowEnv:
     settings = MatcherSettings(batch_size=64, snapshot_every_ms=3_600_000, trim_commands=False)
     service = MatcherService(redis_client, SHARD, CONFIG, settings)
+    assert service.take_lease()
     service.recover()
     return FlowEnv(redis_url, new_schema(), redis_client, service, tmp_path)

@@ -49,14 +49,16 @@ def db_url(database_url: str) -> Iterator[str]:
 def _produce(client: redis.Redis, seed: int, n: int, *, pace: float = 0.0) -> Engine:
     """Run ``n`` random commands through a real matcher, 100 at a time; return its engine."""
     service = MatcherService(client, SHARD, CONFIG, MatcherSettings(batch_size=50))
+    assert service.take_lease()
     service.recover()
     commands = list(random_commands(seed=seed, n=n))
     for start in range(0, n, 100):
         submit_all(client, SHARD, commands[start : start + 100])
-        while service.step(block_ms=1) or service._pending:
+        while service.step(block_ms=1):
             pass
         service.settle()
         time.sleep(pace)
+    service.lease.release()
     return service.engine
 
 
