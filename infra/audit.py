@@ -281,10 +281,13 @@ def audit(
         events = [e for _, e in tagged]
         all_events += events
         breaks = streams.seq_breaks(tagged)
+        epochs = streams.writer_epochs(client, shard)
         report.add(
             f"[{shard}] 5 journal: one writer",
-            [f"FORKED journal (two writers on one shard): {fork}" for fork in breaks.forks],
-            f"no seq written twice in {len(events)} state events",
+            [f"FORKED journal (two writers on one shard): {fork}" for fork in breaks.forks]
+            + [f"FORKED journal: {regression}" for regression in streams.epoch_regressions(epochs)],
+            f"no seq written twice in {len(events)} state events; "
+            f"{len({e for _, e in epochs})} writer epoch(s), never going back",
         )
         report.add(
             f"[{shard}] 5 seqs gapless",

@@ -72,15 +72,17 @@ EXIT_FENCED = 3
 #       6.. one reply stream per edge.
 # ARGV: 1 token, 2 last command id, 3 event batch ('' for none), 4 seq, 5 snapshot ('' for none),
 #       6 trim commands below the snapshot ('1'/'0'), 7 reply stream length, 8 batch field,
-#       9 seq field, 10 cmd field, 11.. one reply batch per reply stream.
+#       9 seq field, 10 cmd field, 11 writer field, 12 lease epoch, 13.. one reply batch per
+#       reply stream.
 _COMMIT = """\
 local last = ARGV[2]
 if ARGV[3] ~= '' then
-  redis.call('XADD', KEYS[2], '*', ARGV[8], ARGV[3], ARGV[9], ARGV[4], ARGV[10], last)
+  redis.call('XADD', KEYS[2], '*', ARGV[8], ARGV[3], ARGV[9], ARGV[4], ARGV[10], last,
+             ARGV[11], ARGV[12])
 end
 redis.call('SET', KEYS[3], last)
 for i = 6, #KEYS do
-  redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[7], '*', ARGV[8], ARGV[i + 5])
+  redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[7], '*', ARGV[8], ARGV[i + 7])
 end
 if ARGV[5] ~= '' then
   redis.call('SET', KEYS[4], ARGV[5])
@@ -326,6 +328,22 @@ class MatcherService:
             snapshot = self._snapshot_bytes(last)
             self._since_snapshot = 0
             self._snapshot_at = time.monotonic()
+        keys, args = self._commit_call(
+            last, wire.encode(wire.EventBatch(commands=batch)) if batch else b"", snapshot
+        )
+        for edge, answered in replies.items():
+            keys.append(topics.replies(self.shard, edge))
+            args.append(wire.encode(wire.ReplyBatch(replies=answered)))
+        # One batch in flight: this one's script (and fsync) runs in the writer thread while the
+        # loop reads and applies the next. Batches still commit one after another, in order.
+        self.settle()
+        self._inflight = self._writer.submit(self._execute, keys, args, last)
+
+    def _commit_call(
+        self, last: str, events: bytes, snapshot: bytes
+    ) -> tuple[list[Any], list[Any]]:
+        """The commit script's keys and arguments (without replies: append a key and a batch
+        per edge); see ``_COMMIT``."""
         keys: list[Any] = [
             self.lease.key,
             self.events_key,
@@ -336,22 +354,18 @@ class MatcherService:
         args: list[Any] = [
             self.lease.token,
             last,
-            wire.encode(wire.EventBatch(commands=batch)) if batch else b"",
-            engine.seq,
+            events,
+            self.engine.seq,
             snapshot,
             b"1" if self.settings.trim_commands else b"0",
             self.settings.reply_stream_maxlen,
             wire.BATCH_FIELD,
             wire.SEQ_FIELD,
             wire.CMD_FIELD,
+            wire.WRITER_FIELD,
+            self.lease.epoch,
         ]
-        for edge, answered in replies.items():
-            keys.append(topics.replies(self.shard, edge))
-            args.append(wire.encode(wire.ReplyBatch(replies=answered)))
-        # One batch in flight: this one's script (and fsync) runs in the writer thread while the
-        # loop reads and applies the next. Batches still commit one after another, in order.
-        self.settle()
-        self._inflight = self._writer.submit(self._execute, keys, args, last)
+        return keys, args
 
     def _execute(self, keys: list[Any], args: list[Any], last: str) -> None:
         try:
@@ -387,19 +401,7 @@ class MatcherService:
         self.settle()
         self.lease.check()
         last = self.last_cmd_id
-        keys = [self.lease.key, self.events_key, self.applied_key, self.snapshot_key, self.cmd_key]
-        args: list[Any] = [
-            self.lease.token,
-            last,
-            b"",
-            self.engine.seq,
-            self._snapshot_bytes(last),
-            b"1" if self.settings.trim_commands else b"0",
-            self.settings.reply_stream_maxlen,
-            wire.BATCH_FIELD,
-            wire.SEQ_FIELD,
-            wire.CMD_FIELD,
-        ]
+        keys, args = self._commit_call(last, b"", self._snapshot_bytes(last))
         self._execute(keys, args, last)
         self._since_snapshot = 0
         self._snapshot_at = time.monotonic()

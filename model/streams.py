@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Entry",
     "applied_position",
+    "epoch_regressions",
     "id_tuple",
     "last_entry",
     "logged_commands",
@@ -29,6 +30,7 @@ __all__ = [
     "read_group",
     "seq_breaks",
     "unapplied_commands",
+    "writer_epochs",
 ]
 
 #: A stream entry: its id and fields (``None`` for an entry deleted while pending).
@@ -123,6 +125,31 @@ def logged_events(client: redis.Redis, shard: str) -> list[tuple[str, StateEvent
                 batch = wire.decode_event_batch(fields[wire.BATCH_FIELD])
                 found.extend((c.cmd_id, e) for c in batch.commands for e in c.events)
         cursor = chunk[-1][0].decode()
+
+
+def writer_epochs(client: redis.Redis, shard: str) -> list[tuple[str, int]]:
+    """The writer lease epoch of each events entry that carries one, with the entry's id, in
+    stream order: with one writer at a time they never go down."""
+    found: list[tuple[str, int]] = []
+    cursor = "0-0"
+    while chunk := range_after(client, topics.events(shard), cursor, "+", 1000):
+        for entry_id, fields in chunk:
+            if fields is not None and wire.WRITER_FIELD in fields:
+                found.append((entry_id.decode(), int(fields[wire.WRITER_FIELD])))
+        cursor = chunk[-1][0].decode()
+    return found
+
+
+def epoch_regressions(epochs: Iterable[tuple[str, int]]) -> list[str]:
+    """Entries written under an older writer epoch than an entry before them: a fenced-out
+    writer's write got through (``epochs`` as from :func:`writer_epochs`)."""
+    problems: list[str] = []
+    newest = 0
+    for entry_id, epoch in epochs:
+        if epoch < newest:
+            problems.append(f"entry {entry_id} written by epoch {epoch} after epoch {newest}")
+        newest = max(newest, epoch)
+    return problems
 
 
 @dataclass

@@ -4,8 +4,9 @@
   The entry id is the command's ``cmd_id``.
 * ``tw:{shard}:events``: one entry per matcher batch, field ``b`` = :class:`EventBatch`
   (each command's state events with its ``cmd_id``, in ``seq`` order, no gaps), field ``seq`` =
-  the last seq in the entry and ``cmd`` = the last command id the batch applied
-  (:data:`SEQ_FIELD`, :data:`CMD_FIELD`).
+  the last seq in the entry, ``cmd`` = the last command id the batch applied and ``w`` = the
+  writer lease epoch of the matcher that wrote it (:data:`SEQ_FIELD`, :data:`CMD_FIELD`,
+  :data:`WRITER_FIELD`; epochs never go down along the stream: one writer at a time).
 * ``tw:{shard}:reply:<edge>``: one entry per batch and edge, field ``b`` = :class:`ReplyBatch`.
 
 Batching entries keeps the matcher to a handful of Redis writes per batch instead of two per
@@ -24,6 +25,7 @@ __all__ = [
     "CMD_FIELD",
     "COMMAND_FIELD",
     "SEQ_FIELD",
+    "WRITER_FIELD",
     "CommandEnvelope",
     "CommandEvents",
     "EventBatch",
@@ -39,6 +41,7 @@ COMMAND_FIELD = b"m"
 BATCH_FIELD = b"b"
 SEQ_FIELD = b"seq"
 CMD_FIELD = b"cmd"
+WRITER_FIELD = b"w"
 
 
 class CommandEnvelope(msgspec.Struct, frozen=True, array_like=True, gc=False):
