@@ -215,7 +215,9 @@ def test_a_writer_paused_past_its_lease_writes_nothing_and_exits(
         stopped_at = time.monotonic()
         _wait(lambda: _writer_pid(redis_client) == second.pid, TAKEOVER_BOUND_S, "the takeover")
         takeover = time.monotonic() - stopped_at
-        assert takeover >= LEASE.ttl_ms / 1000 * 0.9, "the lease was not held for its ttl"
+        # The paused writer had renewed at most a renewal gap before the pause: its lease ran
+        # out well after the pause, not at once.
+        assert takeover >= LEASE.ttl_ms / 2000, "the lease did not outlive the pause"
         second_epoch = _lease_epoch(redis_client)
         # The new writer commits while the old one sleeps.
         _wait(lambda: _journal_epoch(redis_client) == second_epoch, 30, "the new writer's work")
