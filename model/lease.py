@@ -73,6 +73,16 @@ end
 return 0
 """
 
+# KEYS[1] = lease, KEYS[2] = epoch counter; ARGV[1] = token, ARGV[2] = time to live (ms),
+# ARGV[3] = the dead holder's token: taken only if the key still holds exactly that token.
+_TAKE_FROM_DEAD = """\
+if redis.call('GET', KEYS[1]) == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return redis.call('INCR', KEYS[2])
+end
+return 0
+"""
+
 # KEYS[1] = lease; ARGV[1] = token, ARGV[2] = time to live (ms). 1 = renewed, 0 = not ours.
 _RENEW = """\
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -107,6 +117,38 @@ def fenced_script(client: redis.Redis, body: str) -> Any:
 def _describe_holder() -> str:
     """Who holds a lease, in the token's readable part: host and pid."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _dead_here(token: str) -> int | None:
+    """The pid of a holder that ran on this host and is gone (or only a zombie now), else None.
+
+    A standby may then take the lease at once instead of waiting out its time to live. That is
+    safe even if this guess were wrong (a pid namespace that hides a live holder): the live
+    holder's next write would be fenced and it would stop; only a takeover, never a fork.
+    """
+    head = token.rpartition(":")[0]  # host:pid:nonce
+    host, _, pid_text = head.rpartition(":")
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return None
+    if host != socket.gethostname() or pid == os.getpid() or pid <= 0:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            state = stat.read().rpartition(b")")[2].split()[0]
+        return pid if state in (b"Z", b"X") else None
+    except FileNotFoundError:
+        return pid
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return pid
+    except OSError:
+        return None
+    return None
 
 
 class WriterLease:
@@ -147,6 +189,7 @@ class WriterLease:
         self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
+        self._take_from_dead = client.register_script(_TAKE_FROM_DEAD)
 
     # --- holding -------------------------------------------------------------------------
 
@@ -178,27 +221,56 @@ class WriterLease:
         )
         if not epoch:
             return False
+        self._hold(epoch, sent)
+        return True
+
+    def _hold(self, epoch: int, sent: float) -> None:
+        """Record a holding numbered ``epoch`` whose write was sent at ``sent``."""
         self.epoch = epoch
         self.valid_until = sent + self.ttl_ms / 1000
         self._lost.clear()
         self._lost_reason = ""
-        return True
 
     def wait(self, stop: threading.Event, on_wait: Callable[[str], None] | None = None) -> bool:
         """Wait as a standby until the lease is ours (``True``) or ``stop`` is set (``False``).
 
-        ``on_wait`` hears the current holder's token each time it changes (to log it).
+        A holder that ran on this host and has died is taken over at once; any other holder's
+        lease is waited out. ``on_wait`` hears the holder's token each time it changes.
         """
         told: str | None = None
         while not stop.is_set():
             if self.try_acquire():
                 return True
             current = self.holder()
+            if current is not None and self._take_over_dead(current):
+                return True
             if current is not None and current != told and on_wait is not None:
                 on_wait(current)
             told = current or told
             stop.wait(self.poll_ms / 1000)
         return False
+
+    def _take_over_dead(self, holder: str) -> bool:
+        """Take the lease from ``holder`` if it is a process of this host that has died."""
+        dead = _dead_here(holder)
+        if dead is None:
+            return False
+        sent = time.monotonic()
+        epoch = int(
+            cast(
+                int,
+                self._take_from_dead(
+                    keys=[self.key, self.epoch_key], args=[self.token, self.ttl_ms, holder]
+                ),
+            )
+        )
+        if not epoch:
+            return False
+        self._hold(epoch, sent)
+        log.warning(
+            "%s took the lease %s over from pid %d, which has died", self.role, self.key, dead
+        )
+        return True
 
     def renew(self) -> bool:
         """Extend the lease once; ``False`` (and :attr:`lost` set) if it is not ours any more."""
