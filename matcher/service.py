@@ -26,8 +26,9 @@ Start from the snapshot (``tw:{shard}:snapshot``: engine bytes, ``seq`` and the 
 it covers). Re-apply, without emitting, every command after that id up to the ``cmd`` recorded
 on the last events entry: their events exist already. The engine's ``seq`` must then equal that
 entry's ``seq`` (else recovery stops and says what it found: the log and the events disagree).
-Then read on after ``tw:{shard}:applied``: commands applied after the last events entry changed
-nothing (rejections, queries) and were answered, so skipping them is exact.
+Then re-apply the commands up to ``tw:{shard}:applied`` (the read position the last commit
+wrote): they changed nothing (rejections, queries) and were answered, so seq must not move (else
+recovery stops too); read on after it.
 
 If Redis fails mid-batch, the engine may hold effects that were never committed: the service
 throws that engine away and recovers again from Redis once it answers.
@@ -207,6 +208,14 @@ class MatcherService:
                 )
         position = streams.applied_position(self.client, self.shard)
         if streams.id_tuple(position) > streams.id_tuple(last_cmd):
+            # Commands committed after the last events entry changed nothing (rejections,
+            # queries): applying them again must leave seq where the events left it.
+            evented = engine.seq
+            replayed += self._replay(engine, last_cmd, position)
+            if engine.seq != evented:
+                raise RecoveryError(
+                    self._explain_mismatch(engine.seq, evented, snapshot_cmd, position)
+                )
             last_cmd = position
         self.engine = engine
         self.last_cmd_id = self._read_from = last_cmd

@@ -169,15 +169,21 @@ def seq_breaks(events: Iterable[tuple[str, StateEvent]]) -> SeqBreaks:
     found = SeqBreaks()
     expected = 1
     seen: dict[int, str] = {}
+    repeating = False  # inside a run of repeated seqs: one finding per run, not per event
     for cmd_id, event in events:
         if event.seq < expected:
-            first = seen.get(event.seq, "?")
-            found.forks.append(
-                f"seq {event.seq} again at command {cmd_id} (first at command {first}) "
-                f"after seq {expected - 1}"
-            )
-        elif event.seq > expected:
-            found.gaps.append(f"seq {expected}..{event.seq - 1} missing before command {cmd_id}")
+            if not repeating:
+                found.forks.append(
+                    f"seq {event.seq} again at command {cmd_id} (first at command "
+                    f"{seen.get(event.seq, '?')}) after seq {expected - 1}"
+                )
+            repeating = True
+        else:
+            if event.seq > expected:
+                found.gaps.append(
+                    f"seq {expected}..{event.seq - 1} missing before command {cmd_id}"
+                )
+            repeating = False
         seen.setdefault(event.seq, cmd_id)
         expected = max(expected, event.seq + 1)
     return found

@@ -127,6 +127,20 @@ def test_audit_is_clean_after_trading_and_catches_losses(
                     client, conn, settings.markets(), shards, settle_s=5, check_candles=False
                 )
             assert not _finding(diverged, "state hash")
+            assert _finding(diverged, "journal: one writer")
+
+            # A batch from a second writer of the shard, under an older lease: a forked journal.
+            first_batch = client.xrange(topics.events("0"), count=1)[0][1]
+            client.xadd(topics.events("0"), {**first_batch, wire.WRITER_FIELD: b"0"})
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                forked = audit(
+                    client, conn, settings.markets(), shards, settle_s=1, check_candles=False
+                )
+            journal = next(f for f in forked.findings if "journal: one writer" in f.check)
+            assert not journal.ok
+            assert "FORKED journal" in journal.detail
+            assert "epoch 0 after epoch" in journal.detail
+            assert "seq 1 again" in journal.detail
             client.close()
         finally:
             cluster.stop()

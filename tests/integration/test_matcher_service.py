@@ -146,3 +146,21 @@ def test_recovery_refuses_a_log_that_disagrees_with_the_events(redis_client: red
     redis_client.xdel(topics.commands(SHARD), first_id)  # a lost command must not go unnoticed
     with pytest.raises(RecoveryError, match="seq"):
         MatcherService(redis_client, SHARD, CONFIG, MatcherSettings()).recover()
+
+
+def test_recovery_names_a_forked_journal_and_what_to_do(redis_client: redis.Redis) -> None:
+    submit_all(redis_client, SHARD, random_commands(seed=13, n=200))
+    service = _service(redis_client)
+    service.recover()
+    _drain(service)
+    service.lease.release()
+    # A second writer (a matcher from before writers were fenced) appended its own batch.
+    first_entry = redis_client.xrange(topics.events(SHARD), count=1)[0][1]
+    redis_client.xadd(topics.events(SHARD), first_entry)
+    with pytest.raises(RecoveryError) as refused:
+        MatcherService(redis_client, SHARD, CONFIG, MatcherSettings()).recover()
+    message = str(refused.value)
+    assert "forked" in message
+    assert "seq 1 again" in message
+    assert "tidewater audit" in message
+    assert "docs/operations.md" in message
