@@ -13,7 +13,9 @@ so the matcher drains them as fast as it can, snapshotting every 50,000 commands
 on the way. Meanwhile this script reads the lease's remaining time to live (``PTTL``) every
 millisecond: ``ttl - PTTL`` is how long ago the holder last renewed. The figure that matters is
 its maximum, the longest a busy matcher went without renewing: the lease's ttl must exceed it
-with room to spare, or a healthy matcher would be fenced.
+with room to spare, or a healthy matcher would be fenced. Redis's own stalls (its latency
+monitor: ``aof-fsync-always``, ``command``, ...) are printed beside it: a renewal waits them out
+too.
 """
 
 from __future__ import annotations
@@ -111,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                 wire.encode(wire.CommandEnvelope(request_id=str(i), reply_to=BENCH_EDGE, command=c))
                 for i, c in enumerate(orders)
             ]
+            client.config_set("latency-monitor-threshold", 1)  # Redis's own stalls, >= 1 ms
+            client.execute_command("LATENCY", "RESET")
             samples: list[int] = []
             stop = threading.Event()
             sampler_client = redis.Redis.from_url(url)
@@ -141,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  margin left at worst: {lease.ttl_ms - since_renewal[-1]} ms of {lease.ttl_ms}"
             )
+            for event, _, _, worst in client.execute_command("LATENCY", "LATEST"):
+                name = event.decode() if isinstance(event, bytes) else str(event)
+                print(f"  Redis stall {name}: worst {worst} ms")
             print(f"matcher still the writer: {matcher.alive()}")
         finally:
             for hog in hogs:
