@@ -426,14 +426,16 @@ class MatcherService:
         code = 0
         while not stop.is_set():
             try:
-                if not self.lease.held:
+                if self.lease.epoch == 0:  # not holding it (yet, or since giving it up)
                     recovered = False
                     if not self._wait_for_lease(stop):
                         break
+                # A lease lost (renewal refused, or expired unrenewed) stops the loop here,
+                # before the next read, and is handled below: never back to standby unnoticed.
+                self.lease.check()
                 if not recovered:
                     self.recover()
                     recovered = True
-                self.lease.check()  # lost while idle: stop here, not at the next commit
                 self.step()
                 backoff = 0.1
             except LeaseLostError as lost:

@@ -7,7 +7,7 @@ import collections
 import pytest
 import redis
 
-from matcher.service import MatcherService, RecoveryError
+from matcher.service import EXIT_FENCED, MatcherService, RecoveryError
 from model import streams, topics, wire
 from model.config import load_markets
 from model.events import Rejected, TradeExecuted
@@ -164,3 +164,27 @@ def test_recovery_names_a_forked_journal_and_what_to_do(redis_client: redis.Redi
     assert "seq 1 again" in message
     assert "tidewater audit" in message
     assert "docs/operations.md" in message
+
+
+def test_an_idle_writer_whose_lease_is_taken_stops_at_once_as_fenced(
+    redis_client: redis.Redis,
+) -> None:
+    import threading
+
+    submit_all(redis_client, SHARD, random_commands(seed=14, n=50))
+    service = _service(redis_client)
+    stop = threading.Event()
+    exit_codes: list[int] = []
+    thread = threading.Thread(target=lambda: exit_codes.append(service.run(stop)))
+    thread.start()
+    try:
+        while service.last_cmd_id != all_commands(redis_client, SHARD)[-1][0]:
+            stop.wait(0.01)
+        # Another matcher holds the lease now (as after a pause past the lease's expiry).
+        redis_client.set(topics.writer_lease(SHARD), b"elsewhere:1:0123456789ab", px=60_000)
+        thread.join(timeout=5)
+        assert not thread.is_alive(), "the writer went on (or back to standby) unfenced"
+        assert exit_codes == [EXIT_FENCED]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
