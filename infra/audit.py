@@ -27,15 +27,14 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-import msgspec
 import psycopg
 import redis
 
 from matcher.engine import Engine
 from matcher.invariants import check_engine
-from matcher.service import SnapshotRecord
+from matcher.service import restore_snapshot
 from model import streams, topics, wire
 from model.commands import StateHash
 from model.config import MarketConfig
@@ -153,17 +152,9 @@ def _replay(
         config, max_open_orders=settings.max_open_orders, closed_memory=settings.closed_memory
     )
     if trimmed:
-        raw = cast(bytes | None, client.get(topics.snapshot(shard)))
-        if raw is None:
+        if not client.exists(topics.snapshot(shard)):
             raise RuntimeError(f"shard {shard}: command log trimmed but no snapshot to start from")
-        record = msgspec.msgpack.decode(raw, type=SnapshotRecord)
-        engine = Engine.restore(
-            config,
-            record.engine,
-            max_open_orders=settings.max_open_orders,
-            closed_memory=settings.closed_memory,
-        )
-        start = record.cmd_id
+        engine, start = restore_snapshot(client, shard, config, settings)
         how = f"replay from the snapshot at {start} (log trimmed below it)"
     events: list[StateEvent] = []
     for entry_id, command in streams.logged_commands(client, shard, probe_cmd):

@@ -59,7 +59,13 @@ from model.events import StateEvent
 from model.lease import LeaseLostError, WriterLease, fenced_script, is_fenced_error
 from model.settings import LeaseSettings, MatcherSettings
 
-__all__ = ["EXIT_FENCED", "MatcherService", "RecoveryError", "RecoveryReport", "SnapshotRecord"]
+__all__ = [
+    "EXIT_FENCED",
+    "MatcherService",
+    "RecoveryError",
+    "RecoveryReport",
+    "restore_snapshot",
+]
 
 log = logging.getLogger("tidewater.matcher")
 
@@ -95,14 +101,6 @@ return 1
 """
 
 
-class SnapshotRecord(msgspec.Struct, frozen=True, array_like=True):
-    """What ``tw:{shard}:snapshot`` holds."""
-
-    cmd_id: str
-    seq: int
-    engine: bytes
-
-
 class RecoveryError(RuntimeError):
     """The command log and the event stream disagree; the matcher must not guess."""
 
@@ -113,6 +111,30 @@ class RecoveryReport:
     replayed: int
     seq: int
     millis: int
+
+
+def restore_snapshot(
+    client: redis.Redis, shard: str, config: MarketConfig, settings: MatcherSettings
+) -> tuple[Engine, str]:
+    """The engine of the shard's last snapshot and the command id it covers; a fresh engine and
+    ``"0-0"`` when there is none. ``settings`` must be the live matcher's limits, or a replay from
+    here differs from it."""
+    raw = cast(bytes | None, client.get(topics.snapshot(shard)))
+    if raw is None:
+        engine = Engine(
+            config,
+            max_open_orders=settings.max_open_orders,
+            closed_memory=settings.closed_memory,
+        )
+        return engine, "0-0"
+    record = wire.decode_snapshot(raw)
+    engine = Engine.restore(
+        config,
+        record.engine,
+        max_open_orders=settings.max_open_orders,
+        closed_memory=settings.closed_memory,
+    )
+    return engine, record.cmd_id
 
 
 class MatcherService:
@@ -175,23 +197,7 @@ class MatcherService:
         started = time.perf_counter_ns()
         with contextlib.suppress(redis.RedisError):
             self.settle()  # a batch still in flight lands (or not) before we read Redis
-        raw = cast(bytes | None, self.client.get(self.snapshot_key))
-        if raw is None:
-            engine = Engine(
-                self.config,
-                max_open_orders=self.settings.max_open_orders,
-                closed_memory=self.settings.closed_memory,
-            )
-            snapshot_cmd = "0-0"
-        else:
-            record = msgspec.msgpack.decode(raw, type=SnapshotRecord)
-            engine = Engine.restore(
-                self.config,
-                record.engine,
-                max_open_orders=self.settings.max_open_orders,
-                closed_memory=self.settings.closed_memory,
-            )
-            snapshot_cmd = record.cmd_id
+        engine, snapshot_cmd = restore_snapshot(self.client, self.shard, self.config, self.settings)
         replayed = 0
         last_cmd = snapshot_cmd
         tail = streams.last_entry(self.client, self.events_key)
@@ -402,7 +408,9 @@ class MatcherService:
         )
 
     def _snapshot_bytes(self, cmd_id: str) -> bytes:
-        record = SnapshotRecord(cmd_id=cmd_id, seq=self.engine.seq, engine=self.engine.snapshot())
+        record = wire.SnapshotRecord(
+            cmd_id=cmd_id, seq=self.engine.seq, engine=self.engine.snapshot()
+        )
         return msgspec.msgpack.encode(record)
 
     def write_snapshot(self) -> None:

@@ -8,6 +8,8 @@
   writer lease epoch of the matcher that wrote it (:data:`SEQ_FIELD`, :data:`CMD_FIELD`,
   :data:`WRITER_FIELD`; epochs never go down along the stream: one writer at a time).
 * ``tw:{shard}:reply:<edge>``: one entry per batch and edge, field ``b`` = :class:`ReplyBatch`.
+* ``tw:{shard}:snapshot``: a string, :class:`SnapshotRecord` (the engine's bytes, its ``seq`` and
+  the last command id it covers).
 
 Batching entries keeps the matcher to a handful of Redis writes per batch instead of two per
 command; readers simply iterate.
@@ -31,9 +33,11 @@ __all__ = [
     "EventBatch",
     "Reply",
     "ReplyBatch",
+    "SnapshotRecord",
     "decode_command",
     "decode_event_batch",
     "decode_reply_batch",
+    "decode_snapshot",
     "encode",
 ]
 
@@ -75,8 +79,18 @@ class ReplyBatch(msgspec.Struct, frozen=True, array_like=True, gc=False):
     replies: list[Reply]
 
 
+class SnapshotRecord(msgspec.Struct, frozen=True, array_like=True):
+    """What ``tw:{shard}:snapshot`` holds: ``engine`` (``Engine.snapshot()`` bytes) as of
+    command ``cmd_id``, at ``seq``."""
+
+    cmd_id: str
+    seq: int
+    engine: bytes
+
+
 _encoder = msgspec.msgpack.Encoder()
 encode = _encoder.encode
 decode_command = msgspec.msgpack.Decoder(CommandEnvelope).decode
 decode_event_batch = msgspec.msgpack.Decoder(EventBatch).decode
 decode_reply_batch = msgspec.msgpack.Decoder(ReplyBatch).decode
+decode_snapshot = msgspec.msgpack.Decoder(SnapshotRecord).decode
