@@ -43,10 +43,13 @@ def test_a_forgotten_order_is_read_from_the_database(forgetful: Cluster) -> None
                 "market": "TATA_INR", "kind": "buy", "type": "limit", "price": "1",
                 "quantity": "1"}).json()  # fmt: skip
             api.delete(f"/order/{other['orderId']}", headers=buyer)
+        # The persist agent stores the order's rows as its events arrive: an early read can find
+        # its 'new' row before the fill lands. Poll until the stored row is final.
         deadline = time.monotonic() + 10
         while True:
             found = api.get(f"/order/{ask['orderId']}", headers=seller)
-            if found.status_code == 200 or time.monotonic() > deadline:
+            settled = found.status_code == 200 and found.json()["status"] != "new"
+            if settled or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         assert found.status_code == 200, found.text
