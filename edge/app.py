@@ -1,4 +1,4 @@
-"""The edge: a Litestar app serving the REST API (and, later, ``/ws``).
+"""The edge: a Litestar app serving the REST API and the WebSocket streams (``/ws``).
 
 ``create_app()`` reads settings; the lifespan owns the connections: an asyncio Redis client, a
 PostgreSQL pool and the matcher gateway with its reply readers.

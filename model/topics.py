@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 __all__ = [
-    "FLOW_GROUP",
     "PERSIST_GROUP",
     "applied",
     "commands",
@@ -23,7 +22,6 @@ __all__ = [
     "writer_lease",
 ]
 
-FLOW_GROUP = "flow"
 PERSIST_GROUP = "persist"
 
 
