@@ -21,7 +21,6 @@ A ``--json PATH`` result is one object::
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import datetime as dt
 import json
 import math
@@ -379,18 +378,6 @@ class CpuMeter:
 # --- child processes -------------------------------------------------------------------------
 
 
-def parent_death(sig: signal.Signals) -> Callable[[], None] | None:
-    """A ``preexec_fn`` asking Linux to send ``sig`` to the child if this process dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-    def preexec() -> None:
-        prctl(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG
-
-    return preexec
-
-
 class Service:
     """``python -m <module> <args>`` as a child in its own session, stopped with SIGTERM."""
 
@@ -399,6 +386,9 @@ class Service:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        # Imported here: `import infra` loads psycopg, which the matcher benchmarks do without.
+        from infra.processes import parent_death_signal
+
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", self.module, *self.args],
@@ -408,7 +398,7 @@ class Service:
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us only; we stop it in order
-                preexec_fn=parent_death(signal.SIGTERM),  # noqa: PLW1509
+                preexec_fn=parent_death_signal(signal.SIGTERM),  # noqa: PLW1509
             )
 
     @property
@@ -455,12 +445,14 @@ def _start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
         return None
     command = [py_spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking"]
     command += ["--rate", "200", "--format", "raw", "--output", str(out)]
+    from infra.processes import parent_death_signal
+
     return subprocess.Popen(
         command,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=parent_death(signal.SIGTERM),  # noqa: PLW1509
+        preexec_fn=parent_death_signal(signal.SIGTERM),  # noqa: PLW1509
     )
 
 

@@ -8,8 +8,8 @@
   launcher only and the launcher decides the order of shutdown. ``stop()`` sends the server's
   stop signals in turn (then SIGKILL), waits for the process to end and its port to close. A
   server still running at interpreter exit is stopped by ``atexit``; on Linux a server started
-  from the main thread also gets a parent-death signal, so even a killed launcher leaves nothing
-  behind.
+  from the main thread also gets a parent-death signal (``infra.processes``), so even a killed
+  launcher leaves nothing behind.
 - Throwaway servers (no data folder given) run in a fresh temp folder that ``stop()`` deletes,
   also when starting fails.
 """
@@ -19,23 +19,20 @@ from __future__ import annotations
 import abc
 import atexit
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import structlog
 
+from infra.processes import parent_death_signal
 from infra.runas import SEARCH_ONLY
 
 if TYPE_CHECKING:
@@ -109,28 +106,6 @@ def log_tail(path: Path, lines: int = 25) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
-
-
-def _parent_death_signal(sig: signal.Signals) -> Callable[[], None] | None:
-    """Build a ``preexec_fn`` asking Linux to send ``sig`` to the child when we die.
-
-    The kernel sends it when the *thread* that forked exits, so it is only used from the main
-    thread, whose end is the process's end.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        prctl(pr_set_pdeathsig, int(sig), 0, 0, 0)
-
-    return preexec
 
 
 @dataclass(frozen=True)
@@ -308,8 +283,8 @@ class EmbeddedServer(abc.ABC):
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                # Only a prctl() call runs in the child, prepared before the fork.
-                preexec_fn=_parent_death_signal(stop_signal),  # noqa: PLW1509
+                # Only prctl() and getppid() run in the child, prepared before the fork.
+                preexec_fn=parent_death_signal(stop_signal),  # noqa: PLW1509
                 env=options.env,
                 cwd=options.cwd,
                 user=options.user,
