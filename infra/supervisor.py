@@ -6,8 +6,17 @@ period). A child that exits on its own is restarted after a delay (1 s by defaul
 each quick crash, up to 30 s, and resets once the child has stayed up for a minute.
 
 Each child runs in a process group of its own, so a stop reaches what it started too (uvicorn
-workers, say). Its output goes to ``<log_dir>/<name>.log`` and, when an ``echo`` callable is
-given, line by line to the console prefixed with the child's name (``edge     | ...``).
+workers, say), and so does the restart of a child that died: its group is killed first. Its
+output goes to ``<log_dir>/<name>.log`` and, when an ``echo`` callable is given, line by line to
+the console prefixed with the child's name (``edge     | ...``).
+
+No child outlives the supervising process, however that ends: each gets SIGKILL from the kernel
+when it dies (``PR_SET_PDEATHSIG``, :func:`infra.processes.parent_death_signal`). SIGKILL rather
+than SIGTERM because nobody is left to insist if a child lingers over its shutdown, and every
+service already survives a SIGKILL (that is what the fault tests do to them). The signal reaches
+the child only, not what the child started itself. The kernel ties it to the *thread* that
+forked the child, so ``start_all()`` and ``poll()`` (which restarts children) must be called from
+the main thread; they raise ``RuntimeError`` otherwise.
 """
 
 from __future__ import annotations
@@ -25,12 +34,15 @@ from typing import IO
 
 import structlog
 
+from infra.processes import parent_death_signal
+
 __all__ = ["ChildSpec", "Supervisor"]
 
 log = structlog.get_logger(__name__)
 
 _MAX_BACKOFF = 30.0
 _HEALTHY_AFTER = 60.0
+_PARENT_DEATH = signal.SIGKILL
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,11 @@ class Supervisor:
         return {c.spec.name: c.proc.pid for c in self._children if c.proc and c.proc.poll() is None}
 
     def _spawn(self, child: _Child) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError(
+                "the supervisor starts children from the main thread only: their parent-death "
+                "signal would fire when the thread that forked them ends"
+            )
         self._log_dir.mkdir(parents=True, exist_ok=True)
         log_file = (self._log_dir / f"{child.spec.name}.log").open("ab")
         child.proc = subprocess.Popen(
@@ -88,6 +105,8 @@ class Supervisor:
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **child.spec.env},
             start_new_session=True,
+            # Only prctl() and getppid() run in the child, prepared before the fork.
+            preexec_fn=parent_death_signal(_PARENT_DEATH),  # noqa: PLW1509
         )
         assert child.proc.stdout is not None
         prefix = f"{child.spec.name:<{self._width}} | "
@@ -121,6 +140,9 @@ class Supervisor:
         for child in self._children:
             if child.proc is not None and child.proc.poll() is not None:
                 code = child.proc.returncode
+                # What it started (workers holding its port, say) must not outlive it either.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(child.proc.pid, signal.SIGKILL)
                 if now - child.started_at >= _HEALTHY_AFTER:
                     child.backoff = self._restart_delay
                 child.next_start = now + child.backoff

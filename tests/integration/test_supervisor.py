@@ -1,9 +1,13 @@
-"""The supervisor runs real child processes: start, restart after a crash, stop in order."""
+"""The supervisor runs real child processes: start, restart after a crash, stop in order, and
+none outlives the supervising process."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -99,3 +103,74 @@ def _alive(pid: int) -> bool:
     # A zombie waits for its parent to reap it; it runs nothing.
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+_SUPERVISING_SCRIPT = """
+import json, os, signal, sys, time
+from pathlib import Path
+from infra.supervisor import ChildSpec, Supervisor
+
+sleeper = (sys.executable, "-c", "import time; time.sleep(120)")
+supervisor = Supervisor(
+    [ChildSpec("first", sleeper), ChildSpec("second", sleeper)],
+    log_dir=Path(sys.argv[1]),
+    restart_delay=0.1,
+)
+supervisor.start_all()
+first = supervisor.pids()["first"]
+os.kill(first, signal.SIGKILL)  # crash one: poll() starts it again
+while supervisor.pids().get("first", first) == first:
+    supervisor.poll()
+    time.sleep(0.05)
+print("pids", json.dumps([first, *supervisor.pids().values()]), flush=True)
+while True:
+    supervisor.poll()
+    time.sleep(0.05)
+"""
+
+
+def test_children_die_with_a_killed_supervisor(tmp_path: Path) -> None:
+    """SIGKILL of the supervising process (nothing of it runs to stop anything) takes its
+    children with it, a child restarted by ``poll()`` included: the kernel's parent-death
+    signal."""
+    script = subprocess.Popen(
+        [sys.executable, "-c", _SUPERVISING_SCRIPT, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert script.stdout is not None
+        line = next(ln for ln in script.stdout if ln.startswith("pids "))  # after log lines
+        crashed, *children = json.loads(line.removeprefix("pids "))
+        assert len(children) == 2
+        assert crashed not in children
+        assert all(_alive(pid) for pid in children)
+    finally:
+        script.kill()
+        script.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+        time.sleep(0.05)
+    assert not [pid for pid in children if _alive(pid)]
+
+
+def test_children_start_from_the_main_thread_only(tmp_path: Path) -> None:
+    """The parent-death signal fires when the thread that forked the child ends; the
+    supervisor refuses to fork from any other thread."""
+    supervisor = Supervisor(
+        [ChildSpec("one", _python("import time; time.sleep(60)"))], log_dir=tmp_path
+    )
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            supervisor.start_all()
+        except RuntimeError as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=start)
+    thread.start()
+    thread.join()
+    assert supervisor.pids() == {}
+    assert len(errors) == 1
+    assert "main thread" in str(errors[0])
