@@ -15,14 +15,17 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +41,7 @@ from edge.__main__ import main as edge_main
 from infra.audit import audit
 from infra.embedded import EmbeddedPostgres, EmbeddedRedis, ServerStartError
 from infra.migrate import migrate, storage_path
+from infra.processes import describe, folder_holders, has_env, parent_pid, port_holders
 from infra.supervisor import ChildSpec, Supervisor
 from matcher.__main__ import main as matcher_main
 from model.settings import get_settings
@@ -49,6 +53,8 @@ __all__ = ["main"]
 _DEFAULT_DATA_DIR = ".tidewater"
 _PID_FILE = "up.pid"
 _STATUS_FILE = "status.json"
+_RUN_MARK = "TIDEWATER_UP_DATA_DIR"
+"""Set in the environment of every process ``up`` starts (children inherit it): its data folder."""
 
 
 class _StartAbortedError(Exception):
@@ -115,6 +121,87 @@ class _UpLock:
             os.ftruncate(self.fd, 0)
             os.close(self.fd)
             self.fd = None
+
+
+# -- what is in the way -----------------------------------------------------------------------
+
+
+def _bind_error(host: str, port: int) -> OSError | None:
+    """Why a server could not listen on ``host:port`` now (``None``: it could)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn and werkzeug do
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            return error
+    return None
+
+
+def _leftover_services(data_dir: Path) -> set[int]:
+    """Services recorded in the ``status.json`` a killed ``up`` left behind that still run with
+    that run's Redis (a run from before children carried ``_RUN_MARK``)."""
+    try:
+        status = json.loads((data_dir / _STATUS_FILE).read_text())
+        redis_url = str(status["redis_url"])
+        pids = [int(pid) for pid in dict(status.get("services", {})).values()]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return set()
+    return {pid for pid in pids if pid != os.getpid() and has_env(pid, "REDIS_URL", redis_url)}
+
+
+def _by_tree(pids: set[int]) -> list[str]:
+    """Name each process of ``pids`` whose parent is not one of them, counting those under it
+    (PostgreSQL's backends under the postmaster, say)."""
+    parents = {pid: parent_pid(pid) for pid in pids}
+
+    def root(pid: int) -> int:
+        seen = {pid}
+        while (parent := parents.get(pid)) in pids and parent is not None and parent not in seen:
+            seen.add(parent)
+            pid = parent
+        return pid
+
+    trees = Counter(root(pid) for pid in pids)
+    return [
+        describe(pid) + (f" with {n - 1} more under it" if n > 1 else "")
+        for pid, n in sorted(trees.items())
+    ]
+
+
+def _obstacles(data_dir: Path) -> list[str]:
+    """What keeps ``up`` from starting cleanly, one line each: a process of an earlier run still
+    holding the data folder (started by one, or with files open in it), or a port taken."""
+    found: list[str] = []
+    holders = set(
+        folder_holders(data_dir, marker=(_RUN_MARK, str(data_dir)), ignore=[data_dir / "logs"])
+    )
+    holders |= _leftover_services(data_dir)
+    found += [f"{line} still holds {data_dir}" for line in _by_tree(holders)]
+    settings = get_settings()
+    for name, host, port in (
+        ("edge", settings.edge.host, settings.edge.port),
+        ("dash", settings.dash.host, settings.dash.port),
+    ):
+        error = _bind_error(host, port)
+        if error is None:
+            continue
+        if error.errno != errno.EADDRINUSE:
+            found.append(f"the {name} cannot listen on {host}:{port}: {error}")
+            continue
+        owners = ", ".join(describe(pid) for pid in port_holders(port))
+        found.append(
+            f"port {port} (the {name}'s, TIDEWATER_{name.upper()}_PORT) is taken by "
+            + (owners or "a process this user cannot see")
+        )
+    return found
+
+
+def _refuse(data_dir: Path, obstacles: list[str]) -> None:
+    lines = [f"tidewater: cannot start for {data_dir}:"]
+    lines += [f"  - {line}" for line in obstacles]
+    lines.append("Stop them (or choose other ports), then run `tidewater up` again.")
+    print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 # -- up -----------------------------------------------------------------------------------------
@@ -214,6 +301,13 @@ def _up(data_dir: Path, *, from_wheels: bool | None) -> int:
             "see `tidewater status`"
         )
         return 1
+    obstacles = _obstacles(data_dir)
+    if obstacles:
+        lock.release()
+        _refuse(data_dir, obstacles)
+        return 1
+    # Every process of this run inherits the mark, so the next run can tell a leftover of ours.
+    os.environ[_RUN_MARK] = str(data_dir)
     status_file = data_dir / _STATUS_FILE
     total = 4
     with contextlib.ExitStack() as cleanup, _StopRequest().installed() as stop:

@@ -273,3 +273,74 @@ def _process_alive(pid: int) -> bool:
         return True
     with open(f"/proc/{pid}/stat") as stat:  # a zombie runs nothing
         return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+# -- no process outlives `up`, and `up` starts only on a clear field ------------------------------
+
+RUN_MARK = "TIDEWATER_UP_DATA_DIR"  # set by `up` in the environment of everything it starts
+
+
+def test_up_refuses_a_taken_port_naming_the_process(project_dir: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import socket, sys, time\n"
+            f"s = socket.create_server(('127.0.0.1', {DASH_PORT}))\n"
+            "print('listening', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "listening\n"
+        refused = _run(project_dir, "up")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"port {DASH_PORT} (the dash's, TIDEWATER_DASH_PORT) is taken by pid {holder.pid} (" in (
+        refused.stderr
+    )
+    assert f"socket.create_server(('127.0.0.1', {DASH_PORT}))" in refused.stderr
+    assert f"port {EDGE_PORT}" not in refused.stderr
+    # Nothing was started, and the folder is free again.
+    assert not (project_dir / ".tidewater" / "redis").exists()
+    assert _run(project_dir, "status").returncode == 1
+
+
+def test_up_refuses_while_a_previous_runs_process_holds_the_data_folder(
+    project_dir: Path,
+) -> None:
+    """Three leftovers of earlier runs, each named: a process `up` started (it carries the
+    run's mark), one with a file open in the folder (a Redis from before the mark), and a
+    service recorded in the `status.json` a killed `up` left, still on that run's Redis."""
+    data_dir = project_dir / ".tidewater"
+    (data_dir / "redis").mkdir(parents=True)
+    sleep = [sys.executable, "-c", "import sys, time; time.sleep(60)"]
+    marked = subprocess.Popen([*sleep, "marked"], env={**os.environ, RUN_MARK: str(data_dir)})
+    aof = data_dir / "redis" / "appendonly.aof"
+    holding = subprocess.Popen(
+        [sys.executable, "-c", f"import time; f = open({str(aof)!r}, 'a'); time.sleep(60)"]
+    )
+    old_redis = "redis://127.0.0.1:1/0"
+    recorded = subprocess.Popen([*sleep, "recorded"], env={**os.environ, "REDIS_URL": old_redis})
+    unrelated = subprocess.Popen([*sleep, "unrelated"])  # not ours: never named
+    status = {"pid": 1, "redis_url": old_redis, "services": {"matcher-0": recorded.pid}}
+    (data_dir / "status.json").write_text(json.dumps(status))
+    leftovers = (marked, holding, recorded)
+    try:
+        _eventually(aof.exists, timeout=10)
+        refused = _run(project_dir, "up")
+    finally:
+        for proc in (*leftovers, unrelated):
+            proc.kill()
+            proc.wait()
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert refused.stderr.startswith(f"tidewater: cannot start for {data_dir}:\n")
+    for proc in leftovers:
+        assert f"pid {proc.pid} ({sys.executable} -c " in refused.stderr
+    assert f"pid {unrelated.pid} " not in refused.stderr
+    assert refused.stderr.count(f"still holds {data_dir}") == 3
