@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -234,8 +234,8 @@ def _child_services(redis_url: str, database_url: str, data_dir: Path) -> list[C
 def _wait_for_http(
     url: str, stop: _StopRequest, supervisor: Supervisor, timeout: float = 60.0
 ) -> bool:
-    """Poll ``url`` until it answers 200 (``False`` on timeout or stop), telling meanwhile of
-    children that exit and restart."""
+    """Poll ``url`` until it answers 200 (``False`` on timeout), telling meanwhile of children
+    that exit and restart; raise ``_StartAbortedError`` on a stop."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for event in supervisor.poll():
@@ -246,38 +246,56 @@ def _wait_for_http(
         except httpx.HTTPError:
             pass
         if stop.wait(0.2):
-            return False
+            stop.check()
     return False
 
 
 class _StopRequest:
-    """SIGINT/SIGTERM as a flag to wait on; until ``started`` is set, a signal aborts the start."""
+    """SIGINT/SIGTERM as a flag to wait on.
+
+    Until ``started`` is set, the first signal aborts the start (it raises
+    ``_StartAbortedError`` wherever ``up`` is); any later one only sets the flag. Once
+    :meth:`stopping` was called, SIGINT and SIGTERM are ignored for the rest of the process:
+    nothing cuts the cleanup short, and a signal that comes after it (when the interpreter, on
+    its way out, has put the default handlers back) does not turn a clean stop into a death by
+    signal. ``just`` relays the SIGTERM it gets to ``up``, so a SIGTERM to ``./dev up``'s
+    process group arrives twice. A stop that hangs can still be cut with SIGKILL: the children
+    die with ``up`` (``infra.supervisor``).
+    """
 
     def __init__(self) -> None:
         self._event = threading.Event()
         self.started = False
+        self._stopping = False
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         del frame
         self._event.set()
-        if not self.started:
+        if not self.started and not self._stopping:
+            self._stopping = True
             raise _StartAbortedError(signal.Signals(signum).name)
+
+    def check(self) -> None:
+        """Raise ``_StartAbortedError`` if a stop was asked for. The handler's own raise can be
+        lost: one landing in an at-fork hook or a finalizer is only printed as "Exception
+        ignored", so ``up`` checks again between the steps of its start."""
+        if self._event.is_set():
+            raise _StartAbortedError("stop requested")
+
+    def stopping(self) -> None:
+        """Say that the cleanup begins: from now on SIGINT and SIGTERM are ignored."""
+        self._stopping = True
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds; ``True`` once a stop was asked for."""
         return self._event.wait(timeout)
 
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[_StopRequest]:
-        """Handle SIGINT and SIGTERM inside the block, restoring the old handlers after it."""
-        previous = {
-            sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
-        try:
-            yield self
-        finally:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
+    def install(self) -> None:
+        """Handle SIGINT and SIGTERM (never given back: see the class docstring)."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
 
 
 def _check_external_redis(url: str) -> None:
@@ -310,8 +328,12 @@ def _up(data_dir: Path, *, from_wheels: bool | None) -> int:
     os.environ[_RUN_MARK] = str(data_dir)
     status_file = data_dir / _STATUS_FILE
     total = 4
-    with contextlib.ExitStack() as cleanup, _StopRequest().installed() as stop:
+    stop = _StopRequest()
+    # The one signal that may raise (see _StopRequest) ends here if it lands outside the `try`
+    # below; the cleanup has run all the same.
+    with contextlib.suppress(_StartAbortedError), contextlib.ExitStack() as cleanup:
         cleanup.callback(lock.release)
+        stop.install()
         cleanup.callback(status_file.unlink, missing_ok=True)
         cleanup.callback(_say, "tidewater stopped")
         try:
@@ -330,6 +352,7 @@ def _up(data_dir: Path, *, from_wheels: bool | None) -> int:
                 redis_url = redis_server.start()
                 assert redis_server.binary is not None
                 sources["redis"] = f"embedded, {redis_server.binary.describe()}"
+            stop.check()
             _say(f"[1/{total}] redis: ready at {_mask(redis_url)} ({sources['redis']})")
 
             database_url = os.environ.get("DATABASE_URL")
@@ -346,12 +369,14 @@ def _up(data_dir: Path, *, from_wheels: bool | None) -> int:
                 sources["postgres"] = f"embedded, {pg_server.binary.describe()}"
                 for note in pg_server.notes:
                     _say(f"[2/{total}] postgres: note: {note}")
+            stop.check()
             _say(f"[2/{total}] postgres: ready at {_mask(database_url)} ({sources['postgres']})")
 
             applied = migrate(database_url)
             _say(
                 f"[3/{total}] database: migrated ({len(applied)} new: {', '.join(applied) or '-'})"
             )
+            stop.check()
             _say(f"[3/{total}] database: storage is {storage_path(database_url)}")
 
             specs = _child_services(redis_url, database_url, data_dir)
@@ -359,6 +384,7 @@ def _up(data_dir: Path, *, from_wheels: bool | None) -> int:
             cleanup.callback(supervisor.stop_all)
             _say(f"[4/{total}] services: starting {', '.join(supervisor.names)}")
             supervisor.start_all()
+            stop.check()
             settings = get_settings()
             port, dash_port = settings.edge.port, settings.dash.port
             for name, url in (
@@ -402,6 +428,8 @@ def _up(data_dir: Path, *, from_wheels: bool | None) -> int:
         except (ServerStartError, redis.RedisError, psycopg.Error, OSError) as error:
             print(f"tidewater: could not start: {error}", file=sys.stderr, flush=True)
             return 1
+        finally:
+            stop.stopping()
     return 0
 
 

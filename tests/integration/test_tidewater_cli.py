@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import redis
 import websockets
 
 from infra.embedded import free_port, port_is_listening
+from infra.processes import describe, folder_holders
 from tests.integration.edge.conftest import sign_up
 
 if TYPE_CHECKING:
@@ -344,3 +346,61 @@ def test_up_refuses_while_a_previous_runs_process_holds_the_data_folder(
         assert f"pid {proc.pid} ({sys.executable} -c " in refused.stderr
     assert f"pid {unrelated.pid} " not in refused.stderr
     assert refused.stderr.count(f"still holds {data_dir}") == 3
+
+
+def _left_of_run(data_dir: Path) -> list[str]:
+    """Every live process of the `up` run in ``data_dir``: those carrying its mark and those
+    with a file open in the folder (Redis and PostgreSQL rewrite their environment block)."""
+    pids = folder_holders(data_dir, marker=(RUN_MARK, str(data_dir)), ignore=[data_dir / "logs"])
+    return [describe(pid) for pid in pids]
+
+
+def _wait_gone(data_dir: Path, ports: list[int], timeout: float) -> tuple[float, list[str]]:
+    """Seconds until no process of the run is left and no port of it listens, and what was
+    still there if that did not happen within ``timeout``."""
+    started = time.monotonic()
+    while True:
+        left = _left_of_run(data_dir) + [f"port {p}" for p in ports if port_is_listening(p)]
+        elapsed = time.monotonic() - started
+        if not left or elapsed > timeout:
+            return elapsed, left
+        time.sleep(0.05)
+
+
+def _ports_of(up: _Up) -> list[int]:
+    """The ports one run of `up` listens on: the edge, the dash, its Redis and PostgreSQL."""
+    ports = [EDGE_PORT, DASH_PORT]
+    for line in up.lines:
+        match = re.match(r"\[[12]/4\] (?:redis|postgres): ready at \S+?:(\d+)/", line)
+        if match:
+            ports.append(int(match.group(1)))
+    return ports
+
+
+@pytest.mark.parametrize("when", ["starting", "stopping"])
+def test_signals_while_up_stops_do_not_cut_the_cleanup_short(project_dir: Path, when: str) -> None:
+    """`just` relays the SIGTERM it gets, so a SIGTERM to `./dev up`'s process group reaches
+    `up` twice. A first signal while `up` starts (once its children run) or once it runs, then
+    SIGTERM and SIGINT over and over until it exits: it stops everything, in order, and says so."""
+    data_dir = project_dir / ".tidewater"
+    up = _Up(project_dir, _env())
+    try:
+        if when == "stopping":
+            up.wait_until_up()
+        else:
+            _eventually(lambda: any(ln.startswith("[4/4] services: starting") for ln in up.lines))
+        up.proc.send_signal(signal.SIGTERM)
+        sent = 1
+        deadline = time.monotonic() + 60
+        while up.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            with contextlib.suppress(ProcessLookupError):
+                up.proc.send_signal(signal.SIGINT if sent % 2 else signal.SIGTERM)
+                sent += 1
+    finally:
+        code = up.stop()
+    assert sent >= 3  # signals kept coming while it stopped
+    assert code == 0, "\n".join(up.lines[-50:])
+    assert up.lines[-1] == "tidewater stopped"
+    _, left = _wait_gone(data_dir, _ports_of(up), timeout=0)
+    assert left == []
