@@ -1,14 +1,22 @@
 """Where the flow's records go: Redis (pub/sub and the depth hash) and PostgreSQL.
 
-Depth writes run as one Lua script per diff: it applies the levels to ``md:depth:{market}``,
-sets ``lastUpdateId`` and publishes the diff, atomically (like MULTI/EXEC, so a reader of the
-hash never sees levels and ``lastUpdateId`` disagree) and only if the diff is newer than what the
-hash holds. After a restart Bytewax replays the items since its last snapshot; their diffs are
-identical to the ones already applied and are skipped, so the hash never goes back and clients
-never see an update id twice.
+Every write is fenced by the flow's writer lease (``pipeline/fence.py``): each sink gets the
+process's :class:`~pipeline.fence.Fence` in its constructor and hands it to every partition
+(worker), so all workers of one process write under its one lease.
+
+Redis: ONE fenced Lua script per batch (in chunks of :data:`_CHUNK` records): it checks the
+lease token, then, record by record in order, publishes a push or applies a depth diff: the
+levels go to ``md:depth:{market}``, ``lastUpdateId`` is set and the diff published, atomically
+(a reader of the hash never sees levels and ``lastUpdateId`` disagree) and only if the diff is
+newer than what the hash holds. After a restart Bytewax replays the items since its last
+snapshot; their diffs are identical to the ones already applied and are skipped, so the hash
+never goes back and clients never see an update id twice. A flow that lost its lease writes
+nothing: the script answers ``FENCED`` and the partition raises
+:class:`~model.lease.LeaseLostError`, which ends the dataflow.
 
 PostgreSQL writes are idempotent upserts: candles by ``(market, interval, open_time)`` (last
-state wins), trades by ``(market, trade_id, ts)`` (first insert wins; the values are the same).
+state wins), trades by ``(market, trade_id, ts)`` (first insert wins; the values are the same),
+each batch in one transaction fenced by the lease epoch (:func:`pipeline.fence.claim`).
 """
 
 from __future__ import annotations
@@ -21,61 +29,90 @@ import psycopg
 import redis
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
+from model.lease import fenced_script
 from model.timestamps import from_micros
+from pipeline.fence import Fence, call_fenced, claim
 from pipeline.flows.records import CandleRow, DepthWrite, Publish, RedisRecord, SqlRecord, TradeRow
 
 __all__ = ["PostgresSink", "RedisSink"]
 
 log = logging.getLogger("tidewater.flow")
 
-# KEYS[1] = depth hash; ARGV = U, u, channel, payload, then field/value pairs ("0" deletes).
-_DEPTH_SCRIPT = """
-local last = tonumber(redis.call('HGET', KEYS[1], 'lastUpdateId') or '0')
-if tonumber(ARGV[2]) <= last then return 0 end
-for i = 5, #ARGV, 2 do
-  if ARGV[i + 1] == '0' then
-    redis.call('HDEL', KEYS[1], ARGV[i])
+#: Records per script call: bounds the time one call holds Redis.
+_CHUNK = 500
+
+# After FENCE (KEYS[1] = lease, ARGV[1] = token): KEYS[2..] = the depth hashes of the batch's
+# depth records, in order; ARGV[2..] = the records, in order, each one of
+#   'p', channel, payload                                  a push
+#   'd', U, u, channel, payload, n, n field/value pairs    a depth diff ("0" deletes a level)
+# Returns how many records were written (skipped diffs are not).
+_BATCH_SCRIPT = """
+local written, k, i = 0, 2, 2
+while i <= #ARGV do
+  if ARGV[i] == 'p' then
+    redis.call('PUBLISH', ARGV[i + 1], ARGV[i + 2])
+    written = written + 1
+    i = i + 3
   else
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    local key, n = KEYS[k], tonumber(ARGV[i + 5])
+    k = k + 1
+    local last = tonumber(redis.call('HGET', key, 'lastUpdateId') or '0')
+    if tonumber(ARGV[i + 2]) > last then
+      for j = i + 6, i + 4 + 2 * n, 2 do
+        if ARGV[j + 1] == '0' then
+          redis.call('HDEL', key, ARGV[j])
+        else
+          redis.call('HSET', key, ARGV[j], ARGV[j + 1])
+        end
+      end
+      redis.call('HSET', key, 'lastUpdateId', ARGV[i + 2])
+      redis.call('PUBLISH', ARGV[i + 3], ARGV[i + 4])
+      written = written + 1
+    end
+    i = i + 6 + 2 * n
   end
 end
-redis.call('HSET', KEYS[1], 'lastUpdateId', ARGV[2])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
-return 1
+return written
 """
 
 
 class _RedisPartition(StatelessSinkPartition[RedisRecord]):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, fence: Fence) -> None:
         self._client = redis.Redis.from_url(url)
-        self._depth = self._client.register_script(_DEPTH_SCRIPT)
+        self._fence = fence
+        self._script = fenced_script(self._client, _BATCH_SCRIPT)
 
     def write_batch(self, items: list[RedisRecord]) -> None:
-        pipe = self._client.pipeline(transaction=False)
-        for item in items:
-            if type(item) is Publish:
-                assert isinstance(item, Publish)
-                pipe.publish(item.channel, item.payload)
-            else:
-                assert isinstance(item, DepthWrite)
-                args: list[Any] = [item.first, item.last, item.channel, item.payload]
-                for name, value in item.levels.items():
-                    args += (name, value)
-                self._depth(keys=[item.key], args=args, client=pipe)
-        pipe.execute()
+        for start in range(0, len(items), _CHUNK):
+            keys: list[Any] = []
+            args: list[Any] = []
+            for item in items[start : start + _CHUNK]:
+                if type(item) is Publish:
+                    assert isinstance(item, Publish)
+                    args += (b"p", item.channel, item.payload)
+                else:
+                    assert isinstance(item, DepthWrite)
+                    keys.append(item.key)
+                    args += (b"d", item.first, item.last, item.channel, item.payload)
+                    args.append(len(item.levels))
+                    for name, value in item.levels.items():
+                        args += (name, value)
+            call_fenced(self._script, self._fence, keys, args)
 
     def close(self) -> None:
         self._client.close()
 
 
 class RedisSink(DynamicSink[RedisRecord]):
-    """Publishes pushes and keeps the depth hashes, one connection per worker."""
+    """Publishes pushes and keeps the depth hashes, one connection per worker, every write
+    fenced by ``fence``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, fence: Fence) -> None:
         self._url = url
+        self._fence = fence
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _RedisPartition:
-        return _RedisPartition(self._url)
+        return _RedisPartition(self._url, self._fence)
 
 
 _CANDLE_SQL = """
@@ -97,8 +134,9 @@ ON CONFLICT DO NOTHING
 
 
 class _PostgresPartition(StatelessSinkPartition[SqlRecord]):
-    def __init__(self, url: str, write_trades: bool) -> None:
+    def __init__(self, url: str, fence: Fence, write_trades: bool) -> None:
         self._url = url
+        self._fence = fence
         self._write_trades = write_trades
         self._conn: psycopg.Connection[Any] | None = None
 
@@ -156,6 +194,7 @@ class _PostgresPartition(StatelessSinkPartition[SqlRecord]):
             try:
                 conn = self._connection()
                 with conn.transaction(), conn.cursor() as cur:
+                    claim(cur, self._fence)  # first; refused: rolled back, the flow ends
                     if trade_rows:
                         cur.executemany(_TRADE_SQL, trade_rows)
                     if candle_rows:
@@ -174,11 +213,13 @@ class _PostgresPartition(StatelessSinkPartition[SqlRecord]):
 
 
 class PostgresSink(DynamicSink[SqlRecord]):
-    """Upserts candles (and, unless told not to, inserts trades), one connection per worker."""
+    """Upserts candles (and, unless told not to, inserts trades), one connection per worker,
+    each transaction fenced by ``fence``'s epoch."""
 
-    def __init__(self, url: str, *, write_trades: bool = True) -> None:
+    def __init__(self, url: str, fence: Fence, *, write_trades: bool = True) -> None:
         self._url = url
+        self._fence = fence
         self._write_trades = write_trades
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _PostgresPartition:
-        return _PostgresPartition(self._url, self._write_trades)
+        return _PostgresPartition(self._url, self._fence, self._write_trades)

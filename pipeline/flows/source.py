@@ -13,6 +13,7 @@ time reaches a new minute for them, so their bars close on event time even while
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -20,12 +21,20 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from model import topics, wire
 from model.events import Deposited, StateEvent
+from model.lease import fenced_script
+from pipeline.fence import Fence, call_fenced
 from pipeline.flows.records import MarketBatch
 
 __all__ = ["EventSource", "Item", "split_batch"]
 
 Item = tuple[str, MarketBatch]
 _MINUTE_US = 60_000_000
+
+# After FENCE: KEYS[2..] = the depth hashes to drop.
+_CLEAR_BOOKS = """
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1
+"""
 
 
 def split_batch(
@@ -64,8 +73,10 @@ class _ShardPartition(StatefulSourcePartition[Item, str]):
         count: int,
         block_ms: int,
         stop_when_idle: bool,
+        guard: Callable[[], None] | None,
     ) -> None:
         self._client = client
+        self._guard = guard
         self._key = topics.events(shard)
         self._markets = markets
         self._after = after
@@ -76,6 +87,8 @@ class _ShardPartition(StatefulSourcePartition[Item, str]):
         self._minute: dict[str, int] = {}
 
     def next_batch(self) -> list[Item]:
+        if self._guard is not None:
+            self._guard()  # a lease known to be lost: read nothing more
         block = self._block_ms if self._idle and not self._stop_when_idle else None
         raw: Any = self._client.xread({self._key: self._after}, count=self._count, block=block)
         entries = raw[0][1] if raw else []
@@ -107,20 +120,29 @@ class EventSource(FixedPartitionedSource[Item, str]):
     """``(market, MarketBatch)`` items from every shard's event stream.
 
     ``shards`` maps each shard to its markets. ``stop_when_idle`` ends the input at the first
-    empty read (tests and batch replays); otherwise the source runs forever.
+    empty read (tests and batch replays); otherwise the source runs forever. The source only
+    reads (``XREAD``: a flow that lost its lease takes nothing away from anyone), except on a
+    fresh start, when it drops the depth hashes under ``fence``. ``guard`` (the lease's
+    ``check``) runs before each read and raises once the lease is known to be lost (or has run
+    past its local deadline): a flow resumed after a pause past its lease ends at its next read
+    rather than reading on (its Redis and PostgreSQL writes are fenced in any case).
     """
 
     def __init__(
         self,
         redis_url: str,
         shards: dict[str, list[str]],
+        fence: Fence,
         *,
         count: int = 1000,
         block_ms: int = 20,
         stop_when_idle: bool = False,
+        guard: Callable[[], None] | None = None,
     ) -> None:
         self._url = redis_url
+        self._guard = guard
         self._shards = shards
+        self._fence = fence
         self._count = count
         self._block_ms = block_ms
         self._stop_when_idle = stop_when_idle
@@ -134,7 +156,8 @@ class EventSource(FixedPartitionedSource[Item, str]):
         if resume_state is None and markets:
             # A fresh start recounts update ids from 1: drop depth hashes from an older run, or
             # their higher lastUpdateId would make the sink skip every new diff.
-            client.delete(*(topics.depth_book(m) for m in markets))
+            books = [topics.depth_book(m) for m in markets]
+            call_fenced(fenced_script(client, _CLEAR_BOOKS), self._fence, books, [])
         return _ShardPartition(
             client,
             for_part,
@@ -143,4 +166,5 @@ class EventSource(FixedPartitionedSource[Item, str]):
             self._count,
             self._block_ms,
             self._stop_when_idle,
+            self._guard,
         )

@@ -15,9 +15,13 @@ from psycopg import sql
 
 from infra.migrate import migrate
 from matcher.service import MatcherService
+from model import topics
 from model.commands import Command
 from model.config import load_markets
+from model.lease import WriterLease
 from model.settings import MatcherSettings
+from pipeline.fence import FLOW_ROLE, Fence
+from tests.integration.pipeline.writers import holding
 from tests.support.streams import submit_all
 
 CONFIG = load_markets()
@@ -32,6 +36,8 @@ class FlowEnv:
     client: redis.Redis
     service: MatcherService
     tmp: Path
+    lease: WriterLease  # the flow's writer lease, held (and renewed) for the test
+    fence: Fence
 
     def run_matcher(self, commands: list[Command]) -> None:
         """Submit commands and let the matcher commit all of them."""
@@ -73,9 +79,14 @@ def new_schema(database_url: str) -> Iterator[Any]:
 
 
 @pytest.fixture
-def flow_env(redis_url: str, redis_client: redis.Redis, new_schema: Any, tmp_path: Path) -> FlowEnv:
+def flow_env(
+    redis_url: str, redis_client: redis.Redis, new_schema: Any, tmp_path: Path
+) -> Iterator[FlowEnv]:
     settings = MatcherSettings(batch_size=64, snapshot_every_ms=3_600_000, trim_commands=False)
     service = MatcherService(redis_client, SHARD, CONFIG, settings)
     assert service.take_lease()
     service.recover()
-    return FlowEnv(redis_url, new_schema(), redis_client, service, tmp_path)
+    url = new_schema()
+    with holding(redis_client, topics.flow_lease(), FLOW_ROLE, url) as (lease, fence):
+        yield FlowEnv(redis_url, url, redis_client, service, tmp_path, lease, fence)
+    service.lease.release()

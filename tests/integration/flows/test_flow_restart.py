@@ -12,9 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from model import topics
 from model.events import TradeExecuted
+from pipeline.fence import FLOW_ROLE
 from tests.integration.flows.conftest import MARKETS, SHARD, FlowEnv
 from tests.integration.flows.test_market_data import _STORED_SQL, _commands, run_flow
+from tests.integration.pipeline.writers import holding
 from tests.support.streams import all_events
 
 _ROOT = Path(__file__).resolve().parents[3]
@@ -67,6 +70,7 @@ def test_killed_and_restarted_flow_stores_identical_candles(
     commands = _commands(seed=31, n=16_000)
     chunks = [commands[i : i + 400] for i in range(0, len(commands), 400)]
     recovery = env.tmp / "recovery"
+    env.lease.release()  # the flow processes take it, one after another
     env.run_matcher(chunks[0])
     proc = _start(env, recovery)
     try:
@@ -92,8 +96,11 @@ def test_killed_and_restarted_flow_stores_identical_candles(
     restarted_trades = env.query("SELECT count(*), count(DISTINCT (market, trade_id)) FROM trades")
 
     reference_url = new_schema()
-    run_flow(env, reference_url)  # one uninterrupted run over the same stream
-    with_reference = FlowEnv(env.redis_url, reference_url, env.client, env.service, env.tmp)
+    with holding(env.client, topics.flow_lease(), FLOW_ROLE, reference_url) as (lease, fence):
+        with_reference = FlowEnv(
+            env.redis_url, reference_url, env.client, env.service, env.tmp, lease, fence
+        )
+        run_flow(with_reference, reference_url)  # one uninterrupted run over the same stream
     reference = sorted(with_reference.query(_STORED_SQL))
     assert len(reference) > 100
     assert restarted == reference

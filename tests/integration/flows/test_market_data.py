@@ -64,9 +64,9 @@ def run_flow(env: FlowEnv, db_url: str, recovery: Path | None = None) -> list[di
     pubsub.get_message(timeout=1.0)  # the subscription confirmation
     flow = build_flow(
         CONFIG,
-        EventSource(env.redis_url, {SHARD: MARKETS}, stop_when_idle=True),
-        RedisSink(env.redis_url),
-        PostgresSink(db_url),
+        EventSource(env.redis_url, {SHARD: MARKETS}, env.fence, stop_when_idle=True),
+        RedisSink(env.redis_url, env.fence),
+        PostgresSink(db_url, env.fence),
         throttle=timedelta(0),
     )
     config = None
