@@ -10,6 +10,11 @@
 
 ``await app.run(stop)`` runs every agent; one that raises is restarted with exponential backoff
 (its unacked entries come again). ``agent.test_context()`` runs an agent on an in-memory source.
+
+An agent given a ``fence`` (``@app.agent(topic, group=..., fence=fence)``) is its group's single
+writer: its source reads, claims and acks only under that writer lease (``pipeline/source.py``),
+and once the lease is lost (:class:`~model.lease.LeaseLostError`) it is not restarted: the error
+ends ``app.run``, and the process stops.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
 
+from model.lease import LeaseLostError
+from pipeline.fence import Fence
 from pipeline.source import MemorySource, RedisSource, Source
 from pipeline.stream import Stream
 
@@ -47,20 +54,30 @@ class Agent(Generic[T]):
     """An async function consuming a topic through a consumer group, kept alive."""
 
     def __init__(
-        self, app: App, topic: Topic[T], group: str, fn: AgentFunction[T], name: str
+        self,
+        app: App,
+        topic: Topic[T],
+        group: str,
+        fn: AgentFunction[T],
+        name: str,
+        fence: Fence | None = None,
     ) -> None:
         self.app, self.topic, self.group, self.fn, self.name = app, topic, group, fn, name
+        self.fence = fence
         self.restarts = 0
 
     def _stream(self, source: Source) -> Stream[T]:
         return Stream(source, self.topic.decode)
 
     async def run(self, stop: asyncio.Event, *, max_backoff: float = 30.0) -> None:
-        """Run until ``stop``; restart after a crash, waiting 0.5 s, 1 s, 2 s ... between."""
+        """Run until ``stop``; restart after a crash, waiting 0.5 s, 1 s, 2 s ... between; a lost
+        lease (:class:`LeaseLostError`) is raised, not restarted."""
         backoff = 0.5
         consumer = f"{self.name}-{socket.gethostname()}"
         while not stop.is_set():
-            source = RedisSource(self.app.client, self.topic.key, self.group, consumer)
+            source = RedisSource(
+                self.app.client, self.topic.key, self.group, consumer, fence=self.fence
+            )
             task = asyncio.create_task(self.fn(self._stream(source)))
             stopper = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -71,6 +88,9 @@ class Agent(Generic[T]):
             error = task.exception()
             if error is None:
                 return
+            if isinstance(error, LeaseLostError):
+                log.error("agent %s fenced out (%s): stopping", self.name, error)
+                raise error
             self.restarts += 1
             log.error("agent %s crashed (%r); restart %d in %.1fs", self.name, error,
                       self.restarts, backoff)  # fmt: skip
@@ -121,12 +141,18 @@ class App:
         return Topic(key, decode)
 
     def agent(
-        self, topic: Topic[T], *, group: str, name: str | None = None
+        self,
+        topic: Topic[T],
+        *,
+        group: str,
+        name: str | None = None,
+        fence: Fence | None = None,
     ) -> Callable[[AgentFunction[T]], Agent[T]]:
-        """Decorate an ``async def f(stream)`` to consume ``topic`` in consumer group ``group``."""
+        """Decorate an ``async def f(stream)`` to consume ``topic`` in consumer group ``group``
+        (as the group's single writer under ``fence``, when given)."""
 
         def register(fn: AgentFunction[T]) -> Agent[T]:
-            agent = Agent(self, topic, group, fn, name or fn.__name__)
+            agent = Agent(self, topic, group, fn, name or fn.__name__, fence)
             self.agents.append(agent)  # type: ignore[arg-type]
             return agent
 

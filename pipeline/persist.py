@@ -17,6 +17,19 @@ Rows reach PostgreSQL by ``COPY`` into per-connection temporary tables, then one
 After the commit it publishes each affected user's order updates on ``user:{id}``. If PostgreSQL
 is down the batch fails, the agent restarts with backoff, and the unacked entries come again:
 nothing is lost and nothing is counted twice.
+
+One writer per shard
+--------------------
+The fold above is only right if batches commit in stream order: two agents committing batches
+out of order (the second first) would set ``updated_seq`` past the first's events and drop its
+fills. So each shard's agent is a single writer (``pipeline/fence.py``): it takes the lease
+``topics.persist_lease(shard)`` before it reads anything, waits as a standby while another
+process holds it (and says so), and renews it. Under that lease it reads, claims and acks the
+group's entries only through fenced scripts (``pipeline/source.py``), publishes the private
+updates in one fenced script per batch, and fences each transaction with the lease epoch (role
+``persist:{shard}``; the claim follows the ``COPY`` into this session's temporary tables and
+precedes every write to a shared table). When the lease is lost the process stops: exit code
+:data:`~pipeline.fence.EXIT_FENCED` when another agent holds it now, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -26,10 +39,12 @@ import contextlib
 import logging
 import signal
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 import psycopg
+import redis
 import redis.asyncio as aioredis
 
 from model import topics, wire
@@ -43,13 +58,23 @@ from model.events import (
     StateEvent,
     TradeExecuted,
 )
+from model.lease import FENCE, LeaseLostError, WriterLease
 from model.ledger import balance_changes
-from model.settings import get_settings
+from model.settings import LeaseSettings, get_settings
 from model.timestamps import from_micros
 from pipeline.app import App
+from pipeline.fence import (
+    EXIT_FENCED,
+    Fence,
+    acall_fenced,
+    aclaim,
+    acquire_async,
+    new_lease,
+    persist_role,
+)
 from pipeline.stream import Stream
 
-__all__ = ["PersistStore", "build_app", "main"]
+__all__ = ["PersistStore", "UserPublisher", "build_app", "main", "run_shard"]
 
 log = logging.getLogger("tidewater.persist")
 
@@ -96,16 +121,25 @@ UPDATE orders o SET executed_qty = o.executed_qty + c.qty,
     updated_seq = c.seq
 FROM c WHERE o.order_id = c.order_id"""
 
+# After FENCE: ARGV[2..] channel/payload pairs, published in order.
+_PUBLISH = """
+for i = 2, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+_PUBLISH_CHUNK = 1000  # messages per script call
+
 _json = msgspec.json.Encoder()
 
 
 class PersistStore:
-    """Turns state events into rows and writes a batch of them in one transaction."""
+    """Turns state events into rows and writes a batch of them in one transaction, fenced by
+    ``fence`` (the shard's persist lease)."""
 
-    def __init__(self, database_url: str, config: MarketConfig, shard: str) -> None:
+    def __init__(self, database_url: str, config: MarketConfig, shard: str, fence: Fence) -> None:
         self.database_url = database_url
         self.config = config
         self.shard = shard
+        self.fence = fence
         self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
@@ -184,17 +218,25 @@ class PersistStore:
         conn = await self._connection()
         try:
             async with conn.transaction(), conn.cursor() as cur:
-                for copy_sql, rows, apply_sql in (
-                    (_COPY_ORDERS, new_orders, _INSERT_ORDERS),
-                    (_COPY_CHANGES, changes, _APPLY_CHANGES),
-                    (_COPY_TRADES, trades, _INSERT_TRADES),
-                    (_COPY_LEDGER, ledger, _INSERT_LEDGER),
-                ):
-                    if rows:
-                        async with cur.copy(copy_sql) as copy:
-                            for row in rows:
-                                await copy.write_row(row)
-                        await cur.execute(apply_sql)
+                staged = [
+                    (copy_sql, rows, apply_sql)
+                    for copy_sql, rows, apply_sql in (
+                        (_COPY_ORDERS, new_orders, _INSERT_ORDERS),
+                        (_COPY_CHANGES, changes, _APPLY_CHANGES),
+                        (_COPY_TRADES, trades, _INSERT_TRADES),
+                        (_COPY_LEDGER, ledger, _INSERT_LEDGER),
+                    )
+                    if rows
+                ]
+                for copy_sql, rows, _ in staged:  # into this session's temporary tables
+                    async with cur.copy(copy_sql) as copy:
+                        for row in rows:
+                            await copy.write_row(row)
+                # Before any shared table: refused (FencedOutError) when a newer agent has
+                # written, and the whole transaction rolls back.
+                await aclaim(cur, self.fence)
+                for _, _, apply_sql in staged:
+                    await cur.execute(apply_sql)
         except psycopg.OperationalError:
             # PostgreSQL went away: drop the connection; the agent restarts and the batch,
             # never acked, comes again once the database answers.
@@ -216,27 +258,127 @@ def _decode_batch(fields: dict[bytes, bytes]) -> wire.EventBatch:
 
 
 def build_app(client: aioredis.Redis, store: PersistStore, shard: str, *, batch: int = 200) -> App:
-    """The agent app: one persist agent on the shard's events."""
+    """The agent app: the shard's persist agent, its single writer under ``store.fence``."""
     app = App("tidewater-persist", client)
     events = app.topic(topics.events(shard), _decode_batch)
+    publisher = UserPublisher(client, store.fence)
 
-    @app.agent(events, group=topics.PERSIST_GROUP, name=f"persist-{shard}")
+    @app.agent(events, group=topics.PERSIST_GROUP, name=f"persist-{shard}", fence=store.fence)
     async def persist(stream: Stream[wire.EventBatch]) -> None:
         async for batches in stream.take(batch, within=0.02):
             state = [e for b in batches for c in b.commands for e in c.events]
-            updates = await store.write(state)
-            if updates:
-                pipe = client.pipeline(transaction=False)
-                for user, messages in updates.items():
-                    for message in messages:
-                        pipe.publish(topics.user_channel(user), _json.encode(message))
-                await pipe.execute()
+            updates = await store.write(state)  # a fenced-out store raises: nothing published
+            await publisher.send(updates)
 
     return app
 
 
+class UserPublisher:
+    """Publishes the private updates of a batch on ``user:{id}``, in fenced script calls."""
+
+    def __init__(self, client: aioredis.Redis, fence: Fence) -> None:
+        self.fence = fence
+        self._script = client.register_script(FENCE + _PUBLISH)
+
+    async def send(self, updates: dict[int, list[dict[str, Any]]]) -> None:
+        """Publish ``updates`` in order; :class:`LeaseLostError` (nothing sent) when fenced."""
+        messages = [
+            (topics.user_channel(user), _json.encode(message))
+            for user, user_messages in updates.items()
+            for message in user_messages
+        ]
+        for start in range(0, len(messages), _PUBLISH_CHUNK):
+            args = [part for pair in messages[start : start + _PUBLISH_CHUNK] for part in pair]
+            await acall_fenced(self._script, self.fence, [], args)
+
+
+def _exit_code(lease: WriterLease) -> int:
+    """:data:`EXIT_FENCED` when another process holds the lease now, else 1."""
+    try:
+        holder = lease.holder()
+    except redis.RedisError:
+        return 1
+    return EXIT_FENCED if holder is not None and holder != lease.token.decode() else 1
+
+
+def _setter(loop: asyncio.AbstractEventLoop, *events: asyncio.Event) -> Callable[[], None]:
+    """A callable, safe from any thread, that sets ``events`` in ``loop``."""
+
+    def fire() -> None:
+        for event in events:
+            loop.call_soon_threadsafe(event.set)
+
+    return fire
+
+
+async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
+
+
+async def run_shard(
+    client: aioredis.Redis,
+    lease_client: redis.Redis,
+    database_url: str,
+    config: MarketConfig,
+    shard: str,
+    stop: asyncio.Event,
+    *,
+    lease: LeaseSettings | None = None,
+    batch: int = 200,
+) -> int:
+    """Be the persist agent of ``shard``: wait as a standby until its lease is ours, then store
+    its events until ``stop`` (0) or until another agent takes the lease (:data:`EXIT_FENCED`);
+    the agent stops at once then. A lease lost with nobody holding it (Redis away past it) is
+    taken again once Redis answers, and the agent goes on from the group's pending entries.
+
+    ``lease_client`` (sync) serves the lease and its renewer thread; ``client`` everything else.
+    """
+    writer = new_lease(lease_client, topics.persist_lease(shard), f"persist {shard}", lease)
+    loop = asyncio.get_running_loop()
+    backoff = 0.1
+    while not stop.is_set():
+        halt = asyncio.Event()  # ends this holding's agent: on stop, or when the lease is lost
+        lost = asyncio.Event()
+        on_lost = _setter(loop, lost, halt)  # called in the renewer thread
+        fence = await acquire_async(writer, persist_role(shard), database_url, stop, on_lost)
+        if fence is None:
+            return 0
+        store = PersistStore(database_url, config, shard, fence)
+        relay = asyncio.ensure_future(_relay(stop, halt))
+        error: BaseException | None = None
+        try:
+            await build_app(client, store, shard, batch=batch).run(halt)
+        except LeaseLostError as fenced:
+            error = fenced
+        finally:
+            relay.cancel()
+            await store.close()
+        if error is None and not lost.is_set():
+            await asyncio.to_thread(writer.release)
+            return 0
+        await asyncio.to_thread(writer.release)  # stops the renewer; deletes nothing not ours
+        code = await asyncio.to_thread(_exit_code, writer)
+        reason = error or writer.lost_reason
+        if code == EXIT_FENCED:
+            log.error(
+                "persist %s fenced out (%s); the lease %s is held by another agent: stopped,"
+                " nothing more is written", shard, reason, writer.key,
+            )  # fmt: skip
+            return code
+        log.warning(
+            "persist %s lost its lease %s with nobody holding it (%s); taking it again",
+            shard, writer.key, reason,
+        )  # fmt: skip
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), backoff)
+        backoff = min(backoff * 2, 5.0)
+    return 0
+
+
 async def main() -> None:
-    """Run the persist agent of every shard until SIGTERM/SIGINT."""
+    """Run the persist agent of every shard until SIGTERM/SIGINT; exit non-zero (see
+    :func:`run_shard`) as soon as one shard's lease is lost."""
     settings = get_settings()
     if settings.redis_url is None or settings.database_url is None:
         raise SystemExit("agents: REDIS_URL and DATABASE_URL must be set")
@@ -245,12 +387,25 @@ async def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=10)
+    lease_client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=max(1.0, settings.lease.ttl_ms / 1000)
+    )
     config = settings.markets()
-    stores = [PersistStore(settings.database_url, config, s) for s in settings.shard_names()]
-    apps = [build_app(client, store, store.shard) for store in stores]
+    codes: list[int] = []
+
+    async def shard_runner(shard: str) -> None:
+        code = await run_shard(
+            client, lease_client, settings.database_url or "", config, shard, stop,
+            lease=settings.lease,
+        )  # fmt: skip
+        codes.append(code)
+        if code:
+            stop.set()  # the whole process stops; its supervisor starts it again as a standby
+
     try:
-        await asyncio.gather(*(app.run(stop) for app in apps))
+        await asyncio.gather(*(shard_runner(s) for s in settings.shard_names()))
     finally:
-        for store in stores:
-            await store.close()
         await client.aclose()
+        lease_client.close()
+    if any(codes):
+        raise SystemExit(max(codes))

@@ -11,11 +11,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-import pytest
 import redis
 import redis.asyncio as aioredis
 
@@ -28,22 +26,17 @@ from model.events import StateEvent, TradeExecuted
 from model.ledger import LedgerReplica
 from model.settings import MatcherSettings
 from pipeline.app import App
-from pipeline.persist import PersistStore, build_app
+from pipeline.fence import Fence, persist_role
+from pipeline.persist import PersistStore, build_app, run_shard
 from pipeline.source import RedisSource
 from pipeline.stream import Stream
-from tests.integration.edge.conftest import fresh_database
+from tests.integration.pipeline.writers import holder_pid, holding, wait_until
 from tests.support.commands_gen import random_commands
 from tests.support.streams import all_events, submit_all
 
 CONFIG = load_markets()
 SHARD = "0"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-
-
-@pytest.fixture
-def db_url(database_url: str) -> Iterator[str]:
-    with fresh_database(database_url, "tw_persist") as url:
-        yield url
 
 
 def _produce(client: redis.Redis, seed: int, n: int, *, pace: float = 0.0) -> Engine:
@@ -72,20 +65,18 @@ def _lag(client: redis.Redis) -> int:
 
 
 async def _persist_until_caught_up(redis_url: str, db_url: str) -> None:
+    """Run the shard's persist agent (its lease and all) until it has stored every event."""
     client = aioredis.Redis.from_url(redis_url)
     sync = redis.Redis.from_url(redis_url)
-    store = PersistStore(db_url, CONFIG, SHARD)
     stop = asyncio.Event()
-    app = build_app(client, store, SHARD, batch=64)
-    runner = asyncio.create_task(app.run(stop))
+    runner = asyncio.create_task(run_shard(client, sync, db_url, CONFIG, SHARD, stop, batch=64))
     deadline = time.monotonic() + 60
     while _lag(sync) != 0:
         assert time.monotonic() < deadline, "persist agent did not catch up"
         assert not runner.done(), runner.exception()
         await asyncio.sleep(0.05)
     stop.set()
-    await runner
-    await store.close()
+    assert await runner == 0
     await client.aclose()
     sync.close()
 
@@ -181,12 +172,13 @@ def test_an_event_twice_in_one_batch_counts_once(redis_client: redis.Redis, db_u
     events = [e for _, e in all_events(redis_client, SHARD)]
     assert sum(isinstance(e, TradeExecuted) for e in events) > 10
 
-    async def write_each_twice() -> None:
-        store = PersistStore(db_url, CONFIG, SHARD)
+    async def write_each_twice(fence: Fence) -> None:
+        store = PersistStore(db_url, CONFIG, SHARD, fence)
         await store.write([e for e in events for _ in range(2)])
         await store.close()
 
-    asyncio.run(write_each_twice())
+    with holding(redis_client, topics.persist_lease(SHARD), persist_role(SHARD), db_url) as held:
+        asyncio.run(write_each_twice(held[1]))
     _check_tables(db_url, events, engine)
 
 
@@ -254,7 +246,13 @@ def test_agent_killed_mid_batch_loses_and_duplicates_nothing(
             [sys.executable, "-m", "pipeline"], cwd=ROOT, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        time.sleep(rng.uniform(0.5, 1.2))
+        # Killed while it writes: once it holds the shard's lease (the last one's is taken
+        # over from its dead pid), some time into its work.
+        wait_until(
+            lambda p=agent.pid: holder_pid(redis_client, topics.persist_lease(SHARD)) == p,  # type: ignore[misc]
+            "the agent holds the lease",
+        )
+        time.sleep(rng.uniform(0.3, 0.8))
         assert agent.poll() is None, "the agent died by itself"
         agent.send_signal(signal.SIGKILL)
         agent.wait()
@@ -281,9 +279,9 @@ def test_postgres_down_then_back_loses_nothing(
         _produce(redis_client, seed=43, n=300)
         engines: list[Engine] = []
 
-        async def scenario() -> None:
+        async def scenario(fence: Fence) -> None:
             client = aioredis.Redis.from_url(redis_url)
-            store = PersistStore(url, CONFIG, SHARD)
+            store = PersistStore(url, CONFIG, SHARD, fence)
             stop = asyncio.Event()
             app = build_app(client, store, SHARD, batch=16)
             runner = asyncio.create_task(app.run(stop))
@@ -305,7 +303,9 @@ def test_postgres_down_then_back_loses_nothing(
             sync.close()
             assert app.agents[0].restarts >= 1
 
-        asyncio.run(scenario())
+        lease_key, role = topics.persist_lease(SHARD), persist_role(SHARD)
+        with holding(redis_client, lease_key, role, url) as held:
+            asyncio.run(scenario(held[1]))
         events = [e for _, e in all_events(redis_client, SHARD)]
         _check_tables(server.url or url, events, engines[0])
     finally:
