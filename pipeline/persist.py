@@ -28,8 +28,9 @@ process holds it (and says so), and renews it. Under that lease it reads, claims
 group's entries only through fenced scripts (``pipeline/source.py``), publishes the private
 updates in one fenced script per batch, and fences each transaction with the lease epoch (role
 ``persist:{shard}``; the claim follows the ``COPY`` into this session's temporary tables and
-precedes every write to a shared table). When the lease is lost the process stops: exit code
-:data:`~pipeline.fence.EXIT_FENCED` when another agent holds it now, 1 otherwise.
+precedes every write to a shared table). When another agent takes the lease the process stops
+at once with exit code :data:`~pipeline.fence.EXIT_FENCED` (its supervisor starts it again, as
+a standby); a lease lost with nobody holding it (Redis away past it) is taken again.
 """
 
 from __future__ import annotations
@@ -377,8 +378,8 @@ async def run_shard(
 
 
 async def main() -> None:
-    """Run the persist agent of every shard until SIGTERM/SIGINT; exit non-zero (see
-    :func:`run_shard`) as soon as one shard's lease is lost."""
+    """Run the persist agent of every shard until SIGTERM/SIGINT; exit :data:`EXIT_FENCED` as
+    soon as another agent takes one shard's lease (the other shards' leases are released)."""
     settings = get_settings()
     if settings.redis_url is None or settings.database_url is None:
         raise SystemExit("agents: REDIS_URL and DATABASE_URL must be set")
