@@ -77,18 +77,21 @@ def test_stop_reaches_what_a_child_started(tmp_path: Path) -> None:
     """A child's own children (uvicorn workers, say) stop with it: no process is left behind."""
     pid_file = tmp_path / "grandchild.pid"
     code = (
-        "import subprocess, sys, time\n"
+        "import os, subprocess, sys, time\n"
         "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
-        f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+        f"open({str(pid_file)!r} + '.tmp', 'w').write(str(p.pid))\n"
+        f"os.rename({str(pid_file)!r} + '.tmp', {str(pid_file)!r})  # never seen half-written\n"
         "time.sleep(120)\n"
     )
     supervisor = Supervisor([ChildSpec("parent", _python(code))], log_dir=tmp_path)
     supervisor.start_all()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not pid_file.exists():
-        time.sleep(0.05)
-    grandchild = int(pid_file.read_text())
-    supervisor.stop_all(grace=5)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not pid_file.exists():
+            time.sleep(0.05)
+        grandchild = int(pid_file.read_text())
+    finally:
+        supervisor.stop_all(grace=5)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and _alive(grandchild):
         time.sleep(0.05)
