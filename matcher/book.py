@@ -121,14 +121,6 @@ class BookSide:
                 self.best_level = level
         level.append(order)
 
-    def remove(self, order: Order) -> None:
-        """Take a resting ``order`` off the book, closing its level if now empty."""
-        level = order.level
-        assert level is not None, "order is not resting"
-        level.unlink(order)
-        if level.count == 0:
-            self.drop_level(level)
-
     def drop_level(self, level: Level) -> None:
         """Forget an empty level."""
         del self.levels[level.price]
