@@ -27,6 +27,18 @@ stored it; older ones are read from PostgreSQL. This memory is part of the state
 
 Known limitation: order ids are checked for uniqueness against open and remembered orders only;
 the edge makes them unique (snowflake ids), the engine cannot remember every id ever seen.
+
+Where the state lives
+---------------------
+The engine holds its parts and the two counters (``seq``, ``trade_id``):
+
+* the books, one per market (:mod:`matcher.market`, :mod:`matcher.book`);
+* the balances (:mod:`matcher.ledger`);
+* the order index (:mod:`matcher.order_index`: open orders by id, user and clientOrderId, and the
+  memory of closed orders).
+
+The queries (:mod:`matcher.queries`) and the snapshot (:mod:`matcher.snapshot`) take the parts
+they read; neither knows the engine.
 """
 
 from __future__ import annotations
@@ -39,9 +51,10 @@ from typing import Any
 
 from matcher import queries
 from matcher import snapshot as _snapshot
-from matcher.book import Order, OrderBook
+from matcher.book import Order
 from matcher.ledger import Account, Ledger
-from matcher.queries import order_state
+from matcher.market import Market
+from matcher.order_index import OrderIndex, order_state
 from matcher.validation import order_shape_problem
 from model.commands import (
     Balances,
@@ -78,7 +91,7 @@ from model.events import (
     TradeExecuted,
 )
 from model.ids import OrderId, TradeId, UserId
-from model.numbers import MAX_BALANCE, MarketSpec
+from model.numbers import MAX_BALANCE
 from model.rejects import RejectCode
 
 __all__ = ["DEFAULT_MAX_OPEN_ORDERS", "Engine", "Market"]
@@ -93,36 +106,11 @@ _CANCEL_MAKER = SelfTradePrevention.CANCEL_MAKER
 _BUY = Side.BUY
 _LIMIT = OrderType.LIMIT
 _GTC = TimeInForce.GTC
+_FILLED = OrderStatus.FILLED
 
 
 def _reject(code: RejectCode, message: str, order_id: OrderId | None = None) -> list[Event]:
     return [Rejected(code=code, message=message, order_id=order_id)]
-
-
-class Market:
-    """A market's book together with the integers its arithmetic needs."""
-
-    __slots__ = ("base", "book", "bpl", "maker_ppm", "quote", "spec", "taker_ppm", "tpl")
-
-    def __init__(self, spec: MarketSpec, base: int, quote: int) -> None:
-        self.spec = spec
-        self.book = OrderBook(spec.symbol)
-        self.base = base
-        self.quote = quote
-        self.bpl = spec.base_atoms_per_lot
-        self.tpl = spec.quote_atoms_per_tick_lot
-        self.maker_ppm = spec.maker_fee_ppm
-        self.taker_ppm = spec.taker_fee_ppm
-
-    def lock_asset(self, side: Side) -> int:
-        """The asset an order of ``side`` locks: quote to buy, base to sell."""
-        return self.quote if side is _BUY else self.base
-
-    def locked_by(self, order: Order) -> int:
-        """What a resting order still holds locked."""
-        if order.side is _BUY:
-            return order.remaining * order.price * self.tpl
-        return order.remaining * self.bpl
 
 
 class Engine:
@@ -137,17 +125,13 @@ class Engine:
     ) -> None:
         self.config = config
         self.max_open_orders = max_open_orders
-        self.closed_memory = closed_memory
-        self.closed: OrderedDict[OrderId, OrderState] = OrderedDict()
         self.ledger = Ledger(sorted(config.assets))
-        index = self.ledger.asset_index
+        asset = self.ledger.asset_index
         self.markets: dict[str, Market] = {
-            symbol: Market(spec, index[spec.base.code], index[spec.quote.code])
+            symbol: Market(spec, asset[spec.base.code], asset[spec.quote.code])
             for symbol, spec in sorted(config.markets.items())
         }
-        self.orders: dict[OrderId, Order] = {}
-        self.user_orders: dict[UserId, dict[OrderId, Order]] = {}
-        self.client_ids: dict[tuple[UserId, str], Order] = {}
+        self.index = OrderIndex(closed_memory)
         self.seq = 0
         self.trade_id = 0
         self._handlers: dict[type[Any], Callable[[Any], list[Event]]] = {
@@ -155,12 +139,39 @@ class Engine:
             CancelOrder: self._cancel,
             CancelAll: self._cancel_all,
             Deposit: self._deposit,
-            Quote: partial(queries.quote, self),
-            GetOrder: partial(queries.get_order, self),
-            OpenOrders: partial(queries.open_orders, self),
-            Balances: partial(queries.balances, self),
+            Quote: partial(queries.quote, self.markets),
+            GetOrder: partial(queries.get_order, self.index),
+            OpenOrders: partial(queries.open_orders, self.markets, self.index),
+            Balances: partial(queries.balances, self.ledger),
             StateHash: self._state_hash,
         }
+
+    # Views of the order index for the invariants, the audit and the tests (never the hot path).
+
+    @property
+    def orders(self) -> dict[OrderId, Order]:
+        """Open orders by id (read-only: :class:`OrderIndex` changes it)."""
+        return self.index.orders
+
+    @property
+    def user_orders(self) -> dict[UserId, dict[OrderId, Order]]:
+        """Open orders by user, then id (read-only)."""
+        return self.index.by_user
+
+    @property
+    def client_ids(self) -> dict[tuple[UserId, str], Order]:
+        """Open orders by (user, clientOrderId) (read-only)."""
+        return self.index.client_ids
+
+    @property
+    def closed(self) -> OrderedDict[OrderId, OrderState]:
+        """The remembered closed orders, oldest first (read-only)."""
+        return self.index.closed
+
+    @property
+    def closed_memory(self) -> int:
+        """How many closed orders the engine remembers."""
+        return self.index.closed_memory
 
     # --- the one entry point -------------------------------------------------------------
 
@@ -182,11 +193,12 @@ class Engine:
         if problem is not None:
             return _reject(problem[0], problem[1], cmd.order_id)
         user, side = cmd.user_id, cmd.side
-        if cmd.order_id in self.orders or cmd.order_id in self.closed:
+        index = self.index
+        if cmd.order_id in index.orders or cmd.order_id in index.closed:
             return _reject(
                 RejectCode.DUPLICATE_ORDER_ID, f"order {cmd.order_id} exists", cmd.order_id
             )
-        if cmd.client_order_id is not None and (user, cmd.client_order_id) in self.client_ids:
+        if cmd.client_order_id is not None and (user, cmd.client_order_id) in index.client_ids:
             return _reject(
                 RejectCode.DUPLICATE_CLIENT_ORDER_ID,
                 f"clientOrderId {cmd.client_order_id!r} is in use by an open order",
@@ -194,7 +206,7 @@ class Engine:
             )
         is_limit = cmd.type is _LIMIT
         if is_limit and cmd.tif is _GTC:
-            open_count = len(self.user_orders.get(user, ()))
+            open_count = len(index.by_user.get(user, ()))
             if open_count >= self.max_open_orders:
                 return _reject(
                     RejectCode.TOO_MANY_OPEN_ORDERS,
@@ -300,7 +312,8 @@ class Engine:
         else:
             budget, reason = self._match(market, taker, account, lock, events)
         if reason is None and tif is _GTC:
-            self.rest(market, taker)
+            market.book.side(cmd.side).add(taker)
+            self.index.add(taker)
             self.seq += 1
             events.append(
                 OrderRested(
@@ -313,7 +326,7 @@ class Engine:
             reason = CloseReason.IOC_REST if cmd.type is _LIMIT else CloseReason.MARKET_REST
         released = budget if cmd.side is _BUY else taker.remaining * market.bpl
         account.release(asset, released)
-        self._remember(taker, CLOSE_STATUS[reason])
+        self.index.remember(taker, CLOSE_STATUS[reason])
         self.seq += 1
         events.append(
             OrderClosed(
@@ -340,6 +353,7 @@ class Engine:
         tpl, bpl, base, quote = market.tpl, market.bpl, market.base, market.quote
         fees = self.ledger.fees
         accounts = self.ledger.accounts
+        drop = self.index.drop
         taker_id, user = taker.order_id, taker.user_id
         ts = taker.ts
         reason: CloseReason | None = None
@@ -416,7 +430,7 @@ class Engine:
                 if maker.remaining == 0:
                     following = maker.next
                     level.unlink(maker)
-                    self._forget(maker, OrderStatus.FILLED)
+                    drop(maker, _FILLED)
                     maker = following
             if level.count == 0:
                 opposite.drop_level(level)
@@ -425,31 +439,6 @@ class Engine:
         if reason is None and want == 0:
             reason = CloseReason.FILLED
         return budget, reason
-
-    def rest(self, market: Market, order: Order) -> None:
-        """Put ``order`` on its book and in every index."""
-        market.book.side(order.side).add(order)
-        self.orders[order.order_id] = order
-        self.user_orders.setdefault(order.user_id, {})[order.order_id] = order
-        if order.client_order_id is not None:
-            self.client_ids[order.user_id, order.client_order_id] = order
-
-    def _forget(self, order: Order, status: OrderStatus) -> None:
-        """Drop a closed order from every index (it is already off its level); remember it."""
-        del self.orders[order.order_id]
-        mine = self.user_orders[order.user_id]
-        del mine[order.order_id]
-        if not mine:
-            del self.user_orders[order.user_id]
-        if order.client_order_id is not None:
-            del self.client_ids[order.user_id, order.client_order_id]
-        self._remember(order, status)
-
-    def _remember(self, order: Order, status: OrderStatus) -> None:
-        closed = self.closed
-        closed[order.order_id] = order_state(order, status)
-        if len(closed) > self.closed_memory:
-            closed.popitem(last=False)
 
     def _close_resting(
         self, market: Market, order: Order, reason: CloseReason, ts: int
@@ -460,7 +449,7 @@ class Engine:
         released = market.locked_by(order)
         self.ledger.accounts[order.user_id].release(market.lock_asset(order.side), released)
         level.unlink(order)
-        self._forget(order, CLOSE_STATUS[reason])
+        self.index.drop(order, CLOSE_STATUS[reason])
         self.seq += 1
         return OrderClosed(
             seq=self.seq,
@@ -481,9 +470,9 @@ class Engine:
     def _cancel(self, cmd: CancelOrder) -> list[Event]:
         order: Order | None = None
         if cmd.order_id is not None:
-            order = self.orders.get(cmd.order_id)
+            order = self.index.orders.get(cmd.order_id)
         elif cmd.client_order_id is not None:
-            order = self.client_ids.get((cmd.user_id, cmd.client_order_id))
+            order = self.index.client_ids.get((cmd.user_id, cmd.client_order_id))
         else:
             return _reject(RejectCode.INVALID_ORDER, "give orderId or clientOrderId")
         # Someone else's order is reported exactly like a missing one.
@@ -494,7 +483,7 @@ class Engine:
         ):
             return _reject(RejectCode.UNKNOWN_ORDER, "no such open order", cmd.order_id)
         closed = self._cancel_one(order, CloseReason.USER_CANCEL, cmd.ts)
-        return [closed, self.closed[order.order_id]]
+        return [closed, self.index.closed[order.order_id]]
 
     def _cancel_one(self, order: Order, reason: CloseReason, ts: int) -> OrderClosed:
         market = self.markets[order.market]
@@ -508,9 +497,12 @@ class Engine:
     def _cancel_all(self, cmd: CancelAll) -> list[Event]:
         if cmd.market is not None and cmd.market not in self.markets:
             return _reject(RejectCode.INVALID_MARKET, f"unknown market {cmd.market!r}")
-        mine = self.user_orders.get(cmd.user_id, {})
         doomed = sorted(
-            (o for o in mine.values() if cmd.market is None or o.market == cmd.market),
+            (
+                o
+                for o in self.index.of_user(cmd.user_id)
+                if cmd.market is None or o.market == cmd.market
+            ),
             key=lambda o: o.order_id,
         )
         events: list[Event] = [self._cancel_one(o, CloseReason.CANCEL_ALL, cmd.ts) for o in doomed]
@@ -545,7 +537,7 @@ class Engine:
 
     def snapshot(self) -> bytes:
         """The whole state as canonical bytes (see :mod:`matcher.snapshot`)."""
-        return _snapshot.dump(self)
+        return _snapshot.dump(self.markets, self.ledger, self.index, self.seq, self.trade_id)
 
     @classmethod
     def restore(
@@ -558,7 +550,9 @@ class Engine:
     ) -> Engine:
         """An engine whose state is the snapshot ``data``."""
         engine = cls(config, max_open_orders=max_open_orders, closed_memory=closed_memory)
-        _snapshot.load(engine, data)
+        engine.seq, engine.trade_id = _snapshot.load(
+            data, engine.markets, engine.ledger, engine.index
+        )
         return engine
 
     def _state_hash(self, command: StateHash) -> list[Event]:

@@ -1,35 +1,38 @@
-"""Read-only commands: quote, one order, open orders, balances. They never change state."""
+"""Read-only commands: quote, one order, open orders, balances. They never change state.
+
+Each reads only the part of the state it answers from: the markets' books, the order index or
+the ledger (the engine binds them when it builds its handlers).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
-from matcher.book import Order
+from matcher.ledger import Ledger
+from matcher.market import Market
+from matcher.order_index import OrderIndex, order_state
 from model.commands import Balances, GetOrder, OpenOrders, Quote
-from model.enums import OrderStatus, Side
+from model.enums import Side
 from model.events import (
     BalanceEntry,
     BalancesResult,
     Event,
     OpenOrdersResult,
-    OrderState,
     QuoteResult,
     Rejected,
 )
 from model.rejects import RejectCode
 
-if TYPE_CHECKING:
-    from matcher.engine import Engine
-
-__all__ = ["balances", "get_order", "open_orders", "order_state", "quote"]
+__all__ = ["balances", "get_order", "open_orders", "quote"]
 
 
 def _reject(code: RejectCode, message: str) -> list[Event]:
     return [Rejected(code=code, message=message)]
 
 
-def quote(engine: Engine, cmd: Quote) -> list[Event]:
-    market = engine.markets.get(cmd.market)
+def quote(markets: Mapping[str, Market], cmd: Quote) -> list[Event]:
+    """What a market order of that size would get now, walking the book without changing it."""
+    market = markets.get(cmd.market)
     if market is None:
         return _reject(RejectCode.INVALID_MARKET, f"unknown market {cmd.market!r}")
     by_quote = cmd.quote_quantity > 0
@@ -72,10 +75,10 @@ def quote(engine: Engine, cmd: Quote) -> list[Event]:
     ]
 
 
-def get_order(engine: Engine, cmd: GetOrder) -> list[Event]:
+def get_order(index: OrderIndex, cmd: GetOrder) -> list[Event]:
     """An open order, or one the engine still remembers closing; only the owner's."""
-    order = engine.orders.get(cmd.order_id)
-    state = order_state(order) if order is not None else engine.closed.get(cmd.order_id)
+    order = index.orders.get(cmd.order_id)
+    state = order_state(order) if order is not None else index.closed.get(cmd.order_id)
     if state is None or state.user_id != cmd.user_id:
         return [
             Rejected(code=RejectCode.UNKNOWN_ORDER, message="no such order", order_id=cmd.order_id)
@@ -83,18 +86,19 @@ def get_order(engine: Engine, cmd: GetOrder) -> list[Event]:
     return [state]
 
 
-def open_orders(engine: Engine, cmd: OpenOrders) -> list[Event]:
-    if cmd.market is not None and cmd.market not in engine.markets:
+def open_orders(markets: Mapping[str, Market], index: OrderIndex, cmd: OpenOrders) -> list[Event]:
+    """The user's open orders (in one market or all), oldest first."""
+    if cmd.market is not None and cmd.market not in markets:
         return _reject(RejectCode.INVALID_MARKET, f"unknown market {cmd.market!r}")
-    mine = engine.user_orders.get(cmd.user_id, {})
-    chosen = [o for o in mine.values() if cmd.market is None or o.market == cmd.market]
+    chosen = [o for o in index.of_user(cmd.user_id) if cmd.market is None or o.market == cmd.market]
     chosen.sort(key=lambda o: (o.ts, o.order_id))
     return [OpenOrdersResult(orders=[order_state(o) for o in chosen])]
 
 
-def balances(engine: Engine, cmd: Balances) -> list[Event]:
-    account = engine.ledger.accounts.get(cmd.user_id)
-    codes = engine.ledger.asset_codes
+def balances(ledger: Ledger, cmd: Balances) -> list[Event]:
+    """The user's available and locked balance in every asset (zeros for an unknown user)."""
+    account = ledger.accounts.get(cmd.user_id)
+    codes = ledger.asset_codes
     entries = [
         BalanceEntry(
             asset=code,
@@ -104,15 +108,3 @@ def balances(engine: Engine, cmd: Balances) -> list[Event]:
         for i, code in enumerate(codes)
     ]
     return [BalancesResult(balances=entries)]
-
-
-def order_state(order: Order, status: OrderStatus | None = None) -> OrderState:
-    """The public view of an order; ``status`` for a closed one, else derived (new/partial)."""
-    if status is None:
-        status = OrderStatus.PARTIALLY_FILLED if order.executed_quantity else OrderStatus.NEW
-    # Positional (OrderState's field order): every closed order passes here, on the hot path.
-    return OrderState(
-        order.market, order.order_id, order.user_id, order.side, order.type, order.tif,
-        order.price, order.quantity, order.remaining, order.executed_quantity,
-        order.executed_quote, status, order.client_order_id, order.post_only, order.ts,
-    )  # fmt: skip

@@ -4,21 +4,24 @@ Canonical means equal states give equal bytes: accounts are written in user-id o
 orders market by market (by symbol), bids then asks, best level first, oldest order first —
 exactly the order that rebuilds the same queues on restore. ``Engine.state_hash`` hashes these
 bytes, so a restored engine and one that never stopped compare equal.
+
+The state is the engine's parts, passed in: the markets (their books), the ledger, the order
+index, and the two counters ``seq`` and ``trade_id``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 import msgspec
 
 from matcher.book import Order
+from matcher.ledger import Ledger
+from matcher.market import Market
+from matcher.order_index import OrderIndex
 from model.enums import OrderType, SelfTradePrevention, Side, TimeInForce
 from model.events import OrderState
 from model.ids import OrderId, UserId
-
-if TYPE_CHECKING:
-    from matcher.engine import Engine
 
 __all__ = ["SNAPSHOT_VERSION", "dump", "load"]
 
@@ -65,16 +68,17 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(_State)
 
 
-def dump(engine: Engine) -> bytes:
-    """Serialise ``engine`` canonically."""
-    ledger = engine.ledger
+def dump(
+    markets: Mapping[str, Market], ledger: Ledger, index: OrderIndex, seq: int, trade_id: int
+) -> bytes:
+    """Serialise the state canonically."""
     accounts = [
         _AccountRecord(user_id=uid, available=list(acc.available), locked=list(acc.locked))
         for uid, acc in sorted(ledger.accounts.items())
     ]
     orders: list[_OrderRecord] = []
-    for symbol in sorted(engine.markets):
-        book = engine.markets[symbol].book
+    for symbol in sorted(markets):
+        book = markets[symbol].book
         for side in (book.bids, book.asks):
             for level in side.iter_levels():
                 order = level.head
@@ -83,20 +87,22 @@ def dump(engine: Engine) -> bytes:
                     order = order.next
     state = _State(
         version=SNAPSHOT_VERSION,
-        seq=engine.seq,
-        trade_id=engine.trade_id,
+        seq=seq,
+        trade_id=trade_id,
         assets=list(ledger.asset_codes),
         fees=list(ledger.fees),
         deposited=list(ledger.deposited),
         accounts=accounts,
         orders=orders,
-        closed=list(engine.closed.values()),
+        closed=list(index.closed.values()),
     )
     return _encoder.encode(state)
 
 
-def load(engine: Engine, data: bytes) -> None:
-    """Fill a fresh ``engine`` with the state in ``data``.
+def load(
+    data: bytes, markets: Mapping[str, Market], ledger: Ledger, index: OrderIndex
+) -> tuple[int, int]:
+    """Fill a fresh engine's parts with the state in ``data``; return its ``seq, trade_id``.
 
     Assets are matched by code, so a config that adds assets or markets still restores; one
     that lost an asset or market the snapshot uses is refused.
@@ -104,13 +110,10 @@ def load(engine: Engine, data: bytes) -> None:
     state = _decoder.decode(data)
     if state.version != SNAPSHOT_VERSION:
         raise ValueError(f"snapshot version {state.version}, expected {SNAPSHOT_VERSION}")
-    ledger = engine.ledger
     missing = [code for code in state.assets if code not in ledger.asset_index]
     if missing:
         raise ValueError(f"snapshot has assets the config lacks: {missing}")
     where = [ledger.asset_index[code] for code in state.assets]
-    engine.seq = state.seq
-    engine.trade_id = state.trade_id
     for i, pos in enumerate(where):
         ledger.fees[pos] = state.fees[i]
         ledger.deposited[pos] = state.deposited[i]
@@ -120,7 +123,8 @@ def load(engine: Engine, data: bytes) -> None:
             account.available[pos] = record.available[i]
             account.locked[pos] = record.locked[i]
     for rec in state.orders:
-        if rec.market not in engine.markets:
+        market = markets.get(rec.market)
+        if market is None:
             raise ValueError(f"snapshot has orders in {rec.market}, which the config lacks")
         order = Order(
             rec.order_id,
@@ -139,8 +143,10 @@ def load(engine: Engine, data: bytes) -> None:
             rec.executed_quantity,
             rec.executed_quote,
         )
-        engine.rest(engine.markets[rec.market], order)
-    engine.closed.update((closed.order_id, closed) for closed in state.closed)
+        market.book.side(order.side).add(order)
+        index.add(order)
+    index.recall(state.closed)
+    return state.seq, state.trade_id
 
 
 def _record(order: Order) -> _OrderRecord:

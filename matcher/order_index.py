@@ -1,0 +1,92 @@
+"""Where the engine finds orders: open ones by id, by user and by clientOrderId, and closed ones.
+
+Index invariants
+----------------
+* ``orders`` holds exactly the orders resting on the books, by order id.
+* ``by_user[user]`` holds exactly that user's resting orders; a user with none has no entry.
+  (Its order carries no meaning: readers sort.)
+* ``client_ids[(user, client_order_id)]`` holds every resting order that has a client order id,
+  and nothing else: a client id is unique among a user's open orders, and free again once the
+  order closes.
+* ``closed`` remembers the final state of the last ``closed_memory`` orders closed, oldest first
+  (the oldest is forgotten first; a restore keeps what the snapshot held, see
+  :meth:`OrderIndex.recall`). An order id is never both open and remembered.
+
+The engine and the queries read these containers; only the methods below change them. The index
+knows nothing of books or balances: the engine puts an order on its book, then calls
+:meth:`OrderIndex.add`; it takes a closing order off its level, then calls :meth:`OrderIndex.drop`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from matcher.book import Order
+from model.enums import OrderStatus
+from model.events import OrderState
+from model.ids import OrderId, UserId
+
+__all__ = ["OrderIndex", "order_state"]
+
+
+class OrderIndex:
+    """Open orders by id, by user and by (user, clientOrderId); the memory of closed orders."""
+
+    __slots__ = ("by_user", "client_ids", "closed", "closed_memory", "orders")
+
+    def __init__(self, closed_memory: int) -> None:
+        self.closed_memory = closed_memory
+        self.orders: dict[OrderId, Order] = {}
+        self.by_user: dict[UserId, dict[OrderId, Order]] = {}
+        self.client_ids: dict[tuple[UserId, str], Order] = {}
+        self.closed: OrderedDict[OrderId, OrderState] = OrderedDict()
+
+    def of_user(self, user_id: UserId) -> list[Order]:
+        """The user's open orders (in no meaningful order)."""
+        mine = self.by_user.get(user_id)
+        return [] if mine is None else list(mine.values())
+
+    def add(self, order: Order) -> None:
+        """Index an order that has just come to rest."""
+        self.orders[order.order_id] = order
+        self.by_user.setdefault(order.user_id, {})[order.order_id] = order
+        if order.client_order_id is not None:
+            self.client_ids[order.user_id, order.client_order_id] = order
+
+    def drop(self, order: Order, status: OrderStatus) -> None:
+        """Unindex a resting order that has closed (it is already off its level); remember it."""
+        del self.orders[order.order_id]
+        mine = self.by_user[order.user_id]
+        del mine[order.order_id]
+        if not mine:
+            del self.by_user[order.user_id]
+        if order.client_order_id is not None:
+            del self.client_ids[order.user_id, order.client_order_id]
+        self.remember(order, status)
+
+    def remember(self, order: Order, status: OrderStatus) -> None:
+        """Remember the final state of a closed order; forget the oldest past ``closed_memory``."""
+        closed = self.closed
+        closed[order.order_id] = order_state(order, status)
+        if len(closed) > self.closed_memory:
+            closed.popitem(last=False)
+
+    def recall(self, states: Iterable[OrderState]) -> None:
+        """Remember closed orders restored from a snapshot, oldest first, as they are.
+
+        Not trimmed to ``closed_memory``: a snapshot restores the memory it was taken with.
+        """
+        self.closed.update((state.order_id, state) for state in states)
+
+
+def order_state(order: Order, status: OrderStatus | None = None) -> OrderState:
+    """The public view of an order; ``status`` for a closed one, else derived (new/partial)."""
+    if status is None:
+        status = OrderStatus.PARTIALLY_FILLED if order.executed_quantity else OrderStatus.NEW
+    # Positional (OrderState's field order): every closed order passes here, on the hot path.
+    return OrderState(
+        order.market, order.order_id, order.user_id, order.side, order.type, order.tif,
+        order.price, order.quantity, order.remaining, order.executed_quantity,
+        order.executed_quote, status, order.client_order_id, order.post_only, order.ts,
+    )  # fmt: skip
