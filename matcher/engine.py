@@ -30,10 +30,11 @@ the edge makes them unique (snowflake ids), the engine cannot remember every id 
 
 Where the state lives
 ---------------------
-The engine holds its parts and the two counters (``seq``, ``trade_id``):
+The engine holds its parts and the two counters (``seq``, ``trade_id``); each part keeps its own
+invariants and is changed only through its own methods:
 
 * the books, one per market (:mod:`matcher.market`, :mod:`matcher.book`);
-* the balances (:mod:`matcher.ledger`);
+* the balances (:mod:`matcher.ledger`: locks, releases, deposits and the settlement of a fill);
 * the order index (:mod:`matcher.order_index`: open orders by id, user and clientOrderId, and the
   memory of closed orders).
 
@@ -351,8 +352,9 @@ class Engine:
         limit = taker.price
         opposite = market.book.opposite(taker.side)
         tpl, bpl, base, quote = market.tpl, market.bpl, market.base, market.quote
-        fees = self.ledger.fees
+        taker_ppm, maker_ppm = market.taker_ppm, market.maker_ppm
         accounts = self.ledger.accounts
+        settle = self.ledger.settle_fill
         drop = self.index.drop
         taker_id, user = taker.order_id, taker.user_id
         ts = taker.ts
@@ -386,29 +388,25 @@ class Engine:
                         break
                     quote_amount = price * qty * tpl
                 base_amount = qty * bpl
-                maker_account = accounts[maker.user_id]
+                # Fees are fractions of what each side receives: base to the buyer, quote to
+                # the seller. A buying taker's lock was at its limit: the difference comes back.
                 if is_buy:
                     refund = (limit - price) * qty * tpl if is_limit else 0
-                    taker_fee = base_amount * market.taker_ppm // _PPM
-                    maker_fee = quote_amount * market.maker_ppm // _PPM
-                    account.locked[quote] -= quote_amount + refund
-                    account.available[quote] += refund
-                    account.available[base] += base_amount - taker_fee
-                    maker_account.locked[base] -= base_amount
-                    maker_account.available[quote] += quote_amount - maker_fee
-                    fees[base] += taker_fee
-                    fees[quote] += maker_fee
+                    taker_fee = base_amount * taker_ppm // _PPM
+                    maker_fee = quote_amount * maker_ppm // _PPM
+                    settle(
+                        account, accounts[maker.user_id], base, quote, base_amount, quote_amount,
+                        refund, taker_fee, maker_fee,
+                    )  # fmt: skip
                     budget -= quote_amount + refund
                 else:
                     refund = 0
-                    taker_fee = quote_amount * market.taker_ppm // _PPM
-                    maker_fee = base_amount * market.maker_ppm // _PPM
-                    account.locked[base] -= base_amount
-                    account.available[quote] += quote_amount - taker_fee
-                    maker_account.locked[quote] -= quote_amount
-                    maker_account.available[base] += base_amount - maker_fee
-                    fees[quote] += taker_fee
-                    fees[base] += maker_fee
+                    taker_fee = quote_amount * taker_ppm // _PPM
+                    maker_fee = base_amount * maker_ppm // _PPM
+                    settle(
+                        accounts[maker.user_id], account, base, quote, base_amount, quote_amount,
+                        0, maker_fee, taker_fee,
+                    )  # fmt: skip
                 want -= qty
                 taker.remaining -= qty if not by_quote else 0
                 taker.executed_quantity += qty
@@ -524,8 +522,7 @@ class Engine:
             return _reject(
                 RejectCode.BALANCE_LIMIT, f"{cmd.asset} in the exchange would exceed {MAX_BALANCE}"
             )
-        self.ledger.account(cmd.user_id).available[asset] += cmd.amount
-        self.ledger.deposited[asset] += cmd.amount
+        self.ledger.deposit(cmd.user_id, asset, cmd.amount)
         self.seq += 1
         return [
             Deposited(

@@ -10,6 +10,12 @@ Ledger invariants
   resting buy ``remaining * price * quote_atoms_per_tick_lot``, for a resting sell
   ``remaining * base_atoms_per_lot``. Incoming orders lock for the length of one command.
 
+Every change of a balance goes through this module (``Account.lock`` / ``release``,
+:meth:`Ledger.deposit`, :meth:`Ledger.settle_fill`), and each keeps conservation by itself: what
+leaves one balance arrives in another. The caller checks the amounts beforehand (that a lock is
+available, that a fill does not exceed what the orders hold), so none of them can go negative.
+Others may read the balances; only the snapshot's restore writes them directly.
+
 Assets are numbered (``asset_index``) so an account is two short lists, not a dict of dicts.
 """
 
@@ -59,6 +65,40 @@ class Ledger:
         if account is None:
             account = self.accounts[user_id] = Account(user_id, len(self.asset_codes))
         return account
+
+    def deposit(self, user_id: UserId, asset: int, amount: int) -> None:
+        """Credit ``amount`` to the user's available balance and to the deposits' total."""
+        self.account(user_id).available[asset] += amount
+        self.deposited[asset] += amount
+
+    def settle_fill(
+        self,
+        buyer: Account,
+        seller: Account,
+        base: int,
+        quote: int,
+        base_amount: int,
+        quote_amount: int,
+        refund: int,
+        buyer_fee: int,
+        seller_fee: int,
+    ) -> None:
+        """Settle one fill: ``base_amount`` of base for ``quote_amount`` of quote.
+
+        Both come out of what the two orders locked. The buyer's lock was taken at its own limit
+        price, so ``refund`` (what the better trade price saved, 0 for a resting buyer) goes from
+        its locked quote back to available. Each side receives its asset less its fee
+        (``buyer_fee`` in base, ``seller_fee`` in quote), which goes to the fee account. The
+        caller makes sure the locks hold that much.
+        """
+        buyer.locked[quote] -= quote_amount + refund
+        buyer.available[quote] += refund
+        buyer.available[base] += base_amount - buyer_fee
+        seller.locked[base] -= base_amount
+        seller.available[quote] += quote_amount - seller_fee
+        fees = self.fees
+        fees[base] += buyer_fee
+        fees[quote] += seller_fee
 
     def available(self, user_id: UserId, asset: int) -> int:
         """What the user can spend now (0 for a user who never had funds)."""
