@@ -13,6 +13,16 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from model.intervals import (
+    DAY_US,
+    HOUR_US,
+    INTERVALS,
+    MINUTE_US,
+    SECOND_US,
+    WEEK_ORIGIN_US,
+    WEEK_US,
+    IntervalName,
+)
 from model.timestamps import EPOCH, to_micros
 from model.timestamps import from_micros as from_us
 
@@ -27,12 +37,9 @@ __all__ = [
 ]
 
 #: Intervals the market-data flow stores in ``candles`` (DESIGN.md §8).
-STORED_INTERVALS = ("1m", "5m", "15m", "1h", "1d", "1w")
+STORED_INTERVALS: tuple[IntervalName, ...] = INTERVALS
 
-_US = {"s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000}
-_US["w"] = 7 * _US["d"]
-_WEEK_US = _US["w"]
-_MONDAY_ORIGIN_US = -3 * _US["d"]
+_US = {"s": SECOND_US, "m": MINUTE_US, "h": HOUR_US, "d": DAY_US, "w": WEEK_US}
 _PATTERN = re.compile(r"([1-9][0-9]{0,5})([smhdw])")
 
 
@@ -91,7 +98,7 @@ def parse_duration(text: str, field: str = "interval") -> int:
 def parse_interval(text: str) -> Interval:
     """A bar interval from its name; whole weeks open on Mondays, all else on the epoch."""
     micros = parse_duration(text)
-    origin = _MONDAY_ORIGIN_US if micros % _WEEK_US == 0 else 0
+    origin = WEEK_ORIGIN_US if micros % WEEK_US == 0 else 0
     return Interval(micros=micros, origin_us=origin, name=text.strip())
 
 

@@ -13,6 +13,7 @@ from edge.openapi import errors
 from edge.schemas import DepthView, KlineView, MarketView, TickerView, TradeView
 from edge.views import market_view
 from model import topics
+from model.intervals import INTERVAL_PATTERN
 from model.numbers import MarketSpec
 from model.timestamps import from_millis
 
@@ -158,7 +159,7 @@ class MarketDataController(Controller):
         self,
         request: Request[Any, Any, Any],
         symbol: str = Parameter(min_length=3, max_length=32),
-        interval: str = Parameter(pattern="^(1m|5m|15m|1h|1d|1w)$"),
+        interval: str = Parameter(pattern=f"^({INTERVAL_PATTERN})$"),
         # Plain ints with defaults, not ``int | None``: Litestar would read "?startTime=null"
         # as None. ``schema_extra``: Litestar leaves ``ge=0`` out of the document (0 is falsy).
         start_time: int = Parameter(

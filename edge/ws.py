@@ -41,18 +41,19 @@ from edge.auth import verify_token
 from edge.wsprotocol import FRAMES_EXTENSION
 from model import topics
 from model.config import MarketConfig
+from model.intervals import INTERVAL_PATTERN, is_interval
 from model.settings import EdgeSettings
 
 __all__ = [
-    "INTERVALS",
     "MAX_STREAM_BACKLOG",
     "BoundedSubscriber",
     "Fanout",
     "ws_endpoint",
 ]
 
-INTERVALS = ("1m", "5m", "15m", "1h", "1d", "1w")
-_STREAM = re.compile(r"^(trades|depth|ticker|kline\.(1m|5m|15m|1h|1d|1w))@([A-Za-z0-9_-]{3,32})$")
+_STREAM = re.compile(
+    rf"^(trades|depth|ticker|kline\.({INTERVAL_PATTERN}))@([A-Za-z0-9_-]{{3,32}})$"
+)
 MAX_FRAME = 4096
 MAX_SUBSCRIPTIONS = 50
 MAX_MESSAGES_PER_SECOND = 20
@@ -324,7 +325,16 @@ class _Session:
         spec = self.config.market(match.group(3))
         if spec is None:
             return None
-        return topics.market_data(f"{match.group(1)}@{spec.symbol}")
+        kind, interval = match.group(1), match.group(2)
+        if kind == "trades":
+            return topics.trades_stream(spec.symbol)
+        if kind == "depth":
+            return topics.depth_stream(spec.symbol)
+        if kind == "ticker":
+            return topics.ticker_stream(spec.symbol)
+        assert interval is not None
+        assert is_interval(interval)
+        return topics.kline_stream(interval, spec.symbol)
 
     async def subscribe(self, request_id: int | None, names: list[str]) -> None:
         channels: list[tuple[str, str]] = []

@@ -49,6 +49,7 @@ from model.events import (
     TradeExecuted,
 )
 from model.ids import OrderId, UserId
+from model.intervals import INTERVAL_US, INTERVALS, interval_origin
 from model.settings import get_settings
 
 __all__ = ["AuditReport", "Finding", "audit"]
@@ -203,14 +204,13 @@ _TRADE_TOTALS = """
 SELECT market, count(*), coalesce(sum(quantity), 0), coalesce(sum(quote_amount), 0)
 FROM trades GROUP BY market"""
 
+# The stored intervals come from model/intervals.py as parameters (:data:`_SPANS`):
+# name, stride and origin (both in microseconds).
 _CANDLE_DIFF = """
-WITH spans(interval, stride, origin) AS (VALUES
-    ('1m', interval '1 minute', timestamptz '1970-01-01 00:00+00'),
-    ('5m', interval '5 minutes', timestamptz '1970-01-01 00:00+00'),
-    ('15m', interval '15 minutes', timestamptz '1970-01-01 00:00+00'),
-    ('1h', interval '1 hour', timestamptz '1970-01-01 00:00+00'),
-    ('1d', interval '1 day', timestamptz '1970-01-01 00:00+00'),
-    ('1w', interval '7 days', timestamptz '1969-12-29 00:00+00')),
+WITH spans(interval, stride, origin) AS (
+    SELECT name, length_us * interval '1 microsecond',
+           timestamptz 'epoch' + origin_us * interval '1 microsecond'
+    FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS u(name, length_us, origin_us)),
 recomputed AS (
     SELECT t.market, s.interval, date_bin(s.stride, t.ts, s.origin) AS open_time,
            (array_agg(t.price ORDER BY t.seq))[1] AS open, max(t.price) AS high,
@@ -226,6 +226,11 @@ FROM recomputed r FULL JOIN candles c USING (market, interval, open_time)
 WHERE (r.open, r.high, r.low, r.close, r.volume, r.quote_volume, r.trades)
       IS DISTINCT FROM (c.open, c.high, c.low, c.close, c.volume, c.quote_volume, c.trades)
 ORDER BY 3 LIMIT 20"""
+_SPANS = (
+    list(INTERVALS),
+    [INTERVAL_US[name] for name in INTERVALS],
+    [interval_origin(name) for name in INTERVALS],
+)
 
 
 def _trade_totals(events: list[StateEvent]) -> dict[str, tuple[int, int, int]]:
@@ -349,7 +354,7 @@ def audit(
     if check_candles:
 
         def compare_candles() -> tuple[list[str], None]:
-            rows = conn.execute(_CANDLE_DIFF).fetchall()
+            rows = conn.execute(_CANDLE_DIFF, _SPANS).fetchall()
             return [f"{r[0]} {r[1]} {r[2]}: trades {r[3]} != stored {r[4]}" for r in rows], None
 
         candle_problems, _ = _eventually(compare_candles, settle_s)

@@ -6,18 +6,25 @@
 
 from __future__ import annotations
 
+from model.intervals import IntervalName
+
 __all__ = [
     "PERSIST_GROUP",
     "applied",
     "commands",
     "depth_book",
+    "depth_stream",
     "events",
     "flow_lease",
+    "kline_stream",
     "lease_epoch",
     "market_data",
     "persist_lease",
     "replies",
     "snapshot",
+    "ticker_book",
+    "ticker_stream",
+    "trades_stream",
     "user_channel",
     "writer_lease",
 ]
@@ -71,13 +78,43 @@ def lease_epoch(lease_key: str) -> str:
 
 
 def market_data(stream: str) -> str:
-    """Pub/sub channel of a WebSocket stream, e.g. ``market_data("depth@TATA_INR")``."""
+    """Pub/sub channel of a WebSocket stream named by the caller, e.g. ``"depth@TATA_INR"``.
+
+    Prefer the typed builders below (:func:`trades_stream`, :func:`depth_stream`,
+    :func:`ticker_stream`, :func:`kline_stream`): a typo there is a type error, not a silent new
+    channel. This one stays for callers that hold a stream name already.
+    """
     return f"md:{stream}"
+
+
+def trades_stream(market: str) -> str:
+    """Pub/sub channel of the ``trades@{market}`` WebSocket stream."""
+    return f"md:trades@{market}"
+
+
+def depth_stream(market: str) -> str:
+    """Pub/sub channel of the ``depth@{market}`` WebSocket stream (diffs of :func:`depth_book`)."""
+    return f"md:depth@{market}"
+
+
+def ticker_stream(market: str) -> str:
+    """Pub/sub channel of the ``ticker@{market}`` WebSocket stream (the 24 h ticker)."""
+    return f"md:ticker@{market}"
+
+
+def kline_stream(interval: IntervalName, market: str) -> str:
+    """Pub/sub channel of the ``kline.{interval}@{market}`` WebSocket stream."""
+    return f"md:kline.{interval}@{market}"
 
 
 def depth_book(market: str) -> str:
     """Hash holding the L2 book of ``market`` with its ``lastUpdateId``."""
     return f"md:depth:{market}"
+
+
+def ticker_book(market: str) -> str:
+    """Hash holding the last ``ticker@{market}`` push (the 24 h ticker REST serves)."""
+    return f"md:ticker:{market}"
 
 
 def user_channel(user_id: int) -> str:

@@ -9,38 +9,18 @@ one. A bar closes as soon as the clock reaches the next bar's start, whether or 
 trades again, so replaying old events after downtime closes bars exactly as a live run did:
 nothing depends on the wall clock, and a restart produces the same bars.
 
-Bars open on the epoch (``1970-01-01T00:00Z``) except weeks, which open on Mondays
-(origin ``1969-12-29T00:00Z``): the same bins as SQL
-``date_bin(stride, ts, origin)``. Empty intervals produce no bar.
+Bars open where :func:`model.intervals.bar_open` says: on the epoch except weeks, which open on
+Mondays, the same bins as SQL ``date_bin(stride, ts, origin)``. Empty intervals produce no bar.
 """
 
 from __future__ import annotations
 
 import msgspec
 
+from model.intervals import INTERVAL_US, INTERVALS, IntervalName, bar_open
 from pipeline.flows.records import CandleRow
 
-__all__ = ["INTERVALS", "WEEK_ORIGIN_US", "Bar", "CandleBook", "bar_open"]
-
-_S = 1_000_000
-#: Interval name -> length in microseconds.
-INTERVALS: dict[str, int] = {
-    "1m": 60 * _S,
-    "5m": 300 * _S,
-    "15m": 900 * _S,
-    "1h": 3600 * _S,
-    "1d": 86_400 * _S,
-    "1w": 7 * 86_400 * _S,
-}
-#: 1969-12-29T00:00:00Z, a Monday: weekly bars start there.
-WEEK_ORIGIN_US = -3 * 86_400 * _S
-
-
-def bar_open(interval: str, ts: int) -> int:
-    """Start (µs since the epoch) of the ``interval`` bar holding ``ts``."""
-    length = INTERVALS[interval]
-    origin = WEEK_ORIGIN_US if interval == "1w" else 0
-    return (ts - origin) // length * length + origin
+__all__ = ["Bar", "CandleBook"]
 
 
 class Bar(msgspec.Struct, array_like=True):
@@ -53,7 +33,7 @@ class Bar(msgspec.Struct, array_like=True):
     quote_volume: int = 0
     trades: int = 0
 
-    def row(self, market: str, interval: str, closed: bool) -> CandleRow:
+    def row(self, market: str, interval: IntervalName, closed: bool) -> CandleRow:
         return CandleRow(
             market,
             interval,
@@ -73,21 +53,21 @@ class CandleBook(msgspec.Struct, array_like=True):
     """The open bar of every interval of one market, and the market's clock."""
 
     clock: int = -(2**62)
-    bars: dict[str, Bar] = msgspec.field(default_factory=dict)
+    bars: dict[IntervalName, Bar] = msgspec.field(default_factory=dict)
 
-    def advance(self, ts: int) -> list[tuple[str, Bar]]:
+    def advance(self, ts: int) -> list[tuple[IntervalName, Bar]]:
         """Move the clock to ``ts`` (never back); return the bars that closed, by interval."""
         if ts <= self.clock:
             return []
         self.clock = ts
-        closed: list[tuple[str, Bar]] = []
+        closed: list[tuple[IntervalName, Bar]] = []
         for interval, bar in list(self.bars.items()):
-            if ts >= bar.open_time + INTERVALS[interval]:
+            if ts >= bar.open_time + INTERVAL_US[interval]:
                 closed.append((interval, bar))
                 del self.bars[interval]
         return closed
 
-    def trade(self, price: int, quantity: int, quote: int) -> list[str]:
+    def trade(self, price: int, quantity: int, quote: int) -> list[IntervalName]:
         """Add a trade at the current clock (call :meth:`advance` first); return the intervals
         whose open bar changed."""
         ts = self.clock

@@ -20,6 +20,7 @@ from bytewax.operators import StatefulBatchLogic
 
 from model import topics
 from model.events import TradeExecuted
+from model.intervals import IntervalName, minute_of
 from model.numbers import MarketSpec
 from pipeline.flows import payloads
 from pipeline.flows.candles import Bar, CandleBook
@@ -44,7 +45,7 @@ class MarketState(msgspec.Struct, array_like=True):
     depth: DepthBook = msgspec.field(default_factory=DepthBook)
     candles: CandleBook = msgspec.field(default_factory=CandleBook)
     ticker: TickerBook = msgspec.field(default_factory=TickerBook)
-    dirty_klines: list[str] = msgspec.field(default_factory=list)
+    dirty_klines: list[IntervalName] = msgspec.field(default_factory=list)
     ticker_dirty: bool = False
 
 
@@ -124,7 +125,7 @@ class MarketLogic(StatefulBatchLogic[MarketBatch, Output, bytes]):
                 out.append(_trade_row(event))
                 out.append(
                     Publish(
-                        topics.market_data(f"trades@{spec.symbol}"),
+                        topics.trades_stream(spec.symbol),
                         payloads.trade_payload(spec, event),
                     )
                 )
@@ -142,7 +143,7 @@ class MarketLogic(StatefulBatchLogic[MarketBatch, Output, bytes]):
             out.append(
                 DepthWrite(
                     key=topics.depth_book(spec.symbol),
-                    channel=topics.market_data(f"depth@{spec.symbol}"),
+                    channel=topics.depth_stream(spec.symbol),
                     first=diff.first,
                     last=diff.last,
                     levels=fields,
@@ -153,7 +154,7 @@ class MarketLogic(StatefulBatchLogic[MarketBatch, Output, bytes]):
     def _advance(self, spec: MarketSpec, state: MarketState, ts: int, out: list[Output]) -> None:
         before = state.candles.clock
         closed = state.candles.advance(ts)
-        if state.candles.clock // 60_000_000 != before // 60_000_000 and state.ticker.buckets:
+        if minute_of(state.candles.clock) != minute_of(before) and state.ticker.buckets:
             state.ticker_dirty = True  # the window slid
         for interval, bar in closed:
             if interval in state.dirty_klines:
@@ -162,9 +163,11 @@ class MarketLogic(StatefulBatchLogic[MarketBatch, Output, bytes]):
             out.append(self._kline(spec, interval, bar, True, state.candles.clock))
 
     @staticmethod
-    def _kline(spec: MarketSpec, interval: str, bar: Bar, closed: bool, ts: int) -> Publish:
+    def _kline(
+        spec: MarketSpec, interval: IntervalName, bar: Bar, closed: bool, ts: int
+    ) -> Publish:
         return Publish(
-            topics.market_data(f"kline.{interval}@{spec.symbol}"),
+            topics.kline_stream(interval, spec.symbol),
             payloads.kline_payload(spec, interval, bar, closed, ts),
         )
 
@@ -186,7 +189,7 @@ class MarketLogic(StatefulBatchLogic[MarketBatch, Output, bytes]):
             if values is not None:
                 out.append(
                     Publish(
-                        topics.market_data(f"ticker@{spec.symbol}"),
+                        topics.ticker_stream(spec.symbol),
                         payloads.encode(values.payload(spec, clock)),
                     )
                 )

@@ -9,8 +9,9 @@ import msgspec
 
 from model.enums import Side
 from model.events import TradeExecuted
+from model.intervals import INTERVAL_US, IntervalName
 from model.numbers import MarketSpec
-from pipeline.flows.candles import INTERVALS, Bar
+from pipeline.flows.candles import Bar
 from pipeline.flows.depth import DepthDiff
 
 __all__ = ["depth_payload", "encode", "kline_payload", "level_strings", "trade_payload"]
@@ -58,7 +59,9 @@ def depth_payload(spec: MarketSpec, diff: DepthDiff, ts: int) -> bytes:
     )
 
 
-def kline_payload(spec: MarketSpec, interval: str, bar: Bar, closed: bool, ts: int) -> bytes:
+def kline_payload(
+    spec: MarketSpec, interval: IntervalName, bar: Bar, closed: bool, ts: int
+) -> bytes:
     """``kline.<interval>@M``: the bar so far, ``x`` true once it is closed."""
     start = bar.open_time // 1000
     return encode(
@@ -68,7 +71,7 @@ def kline_payload(spec: MarketSpec, interval: str, bar: Bar, closed: bool, ts: i
             "s": spec.symbol,
             "k": {
                 "t": start,
-                "T": start + INTERVALS[interval] // 1000 - 1,
+                "T": start + INTERVAL_US[interval] // 1000 - 1,
                 "s": spec.symbol,
                 "i": interval,
                 "o": spec.format_price(bar.open),

@@ -21,6 +21,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from model import topics, wire
 from model.events import Deposited, StateEvent
+from model.intervals import minute_of
 from model.lease import fenced_script
 from pipeline.fence import Fence, call_fenced
 from pipeline.flows.records import MarketBatch
@@ -28,7 +29,6 @@ from pipeline.flows.records import MarketBatch
 __all__ = ["EventSource", "Item", "split_batch"]
 
 Item = tuple[str, MarketBatch]
-_MINUTE_US = 60_000_000
 
 # After FENCE: KEYS[2..] = the depth hashes to drop.
 _CLEAR_BOOKS = """
@@ -53,7 +53,7 @@ def split_batch(
             if type(event) is not Deposited:
                 market: str = event.market  # type: ignore[union-attr]
                 per_market.setdefault(market, []).append(event)
-    minute = ts // _MINUTE_US
+    minute = minute_of(ts)
     for market, events in per_market.items():
         out.append((market, MarketBatch(market, ts, events)))
         seen[market] = minute

@@ -16,11 +16,11 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import msgspec
 
+from model.intervals import MINUTE_US, floor_minute
 from model.numbers import MarketSpec
 
-__all__ = ["MINUTE_US", "WINDOW_MINUTES", "TickerBook", "TickerValues"]
+__all__ = ["WINDOW_MINUTES", "TickerBook", "TickerValues"]
 
-MINUTE_US = 60_000_000
 WINDOW_MINUTES = 1440
 _CENT = Decimal("0.01")
 
@@ -77,7 +77,7 @@ class TickerBook(msgspec.Struct, array_like=True):
 
     def trade(self, ts: int, price: int, quantity: int, quote: int) -> None:
         """Count a trade at event time ``ts`` (the market clock: never decreasing)."""
-        minute = ts - ts % MINUTE_US
+        minute = floor_minute(ts)
         last = self.buckets[-1] if self.buckets else None
         if last is None or minute > last.minute:
             self.buckets.append(_Bucket(minute, price, price, price, price, quantity, quote, 1))
@@ -91,7 +91,7 @@ class TickerBook(msgspec.Struct, array_like=True):
 
     def values(self, clock: int) -> TickerValues | None:
         """The window ending at ``clock``, or ``None`` if it holds no trade."""
-        start = clock - clock % MINUTE_US - (WINDOW_MINUTES - 1) * MINUTE_US
+        start = floor_minute(clock) - (WINDOW_MINUTES - 1) * MINUTE_US
         drop = 0
         while drop < len(self.buckets) and self.buckets[drop].minute < start:
             drop += 1

@@ -111,6 +111,11 @@ def test_keys_of_a_shard_share_one_hash_tag() -> None:
     ]
     assert {name.split("}")[0] + "}" for name in names} == {"tw:{s0}"}
     assert topics.market_data("depth@TATA_INR") == "md:depth@TATA_INR"
+    assert topics.depth_stream("TATA_INR") == "md:depth@TATA_INR"
+    assert topics.trades_stream("TATA_INR") == "md:trades@TATA_INR"
+    assert topics.ticker_stream("TATA_INR") == "md:ticker@TATA_INR"
+    assert topics.kline_stream("15m", "TATA_INR") == "md:kline.15m@TATA_INR"
+    assert topics.ticker_book("TATA_INR") == "md:ticker:TATA_INR"
     assert topics.depth_book("TATA_INR") == "md:depth:TATA_INR"
     assert topics.user_channel(42) == "user:42"
 

@@ -79,7 +79,7 @@ def test_depth_diffs_rebuild_the_engine_book(session: Any) -> None:
         diffs = [
             json.loads(r.payload)
             for r in redis_out
-            if isinstance(r, DepthWrite) and r.channel == topics.market_data(f"depth@{symbol}")
+            if isinstance(r, DepthWrite) and r.channel == topics.depth_stream(symbol)
         ]
         client = DepthClient({}, {}, 0)
         for diff in diffs:
@@ -161,7 +161,7 @@ def test_ticker_equals_a_recomputation_over_24h(session: Any) -> None:
     _, events, redis_out, _ = session
     clock = max(e.ts for e in events)
     for symbol, spec in CONFIG.markets.items():
-        channel = topics.market_data(f"ticker@{symbol}")
+        channel = topics.ticker_stream(symbol)
         pushes = [json.loads(r.payload) for r in redis_out if getattr(r, "channel", "") == channel]
         trades = [e for e in events if isinstance(e, TradeExecuted) and e.market == symbol]
         expected = ticker_from_trades(trades, clock)
