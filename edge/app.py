@@ -14,16 +14,17 @@ import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
-from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from psycopg_pool import AsyncConnectionPool
 
 from edge.auth import AccountsController, build_jwt_auth, check_secret
 from edge.errors import exception_handlers
 from edge.fastpath import FastOrderLane
+from edge.gate import Gate
 from edge.gateway import MatcherGateway
-from edge.limits import rate_limits
+from edge.limits import GateRateLimit
 from edge.openapi import finisher
 from edge.public import (
     HealthController,
@@ -51,7 +52,8 @@ def _hosts_with_port(edge: EdgeSettings) -> list[str]:
 
 def create_app(settings: Settings | None = None) -> FastOrderLane:
     """Build the app from ``settings`` (default: the environment): the Litestar app behind the
-    fast lane for ``POST /api/v1/order`` (``edge.fastpath``)."""
+    fast lane for ``POST /api/v1/order`` (``edge.fastpath``), which also checks every request's
+    ``Host``; tokens and rate limits are the gate's (``edge.gate``) on both."""
     settings = settings or get_settings()
     edge = settings.edge
     check_secret(edge)
@@ -105,13 +107,11 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
             await client.aclose()
             await pubsub_client.aclose()
 
-    middleware: list[Any] = [
-        c.middleware
-        for c in rate_limits(
-            edge.rate_limit_per_second, edge.ip_limit_per_second, edge.signin_limit_per_minute
-        )
-    ]
-    hosts = _hosts_with_port(edge)
+    # One gate for both ways in (edge.gate): the fast lane in front checks every request's Host
+    # and, for the orders it serves, the token and the budgets; Litestar checks tokens and
+    # budgets through its JWT middleware (inserted first, by jwt_auth) and GateRateLimit.
+    gate = Gate(edge, _hosts_with_port(edge))
+    middleware: list[Any] = [GateRateLimit(gate.budgets)]
     app = Litestar(
         route_handlers=[
             AccountsController,
@@ -135,10 +135,10 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
             allow_headers=["Authorization", "Content-Type"],
             allow_credentials=False,
         ),
-        allowed_hosts=AllowedHostsConfig(allowed_hosts=hosts),
         request_max_body_size=edge.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Tidewater", version="1.0.0", path="/schema"),
         on_startup=[finisher(markets)],
         request_class=ExactRequest,
+        state=State({"gate": gate}),
     )
-    return FastOrderLane(app, edge, hosts)
+    return FastOrderLane(app, gate, edge.max_body_bytes)

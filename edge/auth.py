@@ -5,6 +5,11 @@ the event loop. Tokens are HS256 JWTs issued and checked by Litestar's ``JWTAuth
 underneath) with ``exp``, ``iat`` and ``sub`` required and only HS256 accepted: ``alg: none``,
 an RS/HS swap, an expired or unsigned token all fail as 401. A token names its user by id; no
 database read happens per request.
+
+``verify_token`` is the one check of a token. The gate's ``Tokens`` (``edge.gate``) applies it to
+a request's ``Authorization`` header and caches what it accepts; ``GateJWTMiddleware`` is
+Litestar's JWT middleware with its own check replaced by the gate's, so the Litestar routes and
+the fast order lane accept exactly the same tokens, from one cache.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from argon2 import PasswordHasher
@@ -20,7 +25,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from litestar import Controller, Request, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
-from litestar.security.jwt import JWTAuth, Token
+from litestar.middleware import AuthenticationResult
+from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 from psycopg_pool import AsyncConnectionPool
 
 from edge.errors import ApiError
@@ -29,7 +35,17 @@ from edge.schemas import Credentials, TokenView
 from model.ids import UserId
 from model.settings import DEV_JWT_SECRET, EdgeSettings
 
-__all__ = ["AccountsController", "AuthUser", "build_jwt_auth", "check_secret", "verify_token"]
+if TYPE_CHECKING:
+    from edge.gate import Tokens
+
+__all__ = [
+    "AccountsController",
+    "AuthUser",
+    "GateJWTMiddleware",
+    "build_jwt_auth",
+    "check_secret",
+    "verify_token",
+]
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so both failures take the same time.
@@ -86,9 +102,28 @@ def verify_token(encoded: str | bytes, secret: str) -> tuple[UserId, float] | No
     return None if user_id is None else (user_id, token.exp.timestamp())
 
 
+class GateJWTMiddleware(JWTAuthenticationMiddleware):
+    """Litestar's JWT middleware (its exclusions, scopes and ``request.user``) over the gate's
+    token check: the app's ``state.gate.tokens`` (``edge.gate.Tokens``)."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        authorization = dict(connection.scope["headers"]).get(b"authorization")
+        if not authorization:
+            raise NotAuthorizedException("No JWT token found in request header")
+        tokens: Tokens = connection.app.state.gate.tokens
+        user_id = tokens.user(authorization)
+        if user_id is None:
+            raise NotAuthorizedException("Invalid token")
+        return AuthenticationResult(user=AuthUser(id=user_id), auth=None)
+
+
 def build_jwt_auth(settings: EdgeSettings) -> JWTAuth[AuthUser, Token]:
-    """The JWT backend; public routes opt out with ``opt={"exclude_from_auth": True}``."""
+    """The JWT backend (it issues the tokens, and checks them through ``GateJWTMiddleware``);
+    public routes opt out with ``opt={"exclude_from_auth": True}``."""
     return JWTAuth[AuthUser, Token](
+        authentication_middleware_class=GateJWTMiddleware,
         retrieve_user_handler=_retrieve_user,
         token_secret=settings.jwt_secret,
         algorithm=ALGORITHM,

@@ -10,89 +10,76 @@ malformed body, a browser request needing CORS) is handed to Litestar untouched,
 so every error is produced by the one code path the tests cover; Litestar also still serves the
 route in the OpenAPI document.
 
-Tokens are verified once (``edge.auth.verify_token``: the JWT middleware's own check) and
-cached until they expire. Rate limits on this lane are in-process token buckets with the same
-per-session and per-IP settings as Litestar's limiter on the other routes (that middleware reads
-and writes its store on every request).
+The lane is also the edge's front door: it refuses a ``Host`` the edge does not serve on every
+request, HTTP and WebSocket, before anything else. Hosts, tokens and rate limits are the gate's
+(``edge.gate``): this lane calls the same ``Hosts``, ``Tokens`` and ``Budgets`` objects as the
+Litestar middleware does, so an order spends the same per-session and per-IP budget as any other
+request, and both lanes accept exactly the same tokens.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Final
 
 import msgspec
+from litestar.enums import ScopeType
+from litestar.types import (
+    HTTPRequestEvent,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Receive,
+    ReceiveMessage,
+    Scope,
+    Send,
+    WebSocketCloseEvent,
+)
 
-from edge.auth import verify_token
 from edge.errors import ApiError, error_body, log
+from edge.gate import Gate, client_ip, rate_limited
 from edge.request import decode_body, is_json
 from edge.schemas import OrderRequest
 from edge.trading import Exchange
-from model.ids import UserId
-from model.settings import EdgeSettings
 
 __all__ = ["FastOrderLane"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _PATH = "/api/v1/order"
 _encode = msgspec.json.Encoder().encode
 _JSON_HEADERS = [(b"content-type", b"application/json")]
-_TOKEN_CACHE_LIMIT = 100_000
-
-
-class _Buckets:
-    """Token buckets refilled at ``rate`` per second, ``rate`` deep; rate 0 lets all pass."""
-
-    def __init__(self, rate: int) -> None:
-        self.rate = rate
-        self._state: dict[str, tuple[float, float]] = {}
-
-    def take(self, key: str, now: float) -> float:
-        """Take one token; return 0 if allowed, else the seconds until one is there."""
-        if not self.rate:
-            return 0.0
-        tokens, stamp = self._state.get(key, (float(self.rate), now))
-        tokens = min(float(self.rate), tokens + (now - stamp) * self.rate)
-        if tokens < 1.0:
-            self._state[key] = (tokens, now)
-            return (1.0 - tokens) / self.rate
-        self._state[key] = (tokens - 1.0, now)
-        if len(self._state) > 100_000:
-            self._state.clear()
-        return 0.0
+_INVALID_HOST = error_body(
+    ApiError(400, "INVALID_HOST", "this server does not answer for that Host")
+)
+_HTTP: Final = ScopeType.HTTP  # a str enum: equal to the scope's plain "http"
+_WEBSOCKET: Final = ScopeType.WEBSOCKET
 
 
 class FastOrderLane:
     """ASGI app: the ordinary ``POST /api/v1/order`` here, everything else to ``app``."""
 
-    def __init__(self, app: Any, settings: EdgeSettings, hosts: list[str]) -> None:
+    def __init__(self, app: Any, gate: Gate, max_body_bytes: int) -> None:
         self.app = app
-        self._secret = settings.jwt_secret
-        self._hosts = {h.encode() for h in hosts}
-        # Litestar's allowed-host rules beyond exact names: "*" (any) and "*.example.com".
-        self._any_host = "*" in hosts
-        self._host_suffixes = tuple(h[1:].encode() for h in hosts if h.startswith("*."))
-        self._max_body = settings.max_body_bytes
-        self._tokens: dict[bytes, tuple[UserId, float]] = {}
-        self._per_client = _Buckets(settings.rate_limit_per_second)
-        self._per_ip = _Buckets(settings.ip_limit_per_second)
+        self.gate = gate
+        # Bound once: the per-request path reads attributes of this object only.
+        self._hosts = gate.hosts.exact
+        self._other_host_allowed = gate.hosts.allows_other
+        self._user = gate.tokens.user
+        self._take = gate.budgets.take
+        self._max_body = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != _HTTP:
+            if scope["type"] == _WEBSOCKET and not self.gate.hosts.allows(
+                dict(scope["headers"]).get(b"host")
+            ):  # refused before the handshake (the server answers it with 403)
+                close: WebSocketCloseEvent = {"type": "websocket.close", "code": 1008, "reason": ""}
+                await send(close)
+                return
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
         host = headers.get(b"host")
         if host not in self._hosts and not self._other_host_allowed(host):
-            # Litestar's allowed-hosts middleware would refuse it too, but in a shape of its own.
-            error = ApiError(400, "INVALID_HOST", "this server does not answer for that Host")
-            await _respond(send, error.status, error_body(error), {})
+            await _respond(send, 400, _INVALID_HOST, {})
             return
         if scope["path"] != _PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
@@ -117,14 +104,11 @@ class FastOrderLane:
         except ApiError:
             await self.app(scope, replay, send)
             return
-        wait = self._limited(headers[b"authorization"], scope)
+        wait = self._take(
+            headers[b"authorization"], client_ip(scope.get("client")), time.monotonic()
+        )
         if wait:
-            error = ApiError(
-                429,
-                "RATE_LIMITED",
-                "too many requests",
-                headers={"Retry-After": str(int(wait) + 1)},
-            )
+            error = rate_limited(wait)
             await _respond(send, error.status, error_body(error), error.headers)
             return
         exchange: Exchange = self.app.state.exchange
@@ -138,40 +122,6 @@ class FastOrderLane:
             await _respond(send, 500, error_body(ApiError(500, "INTERNAL", "internal error")), {})
             return
         await _respond(send, 200, _encode(view), {})
-
-    def _other_host_allowed(self, host: bytes | None) -> bool:
-        if self._any_host:
-            return True
-        name = (host or b"").partition(b":")[0]
-        return bool(name) and bool(self._host_suffixes) and name.endswith(self._host_suffixes)
-
-    def _user(self, authorization: bytes | None) -> UserId | None:
-        """The user a valid ``Bearer`` token names, from the cache or by verifying it."""
-        if authorization is None:
-            return None
-        now = time.time()
-        cached = self._tokens.get(authorization)
-        if cached is not None:
-            return cached[0] if cached[1] > now else None
-        scheme, _, token = authorization.partition(b" ")
-        if scheme.lower() != b"bearer" or not token:
-            return None
-        verified = verify_token(token, self._secret)
-        if verified is None:
-            return None
-        if len(self._tokens) >= _TOKEN_CACHE_LIMIT:
-            self._tokens.clear()
-        self._tokens[authorization] = verified
-        return verified[0]
-
-    def _limited(self, authorization: bytes, scope: Scope) -> float:
-        now = time.monotonic()
-        client = scope.get("client")
-        ip = client[0] if client else "?"
-        return max(
-            self._per_client.take(authorization.decode(errors="replace"), now),
-            self._per_ip.take(ip, now),
-        )
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
@@ -195,11 +145,16 @@ def _replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
     """A ``receive`` that first gives back what was read, then continues the real one."""
     sent = False
 
-    async def replay() -> Message:
+    async def replay() -> ReceiveMessage:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": not complete}
+            first: HTTPRequestEvent = {
+                "type": "http.request",
+                "body": body,
+                "more_body": not complete,
+            }
+            return first
         return await receive()
 
     return replay
@@ -207,11 +162,11 @@ def _replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
 
 async def _respond(send: Send, status: int, body: bytes, headers: dict[str, str]) -> None:
     extra = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*_JSON_HEADERS, (b"content-length", str(len(body)).encode()), *extra],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [*_JSON_HEADERS, (b"content-length", str(len(body)).encode()), *extra],
+    }
+    await send(start)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(end)

@@ -1,65 +1,51 @@
-"""Rate limits on Litestar's rate-limit middleware: per client for every route, per IP for all,
-and a strict one per IP on sign-in and sign-up (brute force). A refusal is a 429 whose
-``Retry-After`` says when to come back (added by ``edge.errors``).
+"""The rate limits on the Litestar routes: a thin middleware over the gate's ``Budgets``
+(``edge.gate``), the same buckets the fast order lane spends, so every route shares one budget
+per session and one per IP. Sign-in and sign-up (routes marked ``signin_limited``) also spend
+the strict per-IP sign-in budget. A refusal is the gate's 429 (``RATE_LIMITED`` with
+``Retry-After``); ``/schema``, ``/healthz`` and ``/readyz`` are never limited.
 
-Windows are one second, so the history each limiter keeps stays short; a limit of 0 disables it.
+It runs after authentication (the JWT middleware is the outermost), as Litestar's own limiter
+did: a request with a bad token is refused with 401 and spends nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any
+import time
+from typing import TYPE_CHECKING
 
-from litestar import Request
-from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware, get_remote_address
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
 
-__all__ = ["rate_limits"]
+from edge.gate import Budgets, client_ip, rate_limited
 
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Receive, Scope, Send
 
-def _client_key(request: Request[Any, Any, Any]) -> str:
-    """The bearer token's hash when there is one (one bucket per session), else the IP."""
-    header = request.headers.get("authorization")
-    if header:
-        return "t:" + hashlib.blake2b(header.encode(), digest_size=12).hexdigest()
-    return "ip:" + get_remote_address(request)
+__all__ = ["GateRateLimit"]
 
-
-class ClientRateLimit(RateLimitMiddleware):
-    """Per session (or per IP when anonymous)."""
+_UNLIMITED = ("/schema", "/healthz", "/readyz")
 
 
-class IpRateLimit(RateLimitMiddleware):
-    """Per IP, whatever the tokens."""
+def _unlimited(scope: Scope) -> bool:
+    return scope["path"].startswith(_UNLIMITED)
 
 
-class SigninRateLimit(RateLimitMiddleware):
-    """Per IP, on the routes marked ``signin_limited`` only."""
+class GateRateLimit(ASGIMiddleware):
+    """Spend one request of the session's and the IP's budgets (and of the sign-in budget on
+    the routes marked ``signin_limited``), or refuse it with 429."""
 
-    async def should_check_request(self, request: Request[Any, Any, Any]) -> bool:
-        return bool(request.route_handler.opt.get("signin_limited"))
+    scopes = (ScopeType.HTTP,)
 
+    def __init__(self, budgets: Budgets) -> None:
+        self.budgets = budgets
+        self.should_bypass_for_scope = _unlimited
 
-def rate_limits(per_client: int, per_ip: int, signin_per_minute: int) -> list[RateLimitConfig]:
-    """The limiters to install (a limit of 0 is left out)."""
-    configs: list[RateLimitConfig] = []
-    common: dict[str, Any] = {"exclude": ["^/schema", "^/healthz", "^/readyz"]}
-    if per_client:
-        configs.append(
-            RateLimitConfig(
-                rate_limit=("second", per_client),
-                identifier_for_request=_client_key,
-                middleware_class=ClientRateLimit,
-                **common,
-            )
-        )
-    if per_ip:
-        configs.append(
-            RateLimitConfig(rate_limit=("second", per_ip), middleware_class=IpRateLimit, **common)
-        )
-    if signin_per_minute:
-        configs.append(
-            RateLimitConfig(
-                rate_limit=("minute", signin_per_minute), middleware_class=SigninRateLimit, **common
-            )
-        )
-    return configs
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        ip = client_ip(scope.get("client"))
+        now = time.monotonic()
+        wait = self.budgets.take(dict(scope["headers"]).get(b"authorization"), ip, now)
+        if not wait and scope["route_handler"].opt.get("signin_limited"):
+            wait = self.budgets.take_signin(ip, now)
+        if wait:
+            raise rate_limited(wait)
+        await next_app(scope, receive, send)
