@@ -15,6 +15,7 @@ from edge.views import market_view
 from model import topics
 from model.intervals import INTERVAL_PATTERN
 from model.numbers import MarketSpec
+from model.ticker import TICKER_DATA_FIELD, decode_ticker, ticker_push
 from model.timestamps import from_millis
 
 __all__ = [
@@ -87,34 +88,22 @@ FROM candles
 WHERE market = %s AND interval = %s AND open_time >= %s AND open_time < %s
 ORDER BY open_time LIMIT %s"""
 
-_TICKERS = """
-SELECT market,
-       (array_agg(price ORDER BY ts, trade_id))[1] AS first,
-       (array_agg(price ORDER BY ts DESC, trade_id DESC))[1] AS last,
-       max(price), min(price), sum(quantity), sum(quote_amount), count(*)
-FROM trades WHERE ts > now() - interval '24 hours' AND (%s::text IS NULL OR market = %s)
-GROUP BY market"""
 
-
-def _ticker(spec: MarketSpec, row: tuple[Any, ...] | None) -> TickerView:
-    if row is None:
-        return TickerView(symbol=spec.symbol, first_price=None, last_price=None, high=None,
-                          low=None, price_change="0", price_change_percent="0", volume="0",
-                          quote_volume=spec.quote.format(0), trades=0)  # fmt: skip
-    _, first, last, high, low, volume, quote_volume, count = row
-    change = last - first
-    percent = (Decimal(change) * 100 / first).quantize(Decimal("0.01")) if first else Decimal(0)
+def _ticker(spec: MarketSpec, raw: bytes | None) -> TickerView:
+    """The REST view of the flow's last ``ticker@M`` push (``md:ticker:{market}``), field by
+    field; a market the flow has not pushed a ticker for has had no trade."""
+    push = decode_ticker(raw) if raw is not None else ticker_push(spec, None, 0, 0)
     return TickerView(
         symbol=spec.symbol,
-        first_price=spec.format_price(first),
-        last_price=spec.format_price(last),
-        high=spec.format_price(high),
-        low=spec.format_price(low),
-        price_change=str(spec.tick_size * change),
-        price_change_percent=str(percent),
-        volume=spec.format_quantity(int(volume)),
-        quote_volume=spec.quote.format(int(quote_volume)),
-        trades=count,
+        first_price=push.open,
+        last_price=push.last,
+        high=push.high,
+        low=push.low,
+        price_change=push.change,
+        price_change_percent=push.change_percent,
+        volume=push.volume,
+        quote_volume=push.quote_volume,
+        trades=push.trades,
     )
 
 
@@ -194,11 +183,13 @@ class MarketDataController(Controller):
 
     @get("/tickers", responses=errors(429))
     async def tickers(self, request: Request[Any, Any, Any]) -> list[TickerView]:
-        """24-hour statistics of every market, from the stored trades."""
-        config = request.app.state.exchange.config
-        async with request.app.state.db.connection() as conn:
-            rows = {r[0]: r for r in await (await conn.execute(_TICKERS, (None, None))).fetchall()}
-        return [_ticker(spec, rows.get(symbol)) for symbol, spec in sorted(config.markets.items())]
+        """24-hour statistics of every market: the last ``ticker@M`` push of each."""
+        specs = sorted(request.app.state.exchange.config.markets.items())
+        async with request.app.state.redis.pipeline(transaction=False) as pipe:
+            for symbol, _ in specs:
+                pipe.hget(topics.ticker_book(symbol), TICKER_DATA_FIELD)
+            raws: list[bytes | None] = await pipe.execute()
+        return [_ticker(spec, raw) for (_, spec), raw in zip(specs, raws, strict=True)]
 
     @get("/ticker", responses=errors(400, 429))
     async def ticker(
@@ -206,11 +197,10 @@ class MarketDataController(Controller):
         request: Request[Any, Any, Any],
         symbol: str = Parameter(min_length=3, max_length=32),
     ) -> TickerView:
-        """24-hour statistics of one market."""
+        """24-hour statistics of one market, on event time: the last ``ticker@M`` push."""
         spec = request.app.state.exchange.market(symbol, field="symbol")
-        async with request.app.state.db.connection() as conn:
-            row = await (await conn.execute(_TICKERS, (spec.symbol, spec.symbol))).fetchone()
-        return _ticker(spec, row)
+        raw = await request.app.state.redis.hget(topics.ticker_book(spec.symbol), TICKER_DATA_FIELD)
+        return _ticker(spec, raw)
 
 
 class HealthController(Controller):

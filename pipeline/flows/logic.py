@@ -22,6 +22,7 @@ from model import topics
 from model.events import TradeExecuted
 from model.intervals import IntervalName, minute_of
 from model.numbers import MarketSpec
+from model.ticker import encode_ticker, ticker_push
 from pipeline.flows import payloads
 from pipeline.flows.candles import Bar, CandleBook
 from pipeline.flows.depth import DepthBook
@@ -31,9 +32,10 @@ from pipeline.flows.records import (
     Publish,
     RedisRecord,
     SqlRecord,
+    TickerWrite,
     TradeRow,
 )
-from pipeline.flows.ticker import TickerBook
+from pipeline.flows.ticker import TickerBook, window_start
 
 __all__ = ["MarketLogic", "MarketState", "Output"]
 
@@ -185,14 +187,16 @@ class MarketLogic(StatefulBatchLogic[MarketBatch, Output, bytes]):
         state.dirty_klines.clear()
         if state.ticker_dirty:
             state.ticker_dirty = False
-            values = state.ticker.values(clock)
-            if values is not None:
-                out.append(
-                    Publish(
-                        topics.ticker_stream(spec.symbol),
-                        payloads.encode(values.payload(spec, clock)),
-                    )
+            # An emptied window (its last bucket left) is pushed too: REST and WS show no trades.
+            push = ticker_push(spec, state.ticker.values(clock), window_start(clock), clock)
+            out.append(
+                TickerWrite(
+                    key=topics.ticker_book(spec.symbol),
+                    channel=topics.ticker_stream(spec.symbol),
+                    clock=clock,
+                    payload=encode_ticker(push),
                 )
+            )
 
 
 def _trade_row(trade: TradeExecuted) -> TradeRow:

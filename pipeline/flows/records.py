@@ -4,8 +4,8 @@ Input items are ``(market, MarketBatch)``: the state events of ONE ``tw:{shard}:
 that concern that market, in ``seq`` order, with ``ts`` = the newest event time of the whole
 entry (so a market with no events of its own still sees time pass: bars close on event time).
 
-Output records are plain frozen structs; the flow routes :class:`Publish` and
-:class:`DepthWrite` to Redis, :class:`CandleRow` and :class:`TradeRow` to PostgreSQL.
+Output records are plain frozen structs; the flow routes :class:`Publish`, :class:`DepthWrite`
+and :class:`TickerWrite` to Redis, :class:`CandleRow` and :class:`TradeRow` to PostgreSQL.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ __all__ = [
     "Publish",
     "RedisRecord",
     "SqlRecord",
+    "TickerWrite",
     "TradeRow",
 ]
 
@@ -52,6 +53,16 @@ class DepthWrite(msgspec.Struct, frozen=True, array_like=True):
     first: int
     last: int
     levels: dict[str, str]
+    payload: bytes
+
+
+class TickerWrite(msgspec.Struct, frozen=True, array_like=True):
+    """The 24 h ticker: keep ``payload`` in the ``md:ticker:{market}`` hash and publish it,
+    atomically, unless the hash holds a newer one (``clock``: the market clock, µs)."""
+
+    key: str
+    channel: str
+    clock: int
     payload: bytes
 
 
@@ -90,5 +101,5 @@ class TradeRow(msgspec.Struct, frozen=True, array_like=True):
     seq: int
 
 
-RedisRecord = Publish | DepthWrite
+RedisRecord = Publish | DepthWrite | TickerWrite
 SqlRecord = CandleRow | TradeRow

@@ -5,7 +5,10 @@ process's :class:`~pipeline.fence.Fence` in its constructor and hands it to ever
 (worker), so all workers of one process write under its one lease.
 
 Redis: ONE fenced Lua script per batch (in chunks of :data:`_CHUNK` records): it checks the
-lease token, then, record by record in order, publishes a push or applies a depth diff: the
+lease token, then, record by record in order, publishes a push, keeps and publishes a ticker
+(``md:ticker:{market}`` holds the last one and its clock; an older one, replayed after a restart,
+is skipped, so the hash never goes back and REST serves what was last pushed), or applies a
+depth diff: the
 levels go to ``md:depth:{market}``, ``lastUpdateId`` is set and the diff published, atomically
 (a reader of the hash never sees levels and ``lastUpdateId`` disagree) and only if the diff is
 newer than what the hash holds. After a restart Bytewax replays the items since its last
@@ -32,7 +35,15 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from model.lease import fenced_script
 from model.timestamps import from_micros
 from pipeline.fence import Fence, call_fenced, claim
-from pipeline.flows.records import CandleRow, DepthWrite, Publish, RedisRecord, SqlRecord, TradeRow
+from pipeline.flows.records import (
+    CandleRow,
+    DepthWrite,
+    Publish,
+    RedisRecord,
+    SqlRecord,
+    TickerWrite,
+    TradeRow,
+)
 
 __all__ = ["PostgresSink", "RedisSink"]
 
@@ -41,11 +52,12 @@ log = logging.getLogger("tidewater.flow")
 #: Records per script call: bounds the time one call holds Redis.
 _CHUNK = 500
 
-# After FENCE (KEYS[1] = lease, ARGV[1] = token): KEYS[2..] = the depth hashes of the batch's
-# depth records, in order; ARGV[2..] = the records, in order, each one of
+# After FENCE (KEYS[1] = lease, ARGV[1] = token): KEYS[2..] = the hashes of the batch's depth
+# and ticker records, in order; ARGV[2..] = the records, in order, each one of
 #   'p', channel, payload                                  a push
+#   't', clock, channel, payload                           a ticker (hash fields clock, data)
 #   'd', U, u, channel, payload, n, n field/value pairs    a depth diff ("0" deletes a level)
-# Returns how many records were written (skipped diffs are not).
+# Returns how many records were written (skipped diffs and older tickers are not).
 _BATCH_SCRIPT = """
 local written, k, i = 0, 2, 2
 while i <= #ARGV do
@@ -53,6 +65,16 @@ while i <= #ARGV do
     redis.call('PUBLISH', ARGV[i + 1], ARGV[i + 2])
     written = written + 1
     i = i + 3
+  elseif ARGV[i] == 't' then
+    local key = KEYS[k]
+    k = k + 1
+    local held = redis.call('HGET', key, 'clock')
+    if not held or tonumber(ARGV[i + 1]) >= tonumber(held) then
+      redis.call('HSET', key, 'clock', ARGV[i + 1], 'data', ARGV[i + 3])
+      redis.call('PUBLISH', ARGV[i + 2], ARGV[i + 3])
+      written = written + 1
+    end
+    i = i + 4
   else
     local key, n = KEYS[k], tonumber(ARGV[i + 5])
     k = k + 1
@@ -90,6 +112,10 @@ class _RedisPartition(StatelessSinkPartition[RedisRecord]):
                 if type(item) is Publish:
                     assert isinstance(item, Publish)
                     args += (b"p", item.channel, item.payload)
+                elif type(item) is TickerWrite:
+                    assert isinstance(item, TickerWrite)
+                    keys.append(item.key)
+                    args += (b"t", item.clock, item.channel, item.payload)
                 else:
                     assert isinstance(item, DepthWrite)
                     keys.append(item.key)

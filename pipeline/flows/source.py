@@ -30,7 +30,7 @@ __all__ = ["EventSource", "Item", "split_batch"]
 
 Item = tuple[str, MarketBatch]
 
-# After FENCE: KEYS[2..] = the depth hashes to drop.
+# After FENCE: KEYS[2..] = the depth and ticker hashes to drop.
 _CLEAR_BOOKS = """
 for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
 return 1
@@ -122,7 +122,7 @@ class EventSource(FixedPartitionedSource[Item, str]):
     ``shards`` maps each shard to its markets. ``stop_when_idle`` ends the input at the first
     empty read (tests and batch replays); otherwise the source runs forever. The source only
     reads (``XREAD``: a flow that lost its lease takes nothing away from anyone), except on a
-    fresh start, when it drops the depth hashes under ``fence``. ``guard`` (the lease's
+    fresh start, when it drops the depth and ticker hashes under ``fence``. ``guard`` (the lease's
     ``check``) runs before each read and raises once the lease is known to be lost (or has run
     past its local deadline): a flow resumed after a pause past its lease ends at its next read
     rather than reading on (its Redis and PostgreSQL writes are fenced in any case).
@@ -154,9 +154,11 @@ class EventSource(FixedPartitionedSource[Item, str]):
         client = redis.Redis.from_url(self._url)
         markets = sorted(self._shards[for_part])
         if resume_state is None and markets:
-            # A fresh start recounts update ids from 1: drop depth hashes from an older run, or
-            # their higher lastUpdateId would make the sink skip every new diff.
+            # A fresh start recounts update ids from 1 and replays time from the start: drop
+            # the depth and ticker hashes of an older run, or their higher lastUpdateId (clock)
+            # would make the sink skip every new diff (ticker).
             books = [topics.depth_book(m) for m in markets]
+            books += [topics.ticker_book(m) for m in markets]
             call_fenced(fenced_script(client, _CLEAR_BOOKS), self._fence, books, [])
         return _ShardPartition(
             client,

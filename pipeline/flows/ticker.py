@@ -6,23 +6,20 @@ The ticker at clock ``t`` (the market's event time) covers the trades of the 1,4
 buckets ending with the one holding ``t``: from ``floor_minute(t) - 1439 min`` on. Minute buckets
 keep the state small (at most 1,440 entries, cheap to snapshot) at the price of a window edge
 that moves by whole minutes. ``open`` is the first trade's price in the window, ``last`` the
-latest; change is ``last - open`` and change % is ``100 * change / open`` rounded half-even to two
-decimals.
+latest. The figures are :class:`model.ticker.TickerValues`, published (and kept for REST) in the
+one shape of :func:`model.ticker.ticker_push`.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
-
 import msgspec
 
 from model.intervals import MINUTE_US, floor_minute
-from model.numbers import MarketSpec
+from model.ticker import TickerValues
 
-__all__ = ["WINDOW_MINUTES", "TickerBook", "TickerValues"]
+__all__ = ["WINDOW_MINUTES", "TickerBook", "window_start"]
 
 WINDOW_MINUTES = 1440
-_CENT = Decimal("0.01")
 
 
 class _Bucket(msgspec.Struct, array_like=True):
@@ -36,38 +33,9 @@ class _Bucket(msgspec.Struct, array_like=True):
     trades: int
 
 
-class TickerValues(msgspec.Struct, frozen=True):
-    """The window's figures in integers (ticks, lots, atoms)."""
-
-    window_start: int
-    open: int
-    high: int
-    low: int
-    last: int
-    volume: int
-    quote_volume: int
-    trades: int
-
-    def payload(self, spec: MarketSpec, clock: int) -> dict[str, object]:
-        """The ``ticker@M`` data object (Binance-style field names, decimal strings)."""
-        change = self.last - self.open
-        percent = (Decimal(100 * change) / Decimal(self.open)).quantize(_CENT, ROUND_HALF_EVEN)
-        return {
-            "e": "24hrTicker",
-            "E": clock // 1000,
-            "s": spec.symbol,
-            "o": spec.format_price(self.open),
-            "h": spec.format_price(self.high),
-            "l": spec.format_price(self.low),
-            "c": spec.format_price(self.last),
-            "p": spec.format_price(change),
-            "P": str(percent),
-            "v": spec.format_quantity(self.volume),
-            "q": spec.quote.format(self.quote_volume),
-            "n": self.trades,
-            "O": self.window_start // 1000,
-            "C": clock // 1000,
-        }
+def window_start(clock: int) -> int:
+    """The first instant (µs) of the window ending at ``clock``."""
+    return floor_minute(clock) - (WINDOW_MINUTES - 1) * MINUTE_US
 
 
 class TickerBook(msgspec.Struct, array_like=True):
@@ -91,7 +59,7 @@ class TickerBook(msgspec.Struct, array_like=True):
 
     def values(self, clock: int) -> TickerValues | None:
         """The window ending at ``clock``, or ``None`` if it holds no trade."""
-        start = floor_minute(clock) - (WINDOW_MINUTES - 1) * MINUTE_US
+        start = window_start(clock)
         drop = 0
         while drop < len(self.buckets) and self.buckets[drop].minute < start:
             drop += 1
