@@ -3,13 +3,17 @@
 A browser page on an allowed origin gets the CORS headers it needs, listing exactly the methods
 and headers the API uses; any other origin gets no ``Access-Control-Allow-Origin``, so its
 browser withholds the answer. A ``Host`` header the edge does not serve is refused with 400 on
-every route, the fast order lane included, before anything happens.
+every route, the fast order lane included, before anything happens; a WebSocket handshake for it
+is refused too.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
+import websockets
 
 from model.settings import EdgeSettings
 from tests.integration.edge.conftest import sign_up
@@ -116,7 +120,26 @@ def test_a_host_the_edge_does_not_serve_is_400_everywhere(
         assert response.status_code == 400, (method, path, response.text)
         assert response.json()["error"]["code"] == "INVALID_HOST"
     assert httpx.get(f"{cluster.base_url}/healthz", headers=wrong).status_code == 400
+    assert httpx.get(f"{cluster.base_url}/no-such-route", headers=wrong).status_code == 400
     assert snapshot(api, user) == before
+
+
+async def _ws_handshake(url: str, host: str | None) -> None:
+    headers = {"Host": host} if host is not None else None
+    async with websockets.connect(url, additional_headers=headers) as ws:
+        await ws.send('{"method": "SUBSCRIBE", "params": ["depth@TATA_INR"], "id": 1}')
+        await asyncio.wait_for(ws.recv(), 5)
+
+
+@pytest.mark.parametrize("host", ["evil.example", "localhost.evil.example", "127.0.0.2"])
+def test_a_websocket_for_a_host_the_edge_does_not_serve_is_refused(
+    cluster: Cluster, host: str
+) -> None:
+    url = cluster.base_url.replace("http://", "ws://") + "/ws"
+    asyncio.run(_ws_handshake(url, None))  # the control: the served host connects
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        asyncio.run(_ws_handshake(url, host))
+    assert refused.value.response.status_code == 403
 
 
 def test_the_served_hosts_work(api: httpx.Client, cluster: Cluster) -> None:

@@ -1,4 +1,5 @@
-"""Rate limits answer 429 with Retry-After; production refuses a weak signing secret."""
+"""Rate limits answer 429 with Retry-After, and one budget per session covers every route (the
+fast order lane included); production refuses a weak signing secret."""
 
 from __future__ import annotations
 
@@ -56,6 +57,44 @@ def test_order_placement_is_limited_too(limited: Cluster) -> None:
     assert int(refused.headers["Retry-After"]) >= 1
     assert refused.json()["error"]["code"] == "RATE_LIMITED"
     assert wrong_host.status_code == 400
+
+
+#: The lane serves orders without an ``Origin`` header; with an allowed one, Litestar does.
+_FAST: dict[str, str] = {}
+_LITESTAR = {"Origin": "http://localhost:8050"}
+_ORDER = {"market": "TATA_INR", "kind": "buy", "type": "limit", "price": "1", "quantity": "1"}
+
+
+#: (spend the budget this way, then call that way); one account for all (sign-ups are limited).
+_WAYS = [("orders", "balances"), ("balances", "orders"), ("litestar orders", "orders")]
+
+
+def test_orders_and_other_calls_share_one_budget(limited: Cluster) -> None:
+    """Spend the session's budget (5 a second) one way until refused, then call another way:
+    only what the bucket refilled meanwhile gets through. With a budget per way in, the other
+    way would start full and let at least 5 through at once."""
+    calls = {
+        "orders": lambda api, user: api.post("/order", headers={**user, **_FAST}, json=_ORDER),
+        "litestar orders": lambda api, user: api.post(
+            "/order", headers={**user, **_LITESTAR}, json=_ORDER
+        ),
+        "balances": lambda api, user: api.get("/balances", headers=user),
+    }
+    with httpx.Client(base_url=f"{limited.base_url}/api/v1", timeout=30) as api:
+        user = sign_up(api, {"INR": "1000"})
+        for spend, then in _WAYS:
+            time.sleep(1.2)  # the bucket is full again
+            spent = [calls[spend](api, user).status_code for _ in range(30)]
+            assert 429 in spent, (spend, spent)
+            started = time.monotonic()
+            after = [calls[then](api, user) for _ in range(8)]
+            elapsed = time.monotonic() - started
+            codes = [r.status_code for r in after]
+            # The bucket held less than one token when refused, and refills 5 a second.
+            assert codes.count(200) <= 1 + math.ceil(elapsed * 5), (spend, then, codes, elapsed)
+            refused = next(r for r in after if r.status_code == 429)
+            assert refused.json()["error"]["code"] == "RATE_LIMITED"
+            assert int(refused.headers["Retry-After"]) >= 1
 
 
 def test_signin_brute_force_is_limited(limited: Cluster) -> None:
