@@ -222,7 +222,6 @@ def _child_services(redis_url: str, database_url: str, data_dir: Path) -> list[C
     flow_env = {
         **env,
         "TIDEWATER_FLOW_RECOVERY_DIR": str(data_dir / "flow-recovery"),
-        "TIDEWATER_FLOW_WRITE_TRADES": "0",  # the persist agent stores trades
     }
     specs.append(ChildSpec("flow", (python, "-m", "pipeline.flows"), flow_env))
     specs.append(ChildSpec("edge", (python, "-m", "edge", "--port", str(settings.edge.port)), env))

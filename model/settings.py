@@ -141,8 +141,6 @@ class FlowSettings:
     """Epoch length: state is snapshotted at each epoch's end, so a restart replays about this."""
     throttle_ms: int = 250
     """At most one in-progress kline/ticker push per market this often."""
-    write_trades: bool = True
-    """Also insert ``trades`` rows (idempotent; the persist agent writes the same rows)."""
 
 
 @dataclass(frozen=True)
@@ -256,7 +254,6 @@ def get_settings() -> Settings:
         recovery_dir=Path(flow_recovery) if flow_recovery else None,
         epoch_ms=_env_int("FLOW_EPOCH_MS", FlowSettings.epoch_ms),
         throttle_ms=_env_int("FLOW_THROTTLE_MS", FlowSettings.throttle_ms),
-        write_trades=_env_bool("FLOW_WRITE_TRADES", FlowSettings.write_trades),
     )
     edge_url = _env("EDGE_URL", f"http://127.0.0.1:{edge.port}")
     dash = DashSettings(

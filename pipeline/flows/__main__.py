@@ -1,9 +1,9 @@
 """``python -m pipeline.flows``: run the market-data flow until stopped.
 
 Configured like every service through :mod:`model.settings` (``REDIS_URL``/``DATABASE_URL`` and
-``TIDEWATER_FLOW_WORKERS``, ``_RECOVERY_DIR``, ``_EPOCH_MS``, ``_THROTTLE_MS``, ``_WRITE_TRADES``;
-see :class:`model.settings.FlowSettings`). The recovery database is created (one partition) on
-first start; delete it to start over from the first event.
+``TIDEWATER_FLOW_WORKERS``, ``_RECOVERY_DIR``, ``_EPOCH_MS``, ``_THROTTLE_MS``; see
+:class:`model.settings.FlowSettings`). The recovery database is created (one partition) on first
+start; delete it to start over from the first event.
 
 One flow writes at a time (``pipeline/fence.py``): before it opens its recovery store it takes
 the flow's writer lease (``topics.flow_lease()``), waiting as a standby while another flow holds
@@ -112,7 +112,7 @@ def main() -> None:
             settings.markets(),
             EventSource(settings.redis_url, shards, fence, guard=lease.check),
             RedisSink(settings.redis_url, fence),
-            PostgresSink(settings.database_url, fence, write_trades=flow_settings.write_trades),
+            PostgresSink(settings.database_url, fence),
             throttle=timedelta(milliseconds=flow_settings.throttle_ms),
         )
         log.info(

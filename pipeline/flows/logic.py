@@ -1,7 +1,8 @@
 """Per-market stateful logic: one instance per market, fed :class:`MarketBatch` items in order.
 
 For each item it (1) moves the market clock with every event's time and closes bars that end,
-(2) turns trades into ``trades@M`` pushes, ``trades`` rows, candle and ticker updates, and
+(2) turns trades into ``trades@M`` pushes, candle and ticker updates (the ``trades`` table is the
+persist agent's alone), and
 (3) applies the item's book changes as ONE depth diff. In-progress klines and the ticker are
 throttled: published at most once per ``throttle`` of wall-clock time per market (and at the end
 of input); closed bars, trades and depth diffs go out at once.
@@ -33,7 +34,6 @@ from pipeline.flows.records import (
     RedisRecord,
     SqlRecord,
     TickerWrite,
-    TradeRow,
 )
 from pipeline.flows.ticker import TickerBook, window_start
 
@@ -124,7 +124,6 @@ class MarketLogic(StatefulBatchLogic[MarketBatch, Output, bytes]):
                 state.ticker_dirty = True
                 if len(dirty) != len(candles.bars):
                     dirty[:] = list(candles.bars)  # a trade touches every interval's bar
-                out.append(_trade_row(event))
                 out.append(
                     Publish(
                         topics.trades_stream(spec.symbol),
@@ -197,22 +196,3 @@ class MarketLogic(StatefulBatchLogic[MarketBatch, Output, bytes]):
                     payload=encode_ticker(push),
                 )
             )
-
-
-def _trade_row(trade: TradeExecuted) -> TradeRow:
-    return TradeRow(
-        market=trade.market,
-        trade_id=trade.trade_id,
-        ts=trade.ts,
-        price=trade.price,
-        quantity=trade.quantity,
-        quote_amount=trade.quote_amount,
-        taker_side=str(trade.taker_side),
-        maker_order_id=trade.maker_order_id,
-        taker_order_id=trade.taker_order_id,
-        maker_user_id=trade.maker_user_id,
-        taker_user_id=trade.taker_user_id,
-        maker_fee=trade.maker_fee,
-        taker_fee=trade.taker_fee,
-        seq=trade.seq,
-    )

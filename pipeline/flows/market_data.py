@@ -4,8 +4,8 @@
 
     events (EventSource: one partition per shard)          (market, MarketBatch)
       └─ stateful_batch "market" (MarketLogic per market)   (market, record)
-           ├─ Redis records → RedisSink   (PUBLISH md:*, depth hash + PUBLISH in one script)
-           └─ SQL records   → PostgresSink (candles upsert, trades insert)
+           ├─ Redis records → RedisSink   (PUBLISH md:*, depth/ticker hashes, one script)
+           └─ SQL records   → PostgresSink (candles upsert; ``trades`` is the persist agent's)
 
 Time is event time throughout (see :mod:`pipeline.flows.candles`): no Bytewax windowing clock,
 so nothing replayed after downtime is ever "late". Sources and sinks are parameters so tests
@@ -24,7 +24,7 @@ from bytewax.outputs import Sink
 
 from model.config import MarketConfig
 from pipeline.flows.logic import MarketLogic, Output
-from pipeline.flows.records import CandleRow, RedisRecord, SqlRecord, TradeRow
+from pipeline.flows.records import CandleRow, RedisRecord, SqlRecord
 from pipeline.flows.source import Item
 
 __all__ = ["DEFAULT_THROTTLE", "build_flow"]
@@ -34,7 +34,7 @@ DEFAULT_THROTTLE = timedelta(milliseconds=250)
 
 
 def _is_sql(item: tuple[str, Output]) -> bool:
-    return type(item[1]) in (CandleRow, TradeRow)
+    return type(item[1]) is CandleRow
 
 
 def _value(item: tuple[str, Any]) -> Any:

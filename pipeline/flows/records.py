@@ -5,7 +5,8 @@ that concern that market, in ``seq`` order, with ``ts`` = the newest event time 
 entry (so a market with no events of its own still sees time pass: bars close on event time).
 
 Output records are plain frozen structs; the flow routes :class:`Publish`, :class:`DepthWrite`
-and :class:`TickerWrite` to Redis, :class:`CandleRow` and :class:`TradeRow` to PostgreSQL.
+and :class:`TickerWrite` to Redis, :class:`CandleRow` to PostgreSQL (``trades`` rows are the
+persist agent's: it is their one writer).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ __all__ = [
     "RedisRecord",
     "SqlRecord",
     "TickerWrite",
-    "TradeRow",
 ]
 
 
@@ -82,24 +82,5 @@ class CandleRow(msgspec.Struct, frozen=True, array_like=True):
     closed: bool
 
 
-class TradeRow(msgspec.Struct, frozen=True, array_like=True):
-    """One trade as stored in ``trades``."""
-
-    market: str
-    trade_id: int
-    ts: int  # microseconds since the epoch
-    price: int
-    quantity: int
-    quote_amount: int
-    taker_side: str
-    maker_order_id: int
-    taker_order_id: int
-    maker_user_id: int
-    taker_user_id: int
-    maker_fee: int
-    taker_fee: int
-    seq: int
-
-
 RedisRecord = Publish | DepthWrite | TickerWrite
-SqlRecord = CandleRow | TradeRow
+SqlRecord = CandleRow

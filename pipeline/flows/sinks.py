@@ -17,9 +17,10 @@ never goes back and clients never see an update id twice. A flow that lost its l
 nothing: the script answers ``FENCED`` and the partition raises
 :class:`~model.lease.LeaseLostError`, which ends the dataflow.
 
-PostgreSQL writes are idempotent upserts: candles by ``(market, interval, open_time)`` (last
-state wins), trades by ``(market, trade_id, ts)`` (first insert wins; the values are the same),
-each batch in one transaction fenced by the lease epoch (:func:`pipeline.fence.claim`).
+PostgreSQL writes are idempotent upserts of candles by ``(market, interval, open_time)`` (last
+state wins), each batch in one transaction fenced by the lease epoch
+(:func:`pipeline.fence.claim`). The flow writes no ``trades`` rows: the persist agent is their
+one writer.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from pipeline.flows.records import (
     RedisRecord,
     SqlRecord,
     TickerWrite,
-    TradeRow,
 )
 
 __all__ = ["PostgresSink", "RedisSink"]
@@ -150,20 +150,12 @@ ON CONFLICT (market, interval, open_time) DO UPDATE SET
     volume = EXCLUDED.volume, quote_volume = EXCLUDED.quote_volume, trades = EXCLUDED.trades,
     closed = EXCLUDED.closed
 """
-_TRADE_SQL = """
-INSERT INTO trades (market, trade_id, ts, price, quantity, quote_amount, taker_side,
-                    maker_order_id, taker_order_id, maker_user_id, taker_user_id,
-                    maker_fee, taker_fee, seq)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT DO NOTHING
-"""
 
 
 class _PostgresPartition(StatelessSinkPartition[SqlRecord]):
-    def __init__(self, url: str, fence: Fence, write_trades: bool) -> None:
+    def __init__(self, url: str, fence: Fence) -> None:
         self._url = url
         self._fence = fence
-        self._write_trades = write_trades
         self._conn: psycopg.Connection[Any] | None = None
 
     def _connection(self) -> psycopg.Connection[Any]:
@@ -173,14 +165,8 @@ class _PostgresPartition(StatelessSinkPartition[SqlRecord]):
 
     def write_batch(self, items: list[SqlRecord]) -> None:
         candles: dict[tuple[str, str, int], CandleRow] = {}
-        trades: list[TradeRow] = []
         for item in items:
-            if type(item) is CandleRow:
-                assert isinstance(item, CandleRow)
-                candles[item.market, item.interval, item.open_time] = item  # last state wins
-            elif self._write_trades:
-                assert isinstance(item, TradeRow)
-                trades.append(item)
+            candles[item.market, item.interval, item.open_time] = item  # last state wins
         candle_rows = [
             (
                 c.market,
@@ -197,32 +183,11 @@ class _PostgresPartition(StatelessSinkPartition[SqlRecord]):
             )
             for c in candles.values()
         ]
-        trade_rows = [
-            (
-                t.market,
-                t.trade_id,
-                from_micros(t.ts),
-                t.price,
-                t.quantity,
-                t.quote_amount,
-                t.taker_side,
-                t.maker_order_id,
-                t.taker_order_id,
-                t.maker_user_id,
-                t.taker_user_id,
-                t.maker_fee,
-                t.taker_fee,
-                t.seq,
-            )
-            for t in trades
-        ]
         for attempt in range(8):
             try:
                 conn = self._connection()
                 with conn.transaction(), conn.cursor() as cur:
                     claim(cur, self._fence)  # first; refused: rolled back, the flow ends
-                    if trade_rows:
-                        cur.executemany(_TRADE_SQL, trade_rows)
                     if candle_rows:
                         cur.executemany(_CANDLE_SQL, candle_rows)
                 return
@@ -239,13 +204,12 @@ class _PostgresPartition(StatelessSinkPartition[SqlRecord]):
 
 
 class PostgresSink(DynamicSink[SqlRecord]):
-    """Upserts candles (and, unless told not to, inserts trades), one connection per worker,
-    each transaction fenced by ``fence``'s epoch."""
+    """Upserts candles, one connection per worker, each transaction fenced by ``fence``'s
+    epoch. (``trades`` rows are the persist agent's: it is their one writer.)"""
 
-    def __init__(self, url: str, fence: Fence, *, write_trades: bool = True) -> None:
+    def __init__(self, url: str, fence: Fence) -> None:
         self._url = url
         self._fence = fence
-        self._write_trades = write_trades
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _PostgresPartition:
-        return _PostgresPartition(self._url, self._fence, self._write_trades)
+        return _PostgresPartition(self._url, self._fence)

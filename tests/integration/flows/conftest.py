@@ -1,7 +1,9 @@
-"""Real Redis, PostgreSQL and matcher for the flow: a schema per test, a MatcherService."""
+"""Real Redis, PostgreSQL and matcher for the flow: a schema per test, a MatcherService, and
+the persist agent's store for the ``trades`` rows (the flow writes none)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,11 +20,13 @@ from matcher.service import MatcherService
 from model import topics
 from model.commands import Command
 from model.config import load_markets
+from model.events import StateEvent
 from model.lease import WriterLease
 from model.settings import MatcherSettings
-from pipeline.fence import FLOW_ROLE, Fence
+from pipeline.fence import FLOW_ROLE, Fence, persist_role
+from pipeline.persist import PersistStore
 from tests.integration.pipeline.writers import holding
-from tests.support.streams import submit_all
+from tests.support.streams import all_events, submit_all
 
 CONFIG = load_markets()
 SHARD = "t"
@@ -46,9 +50,28 @@ class FlowEnv:
             pass
         self.service.settle()
 
+    def persist(self, database_url: str | None = None) -> None:
+        """Store every event of the shard as the persist agent does (its ``PersistStore``,
+        under its lease): the ``trades`` rows the SQL recomputations read."""
+        url = database_url or self.database_url
+        events: list[StateEvent] = [e for _, e in all_events(self.client, SHARD)]
+        with holding(self.client, topics.persist_lease(SHARD), persist_role(SHARD), url) as (
+            _,
+            fence,
+        ):
+            asyncio.run(_store(url, fence, events))
+
     def query(self, statement: str, *args: Any) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             return conn.execute(statement.encode(), args).fetchall()
+
+
+async def _store(url: str, fence: Fence, events: list[StateEvent]) -> None:
+    store = PersistStore(url, CONFIG, SHARD, fence)
+    try:
+        await store.write(events)
+    finally:
+        await store.close()
 
 
 def schema_url(database_url: str, schema: str) -> str:

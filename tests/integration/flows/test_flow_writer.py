@@ -216,6 +216,7 @@ def test_two_flows_at_once_one_writes_and_the_standby_takes_over(flow_env: FlowE
         )
         trades = _trades(env)
         wait_until(lambda: _counted(env) == len(trades), "the new writer catches up")
+        env.persist()  # the trades the SQL recomputes from, as the persist agent stores them
         clock = max(e.ts for _, e in all_events(env.client, SHARD))
         expected = sorted(env.query(_CANDLE_SQL, _EPOCH + timedelta(microseconds=clock)))
         wait_until(lambda: sorted(env.query(_STORED_SQL)) == expected, "candles are right")

@@ -138,6 +138,7 @@ def test_a_client_syncing_from_snapshot_and_diffs_holds_the_engine_book(
 def test_candles_equal_sql_recomputed_from_trades(flow_env: FlowEnv) -> None:
     flow_env.run_matcher(_commands(seed=22, n=5000))
     run_flow(flow_env, flow_env.database_url)
+    flow_env.persist()  # the trades the SQL recomputes from, as the persist agent stores them
     clock = max(e.ts for _, e in all_events(flow_env.client, SHARD))
     clock_dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=clock)
     expected = {r[:3]: r[3:] for r in flow_env.query(_CANDLE_SQL, clock_dt)}
@@ -150,6 +151,7 @@ def test_candles_equal_sql_recomputed_from_trades(flow_env: FlowEnv) -> None:
 def test_ticker_equals_sql_over_the_last_24h(flow_env: FlowEnv) -> None:
     flow_env.run_matcher(_commands(seed=23, n=5000))
     published = run_flow(flow_env, flow_env.database_url)
+    flow_env.persist()
     clock = max(e.ts for _, e in all_events(flow_env.client, SHARD))
     start = clock - clock % 60_000_000 - 1439 * 60_000_000
     start_dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=start)
@@ -178,6 +180,8 @@ def test_ticker_equals_sql_over_the_last_24h(flow_env: FlowEnv) -> None:
 def test_trades_pushes_match_stored_trades(flow_env: FlowEnv) -> None:
     flow_env.run_matcher(_commands(seed=24, n=1500))
     published = run_flow(flow_env, flow_env.database_url)
+    assert flow_env.query("SELECT count(*) FROM trades") == [(0,)], "the flow stores no trades"
+    flow_env.persist()
     pushed = sorted(p["data"]["t"] for p in published if p["channel"].startswith("md:trades@"))
     stored = sorted(r[0] for r in flow_env.query("SELECT trade_id FROM trades"))
     assert pushed == stored
