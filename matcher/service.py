@@ -56,7 +56,7 @@ from matcher.engine import Engine
 from model import streams, topics, wire
 from model.config import MarketConfig
 from model.events import StateEvent
-from model.lease import LeaseLostError, WriterLease, fenced_script, is_fenced_error
+from model.lease import EXIT_FENCED, LeaseLostError, WriterLease, fenced_script, is_fenced_error
 from model.settings import LeaseSettings, MatcherSettings
 
 __all__ = [
@@ -72,8 +72,6 @@ log = logging.getLogger("tidewater.matcher")
 _STATE_TYPES = frozenset(StateEvent.__args__)
 _REPLAY_CHUNK = 2000
 
-#: The exit code of a matcher that another one fenced out.
-EXIT_FENCED = 3
 
 # KEYS: 1 lease (checked by FENCE), 2 events, 3 applied position, 4 snapshot, 5 commands,
 #       6.. one reply stream per edge.
@@ -450,11 +448,10 @@ class MatcherService:
                 with contextlib.suppress(Exception):
                     self.settle()
                 recovered = False
-                holder = self._holder_or_none()
-                if holder is not None and holder != self.lease.token.decode():
+                if self.lease.taken_by_another():
                     log.error(
-                        "shard=%s fenced out (%s); the lease is held by %s: stopping, "
-                        "nothing more is written", self.shard, lost, holder,
+                        "shard=%s fenced out (%s); another matcher holds the lease: stopping, "
+                        "nothing more is written", self.shard, lost,
                     )  # fmt: skip
                     code = EXIT_FENCED
                     break
@@ -482,12 +479,6 @@ class MatcherService:
         self._writer.shutdown(wait=True)
         log.info("stopped shard=%s at seq=%d", self.shard, self.engine.seq)
         return code
-
-    def _holder_or_none(self) -> str | None:
-        try:
-            return self.lease.holder()
-        except redis.RedisError:
-            return None
 
     def _wait_for_lease(self, stop: threading.Event) -> bool:
         """Wait as a standby until this matcher holds the shard's lease; ``False`` on stop."""

@@ -50,7 +50,14 @@ import redis
 
 from model import topics
 
-__all__ = ["FENCE", "LeaseLostError", "WriterLease", "fenced_script", "is_fenced_error"]
+__all__ = [
+    "EXIT_FENCED",
+    "FENCE",
+    "LeaseLostError",
+    "WriterLease",
+    "fenced_script",
+    "is_fenced_error",
+]
 
 log = logging.getLogger("tidewater.lease")
 
@@ -63,6 +70,10 @@ end
 """
 
 _FENCED_PREFIX = "FENCED"
+
+#: The exit code of a writer process that another process fenced out (its supervisor starts it
+#: again, and it waits as a standby).
+EXIT_FENCED: Final = 3
 
 # KEYS[1] = lease, KEYS[2] = epoch counter; ARGV[1] = token, ARGV[2] = time to live (ms).
 # The epoch grows with every acquisition, so the newest holder always has the largest.
@@ -205,6 +216,19 @@ class WriterLease:
     @property
     def lost_reason(self) -> str:
         return self._lost_reason
+
+    def taken_by_another(self) -> bool:
+        """Whether another process holds the lease now (``False`` too when Redis cannot say)."""
+        try:
+            holder = self.holder()
+        except redis.RedisError:
+            return False
+        return holder is not None and holder != self.token.decode()
+
+    def exit_code(self) -> int:
+        """How a writer that lost this lease exits: :data:`EXIT_FENCED` when another process
+        holds it now, else 1."""
+        return EXIT_FENCED if self.taken_by_another() else 1
 
     def holder(self) -> str | None:
         """The token of whoever holds the key now, or ``None``."""

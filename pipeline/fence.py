@@ -56,7 +56,7 @@ from typing import Any, Final
 import psycopg
 import redis
 
-from model.lease import FENCE, LeaseLostError, WriterLease, is_fenced_error
+from model.lease import EXIT_FENCED, FENCE, LeaseLostError, WriterLease, is_fenced_error
 from model.settings import LeaseSettings
 
 __all__ = [
@@ -77,8 +77,6 @@ __all__ = [
 
 log = logging.getLogger("tidewater.fence")
 
-#: The exit code of a pipeline writer that another process fenced out (as the matcher's).
-EXIT_FENCED: Final = 3
 
 #: The ``writer_fences`` role of the market-data flow.
 FLOW_ROLE: Final = "flow"

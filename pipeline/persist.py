@@ -59,7 +59,7 @@ from model.events import (
     StateEvent,
     TradeExecuted,
 )
-from model.lease import FENCE, LeaseLostError, WriterLease
+from model.lease import FENCE, LeaseLostError
 from model.ledger import balance_changes
 from model.settings import LeaseSettings, get_settings
 from model.timestamps import from_micros
@@ -293,15 +293,6 @@ class UserPublisher:
             await acall_fenced(self._script, self.fence, [], args)
 
 
-def _exit_code(lease: WriterLease) -> int:
-    """:data:`EXIT_FENCED` when another process holds the lease now, else 1."""
-    try:
-        holder = lease.holder()
-    except redis.RedisError:
-        return 1
-    return EXIT_FENCED if holder is not None and holder != lease.token.decode() else 1
-
-
 def _setter(loop: asyncio.AbstractEventLoop, *events: asyncio.Event) -> Callable[[], None]:
     """A callable, safe from any thread, that sets ``events`` in ``loop``."""
 
@@ -359,7 +350,7 @@ async def run_shard(
             await asyncio.to_thread(writer.release)
             return 0
         await asyncio.to_thread(writer.release)  # stops the renewer; deletes nothing not ours
-        code = await asyncio.to_thread(_exit_code, writer)
+        code = await asyncio.to_thread(writer.exit_code)
         reason = error or writer.lost_reason
         if code == EXIT_FENCED:
             log.error(

@@ -40,15 +40,6 @@ from pipeline.flows.source import EventSource
 log = logging.getLogger("tidewater.flow")
 
 
-def _exit_code(lease: WriterLease) -> int:
-    """:data:`EXIT_FENCED` when another process holds the lease now, else 1."""
-    try:
-        holder = lease.holder()
-    except redis.RedisError:
-        return 1
-    return EXIT_FENCED if holder is not None and holder != lease.token.decode() else 1
-
-
 def _exit_now(code: int) -> None:
     """End the process at once, whatever the Bytewax workers are doing (as a SIGKILL would:
     the recovery store is made for that), after flushing the logs."""
@@ -60,7 +51,7 @@ def _exit_now(code: int) -> None:
 
 def _stop_at_once(lease: WriterLease) -> None:
     """The lease is lost (renewer thread): stop before anything else is attempted."""
-    code = _exit_code(lease)
+    code = lease.exit_code()
     log.error(
         "flow fenced out (%s); the lease %s is held by %s: stopping at once, nothing more is"
         " written",
@@ -132,7 +123,7 @@ def main() -> None:
             recovery_config=RecoveryConfig(recovery_dir),  # type: ignore[no-untyped-call]
         )
     except Exception:
-        if _exit_code(lease) == EXIT_FENCED:  # a write was refused: another flow holds it
+        if lease.exit_code() == EXIT_FENCED:  # a write was refused: another flow holds it
             log.exception("flow fenced out: stopping, nothing more is written")
             raise SystemExit(EXIT_FENCED) from None
         raise
