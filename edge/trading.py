@@ -48,7 +48,8 @@ from model.enums import OrderStatus, OrderType, Side, TimeInForce
 from model.events import BalancesResult, OpenOrdersResult, OrderState, QuoteResult
 from model.ids import OrderId, UserId
 from model.numbers import MarketSpec, ValidationError
-from model.rejects import RejectCode
+from model.orders import order_shape_problem
+from model.rejects import HTTP_STATUS, RejectCode
 
 __all__ = ["TradingController"]
 
@@ -110,36 +111,26 @@ class Exchange:
         Shared by the Litestar route and the fast path (``edge.fastpath``).
         """
         spec = self.market(data.market)
+        # Request decoding: which fields the body must carry. What makes an order (which
+        # fields go with which type) is model.orders', checked below on the parsed command.
+        if data.type is OrderType.LIMIT:
+            if data.price is None:
+                raise _required("price")
+            if data.quantity is None:
+                raise _required("quantity")
+        elif (data.quantity is None) == (data.quote_quantity is None):
+            raise ApiError(
+                400,
+                "INVALID_ORDER",
+                "a market order needs exactly one of quantity and quoteQuantity",
+                field="quantity",
+            )
         try:
-            price = quantity = quote_quantity = 0
-            if data.type is OrderType.LIMIT:
-                if data.price is None:
-                    raise _required("price")
-                if data.quantity is None:
-                    raise _required("quantity")
-                price = spec.parse_price(data.price)
-                quantity = spec.parse_quantity(data.quantity)
-            elif data.price is not None:
-                raise ApiError(400, "INVALID_ORDER", "a market order takes no price", field="price")
-            if data.type is OrderType.MARKET:
-                if (data.quantity is None) == (data.quote_quantity is None):
-                    raise ApiError(
-                        400,
-                        "INVALID_ORDER",
-                        "a market order needs exactly one of quantity and quoteQuantity",
-                        field="quantity",
-                    )
-                if data.quantity is not None:
-                    quantity = spec.parse_quantity(data.quantity)
-            if data.quote_quantity is not None:
-                if data.type is not OrderType.MARKET or data.kind is not Side.BUY:
-                    raise ApiError(
-                        400,
-                        "INVALID_ORDER",
-                        "quoteQuantity is only for market buys",
-                        field="quoteQuantity",
-                    )
-                quote_quantity = spec.parse_quote_amount(data.quote_quantity)
+            price = 0 if data.price is None else spec.parse_price(data.price)
+            quantity = 0 if data.quantity is None else spec.parse_quantity(data.quantity)
+            quote_quantity = (
+                0 if data.quote_quantity is None else spec.parse_quote_amount(data.quote_quantity)
+            )
         except ValidationError as exc:
             raise invalid(exc) from None
         order_id = self.gateway.order_ids.next()
@@ -158,6 +149,14 @@ class Exchange:
             client_order_id=data.client_order_id,
             stp=data.self_trade_prevention,
         )
+        problem = order_shape_problem(command, spec)
+        if problem is not None:
+            raise ApiError(
+                HTTP_STATUS.get(problem.code, 400),
+                problem.code.value,
+                problem.message,
+                field=problem.field,
+            )
         answer = await self.call(self.shards[spec.symbol], command, order_id)
         raise_if_rejected(answer.events)
         return order_placed(spec, command, answer.events)
