@@ -264,7 +264,7 @@ def test_a_client_that_stops_reading_is_disconnected_and_others_keep_up(live: Cl
                 await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["trades@ETH_USDC"]}))
                 assert (await _next(ws)).get("error") is None
             publisher = redis.Redis.from_url(live.redis_url)
-            channel = topics.market_data("trades@ETH_USDC")
+            channel = topics.trades_stream("ETH_USDC")
 
             async def read_all() -> int:
                 received = 0
