@@ -12,7 +12,8 @@ Set-up
 ------
 A throwaway Redis (``appendfsync always``) and PostgreSQL from ``infra.embedded``, migrated; a
 second database (``tidewater_persist``, migrated too) for the persist agent, so that its phase
-starts from empty tables (the flow writes candles only; the agent alone writes trades). Services are the deployment's ``python -m matcher``, ``python -m pipeline.flows``
+starts from empty tables (the flow writes candles only; the agent alone writes trades).
+Services are the deployment's ``python -m matcher``, ``python -m pipeline.flows``
 (one worker, fresh recovery dir), ``python -m edge --port N`` and ``python -m pipeline``, child
 processes in their own session, stopped at the end, also on Ctrl-C, SIGTERM or an error.
 
