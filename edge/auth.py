@@ -31,7 +31,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from edge.errors import ApiError
 from edge.openapi import errors
-from edge.schemas import Credentials, TokenView
+from model.api import Credentials, TokenView
 from model.ids import UserId
 from model.settings import DEV_JWT_SECRET, EdgeSettings
 

@@ -38,8 +38,8 @@ from litestar.types import (
 from edge.errors import ApiError, error_body, log
 from edge.gate import Gate, client_ip, rate_limited
 from edge.request import decode_body, is_json
-from edge.schemas import OrderRequest
 from edge.trading import Exchange
+from model.api import OrderRequest
 
 __all__ = ["FastOrderLane"]
 

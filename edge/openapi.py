@@ -27,7 +27,7 @@ from litestar.openapi.spec import Link, OpenAPI, OpenAPIType, Operation, Referen
 from litestar.routes import HTTPRoute
 
 from edge.request import amount_fields
-from edge.schemas import REQUEST_SCHEMAS, ErrorBody
+from model.api import REQUEST_SCHEMAS, ErrorBody
 from model.config import MarketConfig
 
 __all__ = ["errors", "finisher"]

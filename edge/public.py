@@ -10,9 +10,9 @@ from litestar.params import Parameter
 from litestar.response import Response
 
 from edge.openapi import errors
-from edge.schemas import DepthView, KlineView, MarketView, TickerView, TradeView
 from edge.views import market_view
 from model import topics
+from model.api import DepthView, KlineView, MarketView, TickerView, TradeView
 from model.intervals import INTERVAL_PATTERN
 from model.numbers import MarketSpec
 from model.ticker import TICKER_DATA_FIELD, decode_ticker, ticker_push

@@ -22,7 +22,8 @@ from edge.errors import ApiError
 from edge.gateway import Answer, MatcherGateway, MatcherTimeoutError, MatcherUnavailableError
 from edge.openapi import errors
 from edge.request import invalid
-from edge.schemas import (
+from edge.views import order_placed, order_view, quote_view, raise_if_rejected
+from model.api import (
     BalanceView,
     CancelAllResponse,
     OnrampRequest,
@@ -31,7 +32,6 @@ from edge.schemas import (
     QuoteRequest,
     QuoteView,
 )
-from edge.views import order_placed, order_view, quote_view, raise_if_rejected
 from model.commands import (
     Balances,
     CancelAll,

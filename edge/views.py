@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from edge.errors import ApiError
-from edge.schemas import FillView, MarketView, OrderView, QuoteView
+from model.api import FillView, MarketView, OrderView, QuoteView
 from model.commands import PlaceOrder
 from model.enums import CLOSE_STATUS, OrderStatus, Side
 from model.events import (

@@ -16,7 +16,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from marketmaker.client import AuthError, EdgeClient
+from client import ApiError, AsyncClient, Backoff
 from marketmaker.maker import MarketMaker, taker_name
 from model.settings import MarketMakerSettings, get_settings
 
@@ -63,7 +63,7 @@ async def run(settings: MarketMakerSettings) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     assets = get_settings().markets().assets
-    async with EdgeClient(settings.edge_url) as client:
+    async with AsyncClient(settings.edge_url, backoff=Backoff()) as client:
         maker = MarketMaker(client, settings, assets)
         work = asyncio.create_task(maker.run(), name="mm")
         stopped = asyncio.create_task(stop.wait(), name="mm-stop")
@@ -72,7 +72,7 @@ async def run(settings: MarketMakerSettings) -> int:
         if work.done():
             stopped.cancel()
             error = work.exception()
-            if isinstance(error, AuthError):
+            if isinstance(error, ApiError) and error.status == 401:
                 log.error("cannot sign in: %s", error)
             else:
                 log.error("stopped on an error", exc_info=error)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from marketmaker.client import Account, EdgeClient, EdgeError
+from client import Account, ApiError, AsyncClient
 from marketmaker.walk import MAX_CROSS_LOTS, ladder_lots
 from model.numbers import Asset, MarketSpec
 
@@ -80,7 +80,7 @@ def atoms_floor(text: str, asset: Asset) -> int:
 
 
 async def top_up(
-    client: EdgeClient,
+    client: AsyncClient,
     account: Account,
     needs: Mapping[str, int],
     assets: Mapping[str, Asset],
@@ -107,7 +107,7 @@ async def top_up(
         amount = asset.format(target - held)
         try:
             await client.onramp(account, code, amount)
-        except EdgeError as exc:
+        except ApiError as exc:
             if exc.status == 403:
                 log.warning("the on-ramp is disabled; %s trades what it holds", account.username)
                 return False

@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from marketmaker.client import Account, EdgeClient, EdgeError, EdgeUnavailableError, OrderInfo
+from client import Account, ApiError, AsyncClient
 from marketmaker.funding import MAKER_MULTIPLE, TAKER_MULTIPLE, maker_needs, taker_needs, top_up
 from marketmaker.specs import spec_of
 from marketmaker.walk import (
@@ -52,6 +52,7 @@ from marketmaker.walk import (
     seeded,
     would_cross,
 )
+from model.api import OrderView
 from model.config import normalize_symbol
 from model.enums import TimeInForce
 from model.numbers import Asset, MarketSpec, ValidationError
@@ -114,7 +115,7 @@ class MarketMaker:
 
     def __init__(
         self,
-        client: EdgeClient,
+        client: AsyncClient,
         settings: MarketMakerSettings,
         assets: Mapping[str, Asset],
     ) -> None:
@@ -164,9 +165,9 @@ class MarketMaker:
     async def _start_price(self, spec: MarketSpec) -> int:
         """The last trade's price, else the book's mid (or its one side), else the default."""
         try:
-            last = await self.client.last_trade_price(spec.symbol)
-            if last is not None:
-                return spec.parse_price(last)
+            last = await self.client.trades(spec.symbol, limit=1)
+            if last:
+                return spec.parse_price(last[0].price)
             depth = await self.client.depth(spec.symbol)
             bid = spec.parse_price(depth.bids[0][0]) if depth.bids else None
             ask = spec.parse_price(depth.asks[0][0]) if depth.asks else None
@@ -243,7 +244,9 @@ class MarketMaker:
             )
             await self._cancel([r for r in old if not would_cross(r.quote, quotes)])
             taken = await self._place(self.taker, spec, cross, None) if cross else None
-        except EdgeUnavailableError as exc:
+        except ApiError as exc:
+            if not exc.transient:
+                raise
             stats.interrupted += 1
             log.debug("%s: refresh %d interrupted: %s", spec.symbol, n, exc)
             return
@@ -280,13 +283,21 @@ class MarketMaker:
         return cast("list[T]", results)
 
     async def _cancel(self, resting: list[_Resting]) -> None:
-        await self._gather(self.client.cancel(self.maker, r.order_id, retry=False) for r in resting)
+        await self._gather(self._cancel_one(r.order_id) for r in resting)
+
+    async def _cancel_one(self, order_id: str) -> None:
+        """Cancel a quote; one that filled or was canceled already (404) is gone all the same."""
+        try:
+            await self.client.cancel(self.maker, order_id, retry=False)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
 
     async def _place(
         self, account: Account, spec: MarketSpec, quote: Quote, client_id: str | None
-    ) -> OrderInfo | None:
+    ) -> OrderView | None:
         """Place one order (a post-only GTC quote for the maker, an IOC for the taker); ``None``
-        if the edge refused it. Raises ``EdgeUnavailableError`` if it could not be sent."""
+        if the edge refused it. Raises a transient ``ApiError`` if it could not be sent."""
         maker = account is self.maker
         body: dict[str, Any] = {
             "market": spec.symbol,
@@ -301,7 +312,9 @@ class MarketMaker:
             body["clientOrderId"] = client_id
         try:
             return await self.client.place(account, body, retry=False)
-        except EdgeError as exc:
+        except ApiError as exc:
+            if exc.transient:
+                raise
             if exc.code == _INSUFFICIENT:
                 self._short.add(account.username)
             elif exc.code != _POST_ONLY and (spec.symbol, exc.code) not in self._warned:
@@ -340,7 +353,7 @@ class MarketMaker:
                 while True:
                     left = 0
                     for account in accounts:
-                        canceled = await self.client.cancel_all(account)
+                        canceled = (await self.client.cancel_all(account)).canceled
                         left += len(await self.client.open_orders(account))
                         log.info("canceled %d orders of %s", len(canceled), account.username)
                     if left == 0:

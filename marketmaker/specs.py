@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from marketmaker.client import MarketInfo
+from model.api import MarketView
 from model.numbers import Asset, MarketSpec, parse_decimal
 
 __all__ = ["spec_of"]
@@ -21,7 +21,7 @@ def _decimals_of(value: Decimal) -> int:
     return max(0, -int(value.normalize().as_tuple().exponent))
 
 
-def spec_of(info: MarketInfo, known: Mapping[str, Asset]) -> MarketSpec:
+def spec_of(info: MarketView, known: Mapping[str, Asset]) -> MarketSpec:
     """The ``MarketSpec`` of a market from ``GET /markets``; ``ValueError`` if it makes none."""
     tick = parse_decimal(info.tick_size, f"{info.symbol}.tickSize")
     lot = parse_decimal(info.step_size, f"{info.symbol}.stepSize")

@@ -13,9 +13,11 @@ __all__ = [
     "applied",
     "commands",
     "depth_book",
+    "depth_name",
     "depth_stream",
     "events",
     "flow_lease",
+    "kline_name",
     "kline_stream",
     "lease_epoch",
     "market_data",
@@ -23,7 +25,9 @@ __all__ = [
     "replies",
     "snapshot",
     "ticker_book",
+    "ticker_name",
     "ticker_stream",
+    "trades_name",
     "trades_stream",
     "user_channel",
     "writer_lease",
@@ -81,30 +85,50 @@ def market_data(stream: str) -> str:
     """Pub/sub channel of a WebSocket stream named by the caller, e.g. ``"depth@TATA_INR"``.
 
     Prefer the typed builders below (:func:`trades_stream`, :func:`depth_stream`,
-    :func:`ticker_stream`, :func:`kline_stream`): a typo there is a type error, not a silent new
-    channel. This one stays for callers that hold a stream name already.
+    :func:`ticker_stream`, :func:`kline_stream`, and ``*_name`` for the names clients use): a typo
+    there is a type error, not a silent new channel. This one is for a name already checked.
     """
     return f"md:{stream}"
 
 
+def trades_name(market: str) -> str:
+    """The WebSocket stream of ``market``'s trades, as a client subscribes to it."""
+    return f"trades@{market}"
+
+
+def depth_name(market: str) -> str:
+    """The WebSocket stream of ``market``'s depth diffs (of :func:`depth_book`)."""
+    return f"depth@{market}"
+
+
+def ticker_name(market: str) -> str:
+    """The WebSocket stream of ``market``'s 24 h ticker."""
+    return f"ticker@{market}"
+
+
+def kline_name(interval: IntervalName, market: str) -> str:
+    """The WebSocket stream of ``market``'s ``interval`` candles."""
+    return f"kline.{interval}@{market}"
+
+
 def trades_stream(market: str) -> str:
     """Pub/sub channel of the ``trades@{market}`` WebSocket stream."""
-    return f"md:trades@{market}"
+    return market_data(trades_name(market))
 
 
 def depth_stream(market: str) -> str:
-    """Pub/sub channel of the ``depth@{market}`` WebSocket stream (diffs of :func:`depth_book`)."""
-    return f"md:depth@{market}"
+    """Pub/sub channel of the ``depth@{market}`` WebSocket stream."""
+    return market_data(depth_name(market))
 
 
 def ticker_stream(market: str) -> str:
-    """Pub/sub channel of the ``ticker@{market}`` WebSocket stream (the 24 h ticker)."""
-    return f"md:ticker@{market}"
+    """Pub/sub channel of the ``ticker@{market}`` WebSocket stream."""
+    return market_data(ticker_name(market))
 
 
 def kline_stream(interval: IntervalName, market: str) -> str:
     """Pub/sub channel of the ``kline.{interval}@{market}`` WebSocket stream."""
-    return f"md:kline.{interval}@{market}"
+    return market_data(kline_name(interval, market))
 
 
 def depth_book(market: str) -> str:

@@ -20,8 +20,8 @@ import pytest
 
 from edge.app import create_app
 from edge.fastpath import FastOrderLane
-from edge.schemas import OrderRequest, OrderView
 from edge.trading import Exchange
+from model.api import OrderRequest, OrderView
 from model.enums import OrderStatus, OrderType, Side, TimeInForce
 from model.ids import UserId
 from model.settings import DEV_JWT_SECRET, EdgeSettings, get_settings

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from edge.errors import ApiError
-from edge.schemas import OrderRequest
 from edge.trading import Exchange
+from model.api import OrderRequest
 from model.config import load_markets
 from model.enums import OrderType, Side, TimeInForce
 from model.ids import OrderIdFactory, UserId

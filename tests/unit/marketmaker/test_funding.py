@@ -8,19 +8,20 @@ import httpx
 import msgspec
 import pytest
 
+from client import Account, AsyncClient
 from edge.views import market_view
-from marketmaker.client import Account, EdgeClient, MarketInfo
 from marketmaker.funding import atoms_floor, maker_needs, taker_needs, top_up
 from marketmaker.specs import spec_of
+from model.api import MarketView
 from model.config import load_markets
 
 CONFIG = load_markets()
 TATA, BTC = CONFIG.markets["TATA_INR"], CONFIG.markets["BTC_USDC"]
 
 
-def _info(symbol: str) -> MarketInfo:
+def _info(symbol: str) -> MarketView:
     view = market_view(CONFIG.markets[symbol], "0")
-    return msgspec.json.decode(msgspec.json.encode(view), type=MarketInfo)
+    return msgspec.json.decode(msgspec.json.encode(view), type=MarketView)
 
 
 @pytest.mark.parametrize("symbol", sorted(CONFIG.markets))
@@ -66,7 +67,7 @@ async def test_top_up_deposits_only_what_is_short_as_exact_strings() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/signin"):
-            return httpx.Response(200, json={"token": "t", "expiresAt": 2**42})
+            return httpx.Response(200, json={"token": "t", "expiresAt": 2**42, "userId": 1})
         if request.url.path.endswith("/balances"):
             return httpx.Response(
                 200,
@@ -78,7 +79,7 @@ async def test_top_up_deposits_only_what_is_short_as_exact_strings() -> None:
         deposits.append(json.loads(request.content))
         return httpx.Response(200, json={})
 
-    client = EdgeClient("http://edge", transport=httpx.MockTransport(handler))
+    client = AsyncClient("http://edge", transport=httpx.MockTransport(handler))
     async with client:
         needs = maker_needs([(TATA, 100_000)], 5)
         assert await top_up(client, Account("mm", "password"), needs, CONFIG.assets, multiple=10)
@@ -91,12 +92,12 @@ async def test_top_up_deposits_only_what_is_short_as_exact_strings() -> None:
 async def test_a_disabled_onramp_is_reported_not_raised() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/signin"):
-            return httpx.Response(200, json={"token": "t", "expiresAt": 2**42})
+            return httpx.Response(200, json={"token": "t", "expiresAt": 2**42, "userId": 1})
         if request.url.path.endswith("/balances"):
             return httpx.Response(200, json={})
         return httpx.Response(403, json={"error": {"code": "ONRAMP_DISABLED", "message": "off"}})
 
-    async with EdgeClient("http://edge", transport=httpx.MockTransport(handler)) as client:
+    async with AsyncClient("http://edge", transport=httpx.MockTransport(handler)) as client:
         needs = maker_needs([(TATA, 100_000)], 1)
         assert not await top_up(client, Account("mm", "pw"), needs, CONFIG.assets, multiple=10)
 

@@ -11,8 +11,8 @@ import httpx
 import msgspec
 import pytest
 
+from client import AsyncClient, Backoff
 from edge.views import market_view
-from marketmaker.client import Backoff, EdgeClient
 from marketmaker.maker import MarketMaker
 from marketmaker.walk import FairWalk, Shape, seeded
 from model.config import load_markets
@@ -49,7 +49,9 @@ class FakeEdge:
         if path == "/trades":
             return httpx.Response(200, json=[])
         if path == "/depth":
-            return httpx.Response(200, json={"bids": [], "asks": [], "lastUpdateId": 0})
+            return httpx.Response(
+                200, json={"symbol": "TATA_INR", "bids": [], "asks": [], "lastUpdateId": 0}
+            )
         if path == "/balances":
             rich = {"available": "100000000", "locked": "0"}
             return httpx.Response(200, json={"TATA": rich, "INR": rich})
@@ -58,7 +60,7 @@ class FakeEdge:
         if path == "/orders/open":
             return httpx.Response(200, json=[])
         if request.method == "POST" and path == "/order":
-            fills = [] if body["postOnly"] else [{"price": body["price"], "quantity": "1"}]
+            fills = [] if body["postOnly"] else [_fill(body["price"])]
             return httpx.Response(200, json=_order(str(next(self.ids)), body, fills))
         if request.method == "DELETE" and path.startswith("/order/"):
             return httpx.Response(200, json=_order(path.rsplit("/", 1)[1], {}, []))
@@ -70,13 +72,29 @@ class FakeEdge:
         return taken
 
 
+def _fill(price: str) -> dict[str, Any]:
+    return {"tradeId": 1, "price": price, "quantity": "1", "fee": "0", "feeAsset": "INR",
+            "isMaker": False}  # fmt: skip
+
+
 def _order(order_id: str, body: dict[str, Any], fills: list[Any]) -> dict[str, Any]:
+    """An ``OrderView`` as the edge encodes it."""
     return {
         "orderId": order_id,
         "market": "TATA_INR",
         "kind": body.get("kind", "buy"),
+        "type": "limit",
         "status": "new",
+        "timeInForce": body.get("timeInForce", "GTC"),
+        "postOnly": body.get("postOnly", False),
+        "price": body.get("price"),
+        "quantity": body.get("quantity"),
+        "quoteQuantity": None,
         "executedQty": "1" if fills else "0",
+        "executedQuoteQty": "0",
+        "remainingQty": None,
+        "clientOrderId": body.get("clientOrderId"),
+        "createdAt": 0,
         "fills": fills,
     }
 
@@ -85,7 +103,7 @@ def _order(order_id: str, body: dict[str, Any], fills: list[Any]) -> dict[str, A
 async def maker() -> Any:
     edge = FakeEdge()
     transport = httpx.MockTransport(edge)
-    async with EdgeClient("http://edge", transport=transport, backoff=Backoff(1, 2)) as client:
+    async with AsyncClient("http://edge", transport=transport, backoff=Backoff(1, 2)) as client:
         mm = MarketMaker(client, SETTINGS, CONFIG.assets)
         await mm.start()
         edge.log.clear()

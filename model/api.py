@@ -1,4 +1,4 @@
-"""Request and response bodies of the REST API (Backpack-style camelCase names).
+"""The REST API's wire format: request and response bodies (Backpack-style camelCase names).
 
 Requests refuse unknown fields, so ``userId``, ``status``, ``filled`` or ``balance`` in a body is
 a 400 rather than a silently ignored (or worse, honoured) field. Amounts arrive as decimal strings

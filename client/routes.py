@@ -1,0 +1,200 @@
+"""Every REST route of ``/api/v1``, described once for both clients (sans I/O).
+
+A route builder returns a :class:`Call`: the method, the path, the query, the encoded body,
+whether the caller must be signed in, and how to decode the 2xx answer into the API's own types
+(``model.api``, the structs the edge encodes). :class:`client.Client` and
+:class:`client.AsyncClient` only carry calls over HTTP; neither spells a path or a shape again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from model.api import (
+    BalanceView,
+    CancelAllResponse,
+    DepthView,
+    KlineView,
+    MarketView,
+    OrderRequest,
+    OrderView,
+    QuoteRequest,
+    QuoteView,
+    TickerView,
+    TokenView,
+    TradeView,
+)
+from model.intervals import IntervalName
+
+__all__ = [
+    "API_PREFIX",
+    "Call",
+    "balances",
+    "cancel",
+    "cancel_all",
+    "depth",
+    "klines",
+    "markets",
+    "onramp",
+    "open_orders",
+    "order",
+    "place",
+    "quote",
+    "signin",
+    "signup",
+    "ticker",
+    "tickers",
+    "trades",
+]
+
+T = TypeVar("T")
+
+#: Where the REST API lives under the edge's root URL.
+API_PREFIX = "/api/v1"
+
+Params = dict[str, str | int]
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One request to the API and the type of its 2xx answer."""
+
+    method: str
+    path: str
+    """Under :data:`API_PREFIX`."""
+    decode: Callable[[bytes], T]
+    """The 2xx body (JSON) into the API's type."""
+    params: Params | None = None
+    body: bytes | None = None
+    """JSON, already encoded (decimals as strings)."""
+    private: bool = False
+    """The caller must be signed in (a bearer token)."""
+
+
+def _decoder(kind: type[T]) -> Callable[[bytes], T]:
+    return msgspec.json.Decoder(kind).decode
+
+
+_markets = _decoder(list[MarketView])
+_depth = _decoder(DepthView)
+_trades = _decoder(list[TradeView])
+_ticker = _decoder(TickerView)
+_tickers = _decoder(list[TickerView])
+_klines = _decoder(list[KlineView])
+_token = _decoder(TokenView)
+_balances = _decoder(dict[str, BalanceView])
+_order = _decoder(OrderView)
+_orders = _decoder(list[OrderView])
+_canceled = _decoder(CancelAllResponse)
+_quote = _decoder(QuoteView)
+_json = msgspec.json.Encoder().encode
+
+
+def _market_param(market: str | None) -> Params | None:
+    return {"market": market} if market is not None else None
+
+
+# --- market data (public) -----------------------------------------------------------------
+
+
+def markets() -> Call[list[MarketView]]:
+    """Every market with its grid (tick and step sizes), limits and fees."""
+    return Call("GET", "/markets", _markets)
+
+
+def depth(symbol: str, limit: int = 100) -> Call[DepthView]:
+    """The L2 book, best levels first, with its ``lastUpdateId``."""
+    return Call("GET", "/depth", _depth, {"symbol": symbol, "limit": limit})
+
+
+def trades(symbol: str, limit: int = 100) -> Call[list[TradeView]]:
+    """The most recent trades, newest first."""
+    return Call("GET", "/trades", _trades, {"symbol": symbol, "limit": limit})
+
+
+def ticker(symbol: str) -> Call[TickerView]:
+    """24-hour statistics of one market."""
+    return Call("GET", "/ticker", _ticker, {"symbol": symbol})
+
+
+def tickers() -> Call[list[TickerView]]:
+    """24-hour statistics of every market."""
+    return Call("GET", "/tickers", _tickers)
+
+
+def klines(
+    symbol: str,
+    interval: IntervalName,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    limit: int = 500,
+) -> Call[list[KlineView]]:
+    """Candles of one interval, oldest first, opening in ``[start_ms, end_ms)``."""
+    params: Params = {"symbol": symbol, "interval": interval, "limit": limit}
+    if start_ms is not None:
+        params["startTime"] = start_ms
+    if end_ms is not None:
+        params["endTime"] = end_ms
+    return Call("GET", "/klines", _klines, params)
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def signup(username: str, password: str) -> Call[TokenView]:
+    """Create an account; the answer signs it in."""
+    return Call("POST", "/signup", _token, body=_json({"username": username, "password": password}))
+
+
+def signin(username: str, password: str) -> Call[TokenView]:
+    """Exchange a username and password for a token."""
+    return Call("POST", "/signin", _token, body=_json({"username": username, "password": password}))
+
+
+def balances() -> Call[dict[str, BalanceView]]:
+    """Available and locked balance per asset."""
+    return Call("GET", "/balances", _balances, private=True)
+
+
+def onramp(asset: str, amount: str | Decimal) -> Call[dict[str, BalanceView]]:
+    """Deposit test funds (an exact decimal amount of ``asset``); answers the new balances."""
+    body = _json({"asset": asset, "amount": amount})
+    return Call("POST", "/onramp", _balances, body=body, private=True)
+
+
+# --- trading --------------------------------------------------------------------------------
+
+
+def place(order: OrderRequest | Mapping[str, Any]) -> Call[OrderView]:
+    """Place an order: an :class:`OrderRequest`, or its JSON fields (``market``, ``kind``...)."""
+    return Call("POST", "/order", _order, body=_json(order), private=True)
+
+
+def quote(request: QuoteRequest | Mapping[str, Any]) -> Call[QuoteView]:
+    """What a market order would get now, without placing it."""
+    return Call("POST", "/order/quote", _quote, body=_json(request), private=True)
+
+
+def order(order_id: str) -> Call[OrderView]:
+    """One of the caller's orders, open or recently closed."""
+    return Call("GET", f"/order/{order_id}", _order, private=True)
+
+
+def cancel(order_id: str) -> Call[OrderView]:
+    """Cancel one of the caller's open orders (404 ``UNKNOWN_ORDER`` once it is closed)."""
+    return Call("DELETE", f"/order/{order_id}", _order, private=True)
+
+
+def cancel_all(market: str | None = None) -> Call[CancelAllResponse]:
+    """Cancel the caller's open orders in one market, or in all."""
+    return Call("DELETE", "/orders", _canceled, _market_param(market), private=True)
+
+
+def open_orders(market: str | None = None) -> Call[list[OrderView]]:
+    """The caller's open orders in one market, or in all."""
+    return Call("GET", "/orders/open", _orders, _market_param(market), private=True)
