@@ -12,6 +12,7 @@ apply the diffs from there. Stream names come from :mod:`model.topics` (``trades
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from types import TracebackType
 from typing import Any
@@ -96,9 +97,11 @@ class Streams:
         self._open_timeout = open_timeout
         self._session = _Session()
         self._ws: ClientConnection | None = None
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Streams:
-        self._ws = connect(self.url, open_timeout=self._open_timeout, max_size=2**22)
+        connection = connect(self.url, open_timeout=self._open_timeout, max_size=2**22)
+        self._ws = self._stack.enter_context(connection)
         return self
 
     def __exit__(
@@ -111,8 +114,7 @@ class Streams:
 
     def close(self) -> None:
         """Close the connection."""
-        if self._ws is not None:
-            self._ws.close()
+        self._stack.close()
 
     def _conn(self) -> ClientConnection:
         if self._ws is None:
@@ -121,7 +123,7 @@ class Streams:
 
     def _call(self, method: str, params: list[str] | None = None) -> Any:
         request_id, raw = self._session.request(method, params)
-        self._conn().send(raw)
+        self._conn().send(raw.decode())  # a text frame: the protocol is JSON text
         while True:
             done, result = self._session.take(self._conn().recv(), request_id)
             if done:
@@ -161,9 +163,11 @@ class AsyncStreams:
         self._open_timeout = open_timeout
         self._session = _Session()
         self._ws: AsyncConnection | None = None
+        self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> AsyncStreams:
-        self._ws = await connect_async(self.url, open_timeout=self._open_timeout, max_size=2**22)
+        connection = connect_async(self.url, open_timeout=self._open_timeout, max_size=2**22)
+        self._ws = await self._stack.enter_async_context(connection)
         return self
 
     async def __aexit__(
@@ -176,8 +180,7 @@ class AsyncStreams:
 
     async def close(self) -> None:
         """Close the connection."""
-        if self._ws is not None:
-            await self._ws.close()
+        await self._stack.aclose()
 
     def _conn(self) -> AsyncConnection:
         if self._ws is None:
@@ -186,7 +189,7 @@ class AsyncStreams:
 
     async def _call(self, method: str, params: list[str] | None = None) -> Any:
         request_id, raw = self._session.request(method, params)
-        await self._conn().send(raw)
+        await self._conn().send(raw.decode())  # a text frame: the protocol is JSON text
         while True:
             done, result = self._session.take(await self._conn().recv(), request_id)
             if done:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import httpx
 from dash import Dash
 
+from client import Client
 from dash_app.callbacks import register_all
-from dash_app.edge_client import EdgeClient
 from dash_app.layout import build_layout
 from dash_app.theme import CSS
 from model.settings import DashSettings, get_settings
 
 __all__ = ["create_app"]
+
+#: Short: the page polls about once a second, and a late answer is worth less than the next one.
+POLL_TIMEOUT = httpx.Timeout(3.0, connect=1.0)
 
 _INDEX = (
     """<!DOCTYPE html>
@@ -34,7 +38,7 @@ _INDEX = (
 
 def create_app(
     settings: DashSettings,
-    client: EdgeClient | None = None,
+    client: Client | None = None,
     database_url: str | None = None,
 ) -> Dash:
     """The dashboard, reading the edge at ``settings.edge_url`` (or through ``client``).
@@ -54,5 +58,6 @@ def create_app(
     )
     app.index_string = _INDEX
     app.layout = build_layout(settings.refresh_ms)
-    register_all(app, client or EdgeClient(settings.edge_url), database_url, config.markets())
+    client = client or Client(settings.edge_url, timeout=POLL_TIMEOUT)
+    register_all(app, client, database_url, config.markets())
     return app

@@ -12,7 +12,7 @@ from dash import html
 
 from dash_app.format import DASH, change_class, cumulative, format_time, share, spread, ticker_items
 from dash_app.theme import DOWN, UP
-from dash_app.types import Balance, Depth, Order, Ticker, Trade
+from model.api import BalanceView, DepthView, OrderView, TickerView, TradeView
 
 __all__ = [
     "CANCEL_BUTTON",
@@ -31,13 +31,13 @@ def _empty(message: str) -> html.Div:
     return html.Div(message, className="empty")
 
 
-def ticker_bar(ticker: Ticker | None, base: str = "", quote: str = "") -> list[html.Div]:
+def ticker_bar(ticker: TickerView | None, base: str = "", quote: str = "") -> list[html.Div]:
     """The 24 h figures of one market, the change coloured by its sign."""
     items = []
     for index, (label, value) in enumerate(ticker_items(ticker, base, quote)):
         klass = "ticker-value"
         if ticker is not None and index in (0, 1):
-            klass += " " + change_class(ticker["priceChange"])
+            klass += " " + change_class(ticker.price_change)
         items.append(
             html.Div(
                 [html.Span(label, className="ticker-label"), html.Span(value, className=klass)],
@@ -64,10 +64,10 @@ def _ladder_row(side: str, price: str, quantity: str, total: str, whole: str) ->
     )
 
 
-def order_book(depth: Depth, levels: int = 12, last_price: str | None = None) -> html.Table:
+def order_book(depth: DepthView, levels: int = 12, last_price: str | None = None) -> html.Table:
     """The ladder: asks above (best nearest the middle), the spread, bids below."""
-    asks = cumulative(depth["asks"][:levels])
-    bids = cumulative(depth["bids"][:levels])
+    asks = cumulative(depth.asks[:levels])
+    bids = cumulative(depth.bids[:levels])
     whole = max((side[-1].total for side in (asks, bids) if side), key=Decimal, default="0")
     rows: list[html.Tr] = [_ladder_row("ask", *level, whole) for level in reversed(asks)]
     gap = spread(depth)
@@ -80,7 +80,7 @@ def order_book(depth: Depth, levels: int = 12, last_price: str | None = None) ->
     return html.Table([header, html.Tbody(rows)], className="ladder", id="order-book-table")
 
 
-def trades_tape(trades: list[Trade]) -> html.Div | html.Table:
+def trades_tape(trades: list[TradeView]) -> html.Div | html.Table:
     """Recent trades, newest first: green when the taker bought, red when it sold."""
     if not trades:
         return _empty("No trades yet")
@@ -88,9 +88,9 @@ def trades_tape(trades: list[Trade]) -> html.Div | html.Table:
     rows = [
         html.Tr(
             [
-                html.Td(t["price"], style={"color": DOWN if t["isBuyerMaker"] else UP}),
-                html.Td(t["quantity"]),
-                html.Td(format_time(t["timestamp"]), className="muted"),
+                html.Td(t.price, style={"color": DOWN if t.is_buyer_maker else UP}),
+                html.Td(t.quantity),
+                html.Td(format_time(t.timestamp), className="muted"),
             ],
             className="trade-row",
         )
@@ -99,22 +99,20 @@ def trades_tape(trades: list[Trade]) -> html.Div | html.Table:
     return html.Table([header, html.Tbody(rows)], id="trades-table")
 
 
-def balances_table(balances: dict[str, Balance]) -> html.Div | html.Table:
+def balances_table(balances: dict[str, BalanceView]) -> html.Div | html.Table:
     """Available and locked per asset, as the edge formats them (assets with none left out)."""
-    held = {
-        asset: b for asset, b in balances.items() if Decimal(b["available"]) or Decimal(b["locked"])
-    }
+    held = {asset: b for asset, b in balances.items() if Decimal(b.available) or Decimal(b.locked)}
     if not held:
         return _empty("No funds yet: deposit test funds below")
     header = html.Thead(html.Tr([html.Th("Asset"), html.Th("Available"), html.Th("Locked")]))
     rows = [
-        html.Tr([html.Td(asset), html.Td(b["available"]), html.Td(b["locked"])])
+        html.Tr([html.Td(asset), html.Td(b.available), html.Td(b.locked)])
         for asset, b in sorted(held.items())
     ]
     return html.Table([header, html.Tbody(rows)], id="balances-table")
 
 
-def orders_table(orders: list[Order]) -> html.Div | html.Table:
+def orders_table(orders: list[OrderView]) -> html.Div | html.Table:
     """Open orders, newest first, each with a cancel button (a pattern-matching id)."""
     if not orders:
         return _empty("No open orders")
@@ -122,21 +120,21 @@ def orders_table(orders: list[Order]) -> html.Div | html.Table:
         html.Tr([html.Th(h) for h in ("Market", "Side", "Type", "Price", "Qty", "Filled", "")])
     )
     rows = []
-    for order in sorted(orders, key=lambda o: o.get("createdAt", 0), reverse=True):
-        side = order.get("kind", "")
+    for order in sorted(orders, key=lambda o: o.created_at, reverse=True):
+        side = order.kind.value
         rows.append(
             html.Tr(
                 [
-                    html.Td(order.get("market", "")),
+                    html.Td(order.market),
                     html.Td(side, className="up" if side == "buy" else "down"),
-                    html.Td(order.get("type", "")),
-                    html.Td(order.get("price") or DASH),
-                    html.Td(order.get("quantity") or DASH),
-                    html.Td(order.get("executedQty", "0")),
+                    html.Td(order.type.value),
+                    html.Td(order.price or DASH),
+                    html.Td(order.quantity or DASH),
+                    html.Td(order.executed_qty),
                     html.Td(
                         html.Button(
                             "Cancel",
-                            id={"type": CANCEL_BUTTON, "order": order.get("orderId", "")},
+                            id={"type": CANCEL_BUTTON, "order": order.order_id},
                             className="small",
                             n_clicks=0,
                         )

@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
 from dash_app.format import cumulative
 from dash_app.theme import DOWN, GRID, MUTED, PANEL, TEXT, UP
-from dash_app.types import Depth, Kline
+from model.api import DepthView, KlineView
 from model.timestamps import from_millis
 
 __all__ = [
@@ -80,16 +80,16 @@ MIN_BARS_SHOWN = 40
 
 
 def candles_figure(
-    klines: list[Kline], interval_ms: int, uirevision: str, height: int = 420
+    klines: list[KlineView], interval_ms: int, uirevision: str, height: int = 420
 ) -> Any:
     """Candlesticks over volume bars (green when the bar closed at or above its open)."""
     if not klines:
         return empty_figure(NO_TRADES, uirevision, height)
-    times = [from_millis(k["start"]) for k in klines]
-    last = klines[-1]["start"]
-    first = min(klines[0]["start"], last - (MIN_BARS_SHOWN - 1) * interval_ms)
+    times = [from_millis(k.start) for k in klines]
+    last = klines[-1].start
+    first = min(klines[0].start, last - (MIN_BARS_SHOWN - 1) * interval_ms)
     x_range = [from_millis(first - interval_ms), from_millis(last + 2 * interval_ms)]
-    rising = [Decimal(k["close"]) >= Decimal(k["open"]) for k in klines]
+    rising = [Decimal(k.close) >= Decimal(k.open) for k in klines]
     fig = make_subplots(
         rows=2, cols=1, shared_xaxes=True, row_heights=[0.76, 0.24], vertical_spacing=0.03
     )
@@ -100,10 +100,10 @@ def candles_figure(
     fig.add_trace(
         go.Candlestick(
             x=times + gap,
-            open=[float(k["open"]) for k in klines] + nothing,
-            high=[float(k["high"]) for k in klines] + nothing,
-            low=[float(k["low"]) for k in klines] + nothing,
-            close=[float(k["close"]) for k in klines] + nothing,
+            open=[float(k.open) for k in klines] + nothing,
+            high=[float(k.high) for k in klines] + nothing,
+            low=[float(k.low) for k in klines] + nothing,
+            close=[float(k.close) for k in klines] + nothing,
             increasing={"line": {"color": UP}, "fillcolor": UP},
             decreasing={"line": {"color": DOWN}, "fillcolor": DOWN},
             name="price",
@@ -114,7 +114,7 @@ def candles_figure(
     fig.add_trace(
         go.Bar(
             x=times,
-            y=[float(k["volume"]) for k in klines],
+            y=[float(k.volume) for k in klines],
             width=interval_ms * 0.7,
             marker={"color": [UP if up else DOWN for up in rising], "opacity": 0.6},
             name="volume",
@@ -132,16 +132,16 @@ def candles_figure(
 DEPTH_LEVELS_FRAMED = 20
 
 
-def depth_figure(depth: Depth, uirevision: str, height: int = 300) -> Any:
+def depth_figure(depth: DepthView, uirevision: str, height: int = 300) -> Any:
     """Cumulative bids (green, left) and asks (red, right) against price.
 
     The view frames the best ``DEPTH_LEVELS_FRAMED`` levels of each side, so one far-away order
     does not squash the book near the spread into a sliver.
     """
-    if not depth["bids"] and not depth["asks"]:
+    if not depth.bids and not depth.asks:
         return empty_figure(NO_ORDERS, uirevision, height)
-    bids = cumulative(depth["bids"])
-    asks = cumulative(depth["asks"])
+    bids = cumulative(depth.bids)
+    asks = cumulative(depth.asks)
     prices = [float(level.price) for level in (*bids, *asks)]
     # Each side runs on a little past its last level, so the deepest step shows as a step.
     tail = (max(prices) - min(prices)) * 0.05 or max(prices) * 0.01

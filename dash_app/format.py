@@ -10,7 +10,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
-from dash_app.types import Depth, Ticker
+from model.api import DepthView, TickerView
 from model.timestamps import from_millis
 
 __all__ = [
@@ -57,11 +57,11 @@ def share(part: str, whole: str) -> float:
     return float(min(Decimal(part) / denominator, Decimal(1)) * 100)
 
 
-def spread(depth: Depth) -> str | None:
+def spread(depth: DepthView) -> str | None:
     """Best ask minus best bid, exactly; ``None`` unless both sides have a level."""
-    if not depth["bids"] or not depth["asks"]:
+    if not depth.bids or not depth.asks:
         return None
-    return str(Decimal(depth["asks"][0][0]) - Decimal(depth["bids"][0][0]))
+    return str(Decimal(depth.asks[0][0]) - Decimal(depth.bids[0][0]))
 
 
 def format_time(ms: int, *, seconds: bool = True) -> str:
@@ -79,7 +79,9 @@ def change_class(change: str) -> str:
     return "up" if value > 0 else "down" if value < 0 else "flat"
 
 
-def ticker_items(ticker: Ticker | None, base: str = "", quote: str = "") -> list[tuple[str, str]]:
+def ticker_items(
+    ticker: TickerView | None, base: str = "", quote: str = ""
+) -> list[tuple[str, str]]:
     """The 24 h ticker bar as ``(label, value)`` pairs, the API's strings unchanged."""
     labels = (
         "Last price",
@@ -92,16 +94,16 @@ def ticker_items(ticker: Ticker | None, base: str = "", quote: str = "") -> list
     )
     if ticker is None:
         return [(label, DASH) for label in labels]
-    change = ticker["priceChange"]
+    change = ticker.price_change
     sign = "+" if change_class(change) == "up" else ""
     values = (
-        ticker["lastPrice"] or DASH,
-        f"{sign}{change} ({sign}{ticker['priceChangePercent']}%)",
-        ticker["high"] or DASH,
-        ticker["low"] or DASH,
-        ticker["volume"],
-        ticker["quoteVolume"],
-        str(ticker["trades"]),
+        ticker.last_price or DASH,
+        f"{sign}{change} ({sign}{ticker.price_change_percent}%)",
+        ticker.high or DASH,
+        ticker.low or DASH,
+        ticker.volume,
+        ticker.quote_volume,
+        str(ticker.trades),
     )
     return list(zip(labels, values, strict=True))
 

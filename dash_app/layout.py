@@ -12,8 +12,8 @@ from dash.development.base_component import Component
 
 from dash_app import ids
 from dash_app.components import ticker_bar
-from dash_app.edge_client import INTERVALS
 from dash_app.figures import empty_figure
+from model.intervals import INTERVALS
 
 __all__ = ["BANNER_TEXT", "HIDDEN", "SHOWN", "build_layout"]
 

@@ -1,114 +1,20 @@
-"""The edge's REST payloads as the Dash app sees them: JSON dicts with camelCase keys.
+"""What the dashboard keeps in the browser's stores, and the API's types going in and out of them.
 
-They stay plain dicts (``TypedDict``) so that a callback can put them in a ``dcc.Store`` as they
-came. Prices, quantities and amounts are the API's decimal strings, never floats.
+The edge's answers arrive as the API's own types (``model.api``, through ``client.Client``). A
+``dcc.Store`` holds JSON, so what is kept there (the market list, the open orders) goes in as
+plain data (:func:`to_store`) and comes back typed (:func:`markets_from_store`,
+:func:`orders_from_store`). Prices, quantities and amounts stay the API's decimal strings.
 """
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
-__all__ = [
-    "Balance",
-    "Depth",
-    "Kline",
-    "Market",
-    "Order",
-    "Session",
-    "Ticker",
-    "Token",
-    "Trade",
-]
+import msgspec
 
+from model.api import MarketView, OrderView
 
-class Market(TypedDict):
-    symbol: str
-    baseSymbol: str
-    quoteSymbol: str
-    tickSize: str
-    stepSize: str
-    minPrice: str
-    maxPrice: str
-    minQuantity: str
-    maxQuantity: str
-    makerFee: str
-    takerFee: str
-    shard: str
-
-
-class Depth(TypedDict):
-    symbol: str
-    lastUpdateId: int
-    bids: list[list[str]]
-    """``[[price, quantity], ...]``, best (highest) first."""
-    asks: list[list[str]]
-    """``[[price, quantity], ...]``, best (lowest) first."""
-
-
-class Trade(TypedDict):
-    id: int
-    price: str
-    quantity: str
-    quoteQuantity: str
-    timestamp: int
-    """Milliseconds since the epoch."""
-    isBuyerMaker: bool
-    """True when the taker sold (the trade printed on the bid)."""
-
-
-class Kline(TypedDict):
-    start: int
-    """Open time, milliseconds since the epoch."""
-    open: str
-    high: str
-    low: str
-    close: str
-    volume: str
-    quoteVolume: str
-    trades: int
-    closed: bool
-
-
-class Ticker(TypedDict):
-    symbol: str
-    firstPrice: str | None
-    lastPrice: str | None
-    high: str | None
-    low: str | None
-    priceChange: str
-    priceChangePercent: str
-    volume: str
-    quoteVolume: str
-    trades: int
-
-
-class Balance(TypedDict):
-    available: str
-    locked: str
-
-
-class Order(TypedDict, total=False):
-    orderId: str
-    market: str
-    kind: str
-    type: str
-    status: str
-    timeInForce: str
-    postOnly: bool
-    price: str | None
-    quantity: str | None
-    quoteQuantity: str | None
-    executedQty: str
-    executedQuoteQty: str
-    remainingQty: str | None
-    clientOrderId: str | None
-    createdAt: int
-
-
-class Token(TypedDict):
-    token: str
-    expiresAt: int
-    userId: int
+__all__ = ["Session", "markets_from_store", "orders_from_store", "to_store"]
 
 
 class Session(TypedDict):
@@ -118,3 +24,18 @@ class Session(TypedDict):
     expiresAt: int
     userId: int
     username: str
+
+
+def to_store(value: Any) -> Any:
+    """``value`` (API types, lists of them) as the JSON data a ``dcc.Store`` holds."""
+    return msgspec.to_builtins(value)
+
+
+def markets_from_store(data: Any) -> list[MarketView]:
+    """The market list a store holds (empty if none)."""
+    return msgspec.convert(data or [], list[MarketView])
+
+
+def orders_from_store(data: Any) -> list[OrderView]:
+    """The open orders a store holds (empty if none)."""
+    return msgspec.convert(data or [], list[OrderView])

@@ -107,11 +107,16 @@ def order_view(spec: MarketSpec, state: OrderState) -> OrderView:
 
 
 def quote_view(spec: MarketSpec, result: QuoteResult) -> QuoteView:
-    """A quote with its average price (exact quotient, shown to 12 significant places)."""
+    """A quote with its average price: the exact quotient to a millionth of a tick, trailing
+    zeros dropped down to the tick's own places, in plain notation (``"100.00"``, never
+    ``"1E+2"``)."""
     average = worst = None
     if result.quantity:
         ticks = Decimal(result.quote_amount) / (result.quantity * spec.quote_atoms_per_tick_lot)
-        average = str((ticks * spec.tick_size).quantize(spec.tick_size / 10**6).normalize())
+        exact = (ticks * spec.tick_size).quantize(spec.tick_size / 10**6).normalize()
+        if exact.as_tuple().exponent > spec.tick_size.as_tuple().exponent:  # type: ignore[operator]
+            exact = exact.quantize(spec.tick_size)
+        average = format(exact, "f")
         worst = spec.format_price(result.worst_price)
     return QuoteView(
         market=result.market,

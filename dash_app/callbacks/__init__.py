@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dash import Dash
 
+from client import Client
 from dash_app.callbacks import account, analytics, market
-from dash_app.edge_client import EdgeClient
 from model.config import MarketConfig
 
 __all__ = ["register_all"]
 
 
 def register_all(
-    app: Dash, client: EdgeClient, database_url: str | None, markets: MarketConfig
+    app: Dash, client: Client, database_url: str | None, markets: MarketConfig
 ) -> None:
     """Register every callback of the dashboard on ``app``: market data and trading through the
     edge (``client``), analytics from the database at ``database_url``."""

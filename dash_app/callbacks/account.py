@@ -14,13 +14,13 @@ from typing import Any
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
+from client import ApiError, Client
 from dash_app import ids
 from dash_app.callbacks._wiring import callback
 from dash_app.components import CANCEL_BUTTON, balances_table, orders_table
-from dash_app.edge_client import EdgeClient, EdgeError, EdgeUnavailableError
 from dash_app.format import decimal_text
 from dash_app.layout import HIDDEN, SHOWN
-from dash_app.types import Market, Order, Session
+from dash_app.types import Session, markets_from_store, orders_from_store, to_store
 
 __all__ = ["UNREACHABLE", "authenticate", "order_body", "register"]
 
@@ -29,23 +29,21 @@ _ERROR, _OK = "message error", "message ok"
 
 
 def authenticate(
-    client: EdgeClient, action: str, username: str | None, password: str | None
+    client: Client, action: str, username: str | None, password: str | None
 ) -> tuple[Session | None, str]:
     """Sign up (``action == "signup"``) or sign in; the session to store, or ``None`` and why."""
     name = (username or "").strip()
     if not name or not password:
         return None, "Enter a username and a password"
     try:
-        call = client.signup if action == "signup" else client.signin
+        call = client.sign_up if action == "signup" else client.sign_in
         token = call(name, password)
-    except EdgeUnavailableError:
-        return None, UNREACHABLE
-    except EdgeError as exc:
-        return None, exc.message
+    except ApiError as exc:
+        return None, UNREACHABLE if exc.transient else exc.message
     session: Session = {
-        "token": token["token"],
-        "expiresAt": token["expiresAt"],
-        "userId": token["userId"],
+        "token": token.token,
+        "expiresAt": token.expires_at,
+        "userId": token.user_id,
         "username": name,
     }
     return session, ""
@@ -79,7 +77,7 @@ def _token(session: Session | None) -> str:
     return session["token"]
 
 
-def register(app: Dash, client: EdgeClient) -> None:
+def register(app: Dash, client: Client) -> None:
     """Wire the account panel, the order form and the open-orders table to ``app``."""
 
     @callback(
@@ -131,7 +129,7 @@ def register(app: Dash, client: EdgeClient) -> None:
         prevent_initial_call="initial_duplicate",
     )
     def account(
-        _tick: int | None, session: Session | None, _nonce: Any, shown: list[Order] | None
+        _tick: int | None, session: Session | None, _nonce: Any, shown: Any
     ) -> tuple[Any, ...]:
         if not session:
             return "", None if shown is not None else no_update, no_update, no_update
@@ -140,10 +138,10 @@ def register(app: Dash, client: EdgeClient) -> None:
             return expired
         try:
             balances = client.balances(session["token"])
-            orders = client.open_orders(session["token"])
-        except EdgeUnavailableError:
-            raise PreventUpdate from None  # keep what is shown; the banner says why
-        except EdgeError as exc:
+            orders = to_store(client.open_orders(session["token"]))
+        except ApiError as exc:
+            if exc.transient:
+                raise PreventUpdate from None  # keep what is shown; the banner says why
             if exc.status == 401:
                 return expired
             return exc.message, no_update, no_update, no_update
@@ -160,13 +158,13 @@ def register(app: Dash, client: EdgeClient) -> None:
         Input(ids.OPEN_ORDERS_DATA, "data"),
         State(ids.SESSION, "data"),
     )
-    def open_orders(orders: list[Order] | None, session: Session | None) -> Any:
+    def open_orders(orders: Any, session: Session | None) -> Any:
         if orders is None:
             return html.Div(
                 className="empty",
                 children="Sign in to see your open orders" if not session else "Loading…",
             )
-        return orders_table(orders)
+        return orders_table(orders_from_store(orders))
 
     @callback(
         app,
@@ -199,13 +197,13 @@ def register(app: Dash, client: EdgeClient) -> None:
         if isinstance(body, str):
             return body, _ERROR, no_update
         try:
-            order = client.place_order(session["token"], body)
-        except EdgeUnavailableError:
-            return UNREACHABLE, _ERROR, no_update
-        except EdgeError as exc:
+            order = client.place(session["token"], body)
+        except ApiError as exc:
+            if exc.transient:
+                return UNREACHABLE, _ERROR, no_update
             return exc.message, _ERROR, time.time_ns()
-        status = order.get("status", "").replace("_", " ")
-        text = f"Order {order.get('orderId')} {status}: filled {order.get('executedQty')}"
+        status = order.status.value.replace("_", " ")
+        text = f"Order {order.order_id} {status}: filled {order.executed_qty}"
         return text, _OK, time.time_ns()
 
     @callback(
@@ -225,12 +223,12 @@ def register(app: Dash, client: EdgeClient) -> None:
         token = _token(session)
         order_id = str(trigger["order"])
         try:
-            order = client.cancel_order(token, order_id)
-        except EdgeUnavailableError:
-            return UNREACHABLE, _ERROR, no_update
-        except EdgeError as exc:
+            order = client.cancel(token, order_id)
+        except ApiError as exc:
+            if exc.transient:
+                return UNREACHABLE, _ERROR, no_update
             return exc.message, _ERROR, time.time_ns()
-        return f"Order {order.get('orderId', order_id)} canceled", _OK, time.time_ns()
+        return f"Order {order.order_id} canceled", _OK, time.time_ns()
 
     @callback(
         app,
@@ -254,10 +252,8 @@ def register(app: Dash, client: EdgeClient) -> None:
             return "Choose an asset and enter an amount", _ERROR, no_update
         try:
             client.onramp(token, asset, value)
-        except EdgeUnavailableError:
-            return UNREACHABLE, _ERROR, no_update
-        except EdgeError as exc:
-            return exc.message, _ERROR, no_update
+        except ApiError as exc:
+            return UNREACHABLE if exc.transient else exc.message, _ERROR, no_update
         return f"Deposited {value} {asset}", _OK, time.time_ns()
 
     @callback(
@@ -279,22 +275,22 @@ def register(app: Dash, client: EdgeClient) -> None:
         symbol: str | None,
         side: str,
         order_type: str,
-        markets: list[Market] | None,
+        markets: Any,
         asset: str | None,
     ) -> tuple[Any, ...]:
-        market = next((m for m in markets or [] if m["symbol"] == symbol), None)
+        market = next((m for m in markets_from_store(markets) if m.symbol == symbol), None)
         verb = "Buy" if side == "buy" else "Sell"
         if market is None:
             return verb, side, order_type == "market", "price", "quantity", [], None
-        assets = [market["quoteSymbol"], market["baseSymbol"]]
+        assets = [market.quote_symbol, market.base_symbol]
         return (
-            f"{verb} {market['baseSymbol']}",
+            f"{verb} {market.base_symbol}",
             side,
             order_type == "market",
             "market price"
             if order_type == "market"
-            else f"price in {market['quoteSymbol']} (tick {market['tickSize']})",
-            f"quantity in {market['baseSymbol']} (step {market['stepSize']})",
+            else f"price in {market.quote_symbol} (tick {market.tick_size})",
+            f"quantity in {market.base_symbol} (step {market.step_size})",
             [{"label": a, "value": a} for a in assets],
             asset if asset in assets else assets[0],
         )

@@ -17,16 +17,25 @@ from urllib.parse import parse_qs
 from dash import Dash, Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
+from client import ApiError, Client
 from dash_app import ids
 from dash_app.callbacks._wiring import callback
 from dash_app.components import order_book, ticker_bar, trades_tape
-from dash_app.edge_client import INTERVALS, EdgeClient, EdgeError, EdgeUnavailableError
 from dash_app.figures import candles_figure, depth_figure
 from dash_app.format import format_time
 from dash_app.layout import HIDDEN, SHOWN
-from dash_app.types import Depth, Kline, Market, Ticker, Trade
+from dash_app.types import markets_from_store, to_store
+from model.api import DepthView, KlineView, MarketView, TickerView, TradeView
+from model.intervals import INTERVAL_US, IntervalName, is_interval
 
-__all__ = ["CANDLES_SHOWN", "MarketSnapshot", "fetch_market", "pick_market", "register"]
+__all__ = [
+    "CANDLES_SHOWN",
+    "MarketSnapshot",
+    "fetch_market",
+    "interval_ms",
+    "pick_market",
+    "register",
+]
 
 log = logging.getLogger("tidewater.dash")
 
@@ -41,16 +50,23 @@ class MarketSnapshot:
     """One poll's worth of a market's data, as the edge returned it."""
 
     symbol: str
-    interval: str
-    ticker: Ticker
-    depth: Depth
-    trades: list[Trade]
-    klines: list[Kline]
+    interval: IntervalName
+    ticker: TickerView
+    depth: DepthView
+    trades: list[TradeView]
+    klines: list[KlineView]
 
 
-def fetch_market(client: EdgeClient, symbol: str, interval: str, now_ms: int) -> MarketSnapshot:
-    """Read everything the trade view shows of ``symbol``; raises ``EdgeUnavailableError``."""
-    start = now_ms - CANDLES_SHOWN * INTERVALS[interval]
+def interval_ms(interval: IntervalName) -> int:
+    """The length of one bar of ``interval`` in milliseconds (the API's unit)."""
+    return INTERVAL_US[interval] // 1000
+
+
+def fetch_market(
+    client: Client, symbol: str, interval: IntervalName, now_ms: int
+) -> MarketSnapshot:
+    """Read everything the trade view shows of ``symbol``; raises ``ApiError``."""
+    start = now_ms - CANDLES_SHOWN * interval_ms(interval)
     return MarketSnapshot(
         symbol=symbol,
         interval=interval,
@@ -61,9 +77,9 @@ def fetch_market(client: EdgeClient, symbol: str, interval: str, now_ms: int) ->
     )
 
 
-def pick_market(markets: list[Market], search: str | None, current: str | None) -> str | None:
+def pick_market(markets: list[MarketView], search: str | None, current: str | None) -> str | None:
     """The market to show: the current choice, else ``?market=`` from the URL, else the first."""
-    symbols = [m["symbol"] for m in markets]
+    symbols = [m.symbol for m in markets]
     if current in symbols:
         return current
     wanted = parse_qs((search or "").lstrip("?")).get("market", [""])[0].upper().replace("-", "_")
@@ -72,26 +88,26 @@ def pick_market(markets: list[Market], search: str | None, current: str | None) 
     return symbols[0] if symbols else None
 
 
-def _market(markets: list[Market] | None, symbol: str) -> Market | None:
-    return next((m for m in markets or [] if m["symbol"] == symbol), None)
+def _market(markets: list[MarketView], symbol: str) -> MarketView | None:
+    return next((m for m in markets if m.symbol == symbol), None)
 
 
-def render(snapshot: MarketSnapshot, market: Market | None) -> tuple[Any, ...]:
+def render(snapshot: MarketSnapshot, market: MarketView | None) -> tuple[Any, ...]:
     """The trade view's outputs for one snapshot (ticker, candles, depth, book, tape)."""
-    base = market["baseSymbol"] if market else ""
-    quote = market["quoteSymbol"] if market else ""
+    base = market.base_symbol if market else ""
+    quote = market.quote_symbol if market else ""
     revision = f"{snapshot.symbol}:{snapshot.interval}"
-    last = snapshot.trades[0]["price"] if snapshot.trades else snapshot.ticker["lastPrice"]
+    last = snapshot.trades[0].price if snapshot.trades else snapshot.ticker.last_price
     return (
         ticker_bar(snapshot.ticker, base, quote),
-        candles_figure(snapshot.klines, INTERVALS[snapshot.interval], revision),
+        candles_figure(snapshot.klines, interval_ms(snapshot.interval), revision),
         depth_figure(snapshot.depth, snapshot.symbol),
         order_book(snapshot.depth, last_price=last),
         trades_tape(snapshot.trades),
     )
 
 
-def register(app: Dash, client: EdgeClient) -> None:
+def register(app: Dash, client: Client) -> None:
     """Wire the market list and the market-data poll to ``app``."""
 
     @callback(
@@ -105,18 +121,16 @@ def register(app: Dash, client: EdgeClient) -> None:
         State(ids.MARKET, "value"),
     )
     def load_markets(
-        _: int | None, known: list[Market] | None, search: str | None, current: str | None
+        _: int | None, known: Any, search: str | None, current: str | None
     ) -> tuple[Any, ...]:
         if known:
             raise PreventUpdate  # the list is fixed while the exchange runs
         try:
             markets = client.markets()
-        except (EdgeUnavailableError, EdgeError):
+        except ApiError:
             raise PreventUpdate from None  # the poll below shows the banner; retry next tick
-        options = [
-            {"label": m["symbol"].replace("_", " / "), "value": m["symbol"]} for m in markets
-        ]
-        return markets, options, pick_market(markets, search, current)
+        options = [{"label": m.symbol.replace("_", " / "), "value": m.symbol} for m in markets]
+        return to_store(markets), options, pick_market(markets, search, current)
 
     @callback(
         app,
@@ -133,19 +147,21 @@ def register(app: Dash, client: EdgeClient) -> None:
         State(ids.MARKETS, "data"),
     )
     def refresh(
-        _: int | None, symbol: str | None, interval: str | None, markets: list[Market] | None
+        _: int | None, symbol: str | None, interval: str | None, markets: Any
     ) -> tuple[Any, ...]:
         keep = (no_update,) * 5
         try:
             if not symbol:
                 client.markets()  # no market chosen yet: still find out whether the edge is up
                 return (*keep, HIDDEN, "")
-            snapshot = fetch_market(client, symbol, interval or "1m", int(time.time() * 1000))
-        except EdgeUnavailableError as exc:
-            log.info("edge unavailable: %s", exc)
-            return (*keep, SHOWN, "reconnecting…")
-        except EdgeError as exc:
+            chosen = interval if interval is not None and is_interval(interval) else "1m"
+            snapshot = fetch_market(client, symbol, chosen, int(time.time() * 1000))
+        except ApiError as exc:
+            if exc.transient:
+                log.info("edge unavailable: %s", exc)
+                return (*keep, SHOWN, "reconnecting…")
             log.warning("edge refused a market-data read: %s", exc)
             return (*keep, HIDDEN, exc.message)
         now = format_time(int(time.time() * 1000))
-        return (*render(snapshot, _market(markets, symbol)), HIDDEN, f"live · {now} UTC")
+        market = _market(markets_from_store(markets), symbol)
+        return (*render(snapshot, market), HIDDEN, f"live · {now} UTC")

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import httpx
+from client import ApiError, Client
+from model.enums import OrderStatus
 
 #: Per market: (mid price, price step, quantity choices) for orders near the touch.
 _SHAPES: dict[str, tuple[int, str, tuple[str, ...]]] = {
@@ -94,9 +95,9 @@ class LoadGenerator:
 
     def _run(self, n: int) -> None:
         rng = random.Random(self.seed * 1000 + n)
-        mine: list[tuple[dict[str, str], int]] = []
+        mine: list[tuple[str, str]] = []
         next_at = time.monotonic()
-        with httpx.Client(base_url=f"{self.base_url}/api/v1", timeout=10) as api:
+        with Client(self.base_url) as api:
             while not self._stop.is_set():
                 next_at += self.interval
                 delay = next_at - time.monotonic()
@@ -104,41 +105,36 @@ class LoadGenerator:
                     self._stop.wait(delay)
                 self._one(api, rng, mine)
 
-    def _one(self, api: httpx.Client, rng: random.Random, mine: list[Any]) -> None:
+    def _one(self, api: Client, rng: random.Random, mine: list[tuple[str, str]]) -> None:
         roll = rng.random()
         started = time.monotonic()
+        placed = None
         try:
             if roll < 0.25 and mine:
-                user, order_id = mine.pop(rng.randrange(len(mine)))
-                response = api.delete(f"/order/{order_id}", headers=user)
-                placed = False
+                token, order_id = mine.pop(rng.randrange(len(mine)))
+                api.cancel(token, order_id)
             else:
-                user = rng.choice(self.users)
-                response = api.post("/order", json=self._order(rng, roll < 0.40), headers=user)
-                placed = True
-        except httpx.HTTPError:
-            with self._lock:
-                self.result.sent += 1
-                self.result.unreachable += 1
-            return
+                token = rng.choice(self.users)["Authorization"].removeprefix("Bearer ")
+                placed = api.place(token, self._order(rng, roll < 0.40))
+            status, error = 200, ""
+        except ApiError as exc:
+            status, error = exc.status, f"{exc.status} {exc.code}: {exc.message[:200]}"
         elapsed_ms = (time.monotonic() - started) * 1000
         with self._lock:
             self.result.sent += 1
-            self.result.statuses[response.status_code] += 1
-            if response.status_code >= 500 and response.status_code not in (503, 504):
-                self.result.server_errors.append(f"{response.status_code} {response.text[:200]}")
-            if response.is_success:
+            if status is None:
+                self.result.unreachable += 1
+                return
+            self.result.statuses[status] += 1
+            if status >= 500 and status not in (503, 504):
+                self.result.server_errors.append(error)
+            if status == 200:
                 self.result.ok_times.append(time.monotonic())
-                if placed:
-                    order_id = int(response.json()["orderId"])
-                    self.result.acknowledged.append(order_id)
+                if placed is not None:
+                    self.result.acknowledged.append(int(placed.order_id))
                     self.result.accept_ms.append(elapsed_ms)
-        if (
-            placed
-            and response.is_success
-            and response.json()["status"] in ("new", "partially_filled")
-        ):
-            mine.append((user, int(response.json()["orderId"])))
+        if placed is not None and placed.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
+            mine.append((token, placed.order_id))
 
     def _order(self, rng: random.Random, market_order: bool) -> dict[str, Any]:
         market = rng.choice(self.markets)

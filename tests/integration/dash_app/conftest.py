@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from client import Client
 from infra.embedded import free_port
-from tests.integration.edge.conftest import fresh_database, fresh_redis_url, sign_up
+from tests.integration.edge.conftest import edge_root, fresh_database, fresh_redis_url, sign_up
 from tests.support.cluster import Cluster, Service
 
 #: The market the dashboard tests look at.
@@ -35,20 +36,23 @@ def eventually(read: Callable[[], Any], ok: Callable[[Any], bool], timeout: floa
 
 def seed_market(api: httpx.Client) -> None:
     """Two users trade TATA_INR so that depth, trades, candles and the ticker all have data."""
-    seller = sign_up(api, {"TATA": "1000"})
-    buyer = sign_up(api, {"INR": "100000"})
-
-    def order(who: dict[str, str], kind: str, price: str, qty: str) -> None:
-        body = {"market": MARKET, "kind": kind, "type": "limit", "price": price, "quantity": qty}
-        response = api.post("/order", headers=who, json=body)
-        assert response.status_code == 200, response.text
-
-    for price, qty in (("101.00", "5"), ("101.50", "3"), ("102.00", "8"), ("103.25", "4")):
-        order(seller, "sell", price, qty)
-    for price, qty in (("99.00", "6"), ("98.50", "4"), ("97.75", "9")):
-        order(buyer, "buy", price, qty)
-    order(buyer, "buy", "101.50", "6")  # takes 5 @ 101.00 and 1 @ 101.50
-    order(seller, "sell", "99.00", "2")  # hits 2 of the bid at 99.00
+    seller = sign_up(api, {"TATA": "1000"})["Authorization"].removeprefix("Bearer ")
+    buyer = sign_up(api, {"INR": "100000"})["Authorization"].removeprefix("Bearer ")
+    orders = [
+        (seller, "sell", price, qty)
+        for price, qty in (("101.00", "5"), ("101.50", "3"), ("102.00", "8"), ("103.25", "4"))
+    ]
+    orders += [
+        (buyer, "buy", price, qty)
+        for price, qty in (("99.00", "6"), ("98.50", "4"), ("97.75", "9"))
+    ]
+    orders += [(buyer, "buy", "101.50", "6"),  # takes 5 @ 101.00 and 1 @ 101.50
+               (seller, "sell", "99.00", "2")]  # hits 2 of the bid at 99.00  # fmt: skip
+    with Client(edge_root(api)) as client:
+        for who, kind, price, qty in orders:
+            body = {"market": MARKET, "kind": kind, "type": "limit", "price": price,
+                    "quantity": qty}  # fmt: skip
+            client.place(who, body)
 
 
 @pytest.fixture(scope="package")

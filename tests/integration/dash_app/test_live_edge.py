@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from client import UNREACHABLE, ApiError, Client
 from dash_app import create_app
 from dash_app.callbacks.market import fetch_market, render
-from dash_app.edge_client import EdgeClient, EdgeError, EdgeUnavailableError
 from model.settings import DashSettings
 from tests.integration.dash_app.conftest import MARKET, eventually
 from tests.support.cluster import Cluster
@@ -22,8 +22,8 @@ EMPTY_MARKET = "BTC_USDC"  # the market maker quotes only MARKET here
 
 
 @pytest.fixture
-def client(exchange: Cluster) -> EdgeClient:
-    return EdgeClient(exchange.base_url)
+def client(exchange: Cluster) -> Client:
+    return Client(exchange.base_url)
 
 
 @pytest.fixture
@@ -36,23 +36,23 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def test_edge_client_reads_live_market_data(client: EdgeClient) -> None:
+def test_edge_client_reads_live_market_data(client: Client) -> None:
     snapshot = eventually(
         lambda: fetch_market(client, MARKET, "1m", _now_ms()),
-        lambda s: s.klines and s.trades and s.depth["bids"] and s.depth["asks"],
+        lambda s: s.klines and s.trades and s.depth.bids and s.depth.asks,
     )
-    assert snapshot.ticker["trades"] > 0
-    assert snapshot.klines[-1]["close"]
+    assert snapshot.ticker.trades > 0
+    assert snapshot.klines[-1].close
     _, candles, depth, _, _ = render(snapshot, None)
     assert len(candles.data[0].open) >= 2  # at least one bar (and the empty one after it)
     assert [t.name for t in depth.data] == ["bids", "asks"]
-    assert {m["symbol"] for m in client.markets()} >= {MARKET, EMPTY_MARKET}
+    assert {m.symbol for m in client.markets()} >= {MARKET, EMPTY_MARKET}
 
 
-def test_empty_market(client: EdgeClient) -> None:
+def test_empty_market(client: Client) -> None:
     snapshot = fetch_market(client, EMPTY_MARKET, "1m", _now_ms())
     assert (snapshot.trades, snapshot.klines) == ([], [])
-    assert snapshot.ticker["lastPrice"] is None
+    assert snapshot.ticker.last_price is None
     _, candles, _, _, tape = render(snapshot, None)
     assert candles.layout.annotations[0].text == "No trades yet"
     assert tape.children == "No trades yet"
@@ -85,7 +85,7 @@ def test_analytics_tab_without_a_database(exchange: Cluster) -> None:
     assert "DATABASE_URL" in out[("analytics-message", "children")]
 
 
-def test_trading_through_the_callbacks(app: Any, client: EdgeClient) -> None:
+def test_trading_through_the_callbacks(app: Any, client: Client) -> None:
     form = {("signup-button", "n_clicks"): 1, ("username", "value"): f"cb{uuid.uuid4().hex[:8]}",
             ("password", "value"): "correct horse battery"}  # fmt: skip
     session = fire(app, "session-store.data", form, changed=("signup-button", "n_clicks"))[
@@ -102,11 +102,11 @@ def test_trading_through_the_callbacks(app: Any, client: EdgeClient) -> None:
     placed = fire(app, "order-message.children", order)
     assert placed[("order-message", "className")] == "message ok", placed
     opened = client.open_orders(session["token"], MARKET)
-    assert [(o["price"], o["quantity"]) for o in opened] == [("1.00", "2")]
+    assert [(o.price, o.quantity) for o in opened] == [("1.00", "2")]
     off_grid = fire(app, "order-message.children", {**order, ("order-price", "value"): "1.001"})
     assert off_grid[("order-message", "className")] == "message error"
     assert "price" in off_grid[("order-message", "children")]
-    with pytest.raises(EdgeError) as refused:
+    with pytest.raises(ApiError) as refused:
         client.balances("not-a-token")
     assert refused.value.status == 401
 
@@ -116,8 +116,9 @@ def test_banner_follows_the_edge_down_and_up(exchange: Cluster, app: Any) -> Non
             ("interval-select", "value"): "1m"}  # fmt: skip
     exchange.edge.stop()
     try:
-        with pytest.raises(EdgeUnavailableError):
-            EdgeClient(exchange.base_url).ticker(MARKET)
+        with pytest.raises(ApiError) as unreachable:
+            Client(exchange.base_url).ticker(MARKET)
+        assert unreachable.value.code == UNREACHABLE
         down = fire(app, "candles-chart.figure", poll)
         # The banner shows; every panel keeps its last data (no update sent for them).
         assert down == {("edge-banner", "style"): {"display": "block"},

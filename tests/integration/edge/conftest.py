@@ -14,6 +14,8 @@ import pytest
 import redis
 from psycopg import sql
 
+from client import Client
+from client.routes import API_PREFIX
 from infra.migrate import migrate
 from tests.support.cluster import Cluster
 
@@ -87,13 +89,17 @@ def api(cluster: Cluster) -> Iterator[httpx.Client]:
         yield client
 
 
+def edge_root(api: httpx.Client) -> str:
+    """The edge's root URL of an HTTP client made for its ``/api/v1``."""
+    return str(api.base_url).rstrip("/").removesuffix(API_PREFIX)
+
+
 def sign_up(api: httpx.Client, deposits: dict[str, str] | None = None) -> dict[str, str]:
-    """A new user with a token (and deposits); returns the Authorization header."""
+    """A new user with a token (and deposits), made through ``client.Client`` on the edge that
+    ``api`` calls; returns the Authorization header, for tests that speak raw HTTP."""
     name = f"u{uuid.uuid4().hex[:12]}"
-    response = api.post("/signup", json={"username": name, "password": "correct horse battery"})
-    assert response.status_code == 201, response.text
-    headers = {"Authorization": f"Bearer {response.json()['token']}"}
-    for asset, amount in (deposits or {}).items():
-        funded = api.post("/onramp", json={"asset": asset, "amount": amount}, headers=headers)
-        assert funded.status_code == 200, funded.text
-    return headers
+    with Client(edge_root(api)) as client:
+        token = client.sign_up(name, "correct horse battery").token
+        for asset, amount in (deposits or {}).items():
+            client.onramp(token, asset, amount)
+    return {"Authorization": f"Bearer {token}"}

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from tests.integration.edge.conftest import fresh_database, fresh_redis_url
+from client import ApiError, Client
+from tests.integration.edge.conftest import edge_root, fresh_database, fresh_redis_url
 from tests.support.cluster import Cluster, Service
 
 T = TypeVar("T")
@@ -88,10 +89,15 @@ def eventually(
 
 def sign_in(api: httpx.Client, username: str) -> dict[str, str]:
     """The Authorization header of an account the market maker made (once it has)."""
-    response = eventually(
-        lambda: api.post("/signin", json={"username": username, "password": PASSWORD}),
-        lambda r: r.status_code == 200,
-        f"{username} signed up",
-        60,
-    )
-    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+    def sign_in_once() -> str | None:
+        with Client(edge_root(api)) as client:
+            try:
+                return client.sign_in(username, PASSWORD).token
+            except ApiError as exc:
+                if exc.status != 401 and not exc.transient:
+                    raise
+                return None  # not signed up yet (or the edge is restarting)
+
+    token = eventually(sign_in_once, lambda t: t is not None, f"{username} signed up", 60)
+    return {"Authorization": f"Bearer {token}"}

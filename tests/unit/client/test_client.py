@@ -15,6 +15,7 @@ import pytest
 
 from client import UNREACHABLE, Account, ApiError, AsyncClient, Backoff, Client
 from infra.embedded import free_port
+from tests.support.views import order_json
 
 FAST = Backoff(initial_ms=1, cap_ms=2)
 FAR_FUTURE_MS = 2**42
@@ -49,14 +50,6 @@ def _error(status: int, code: str) -> httpx.Response:
     return httpx.Response(status, json={"error": {"code": code, "message": code.lower()}})
 
 
-def _order_json(order_id: str) -> dict[str, Any]:
-    return {"orderId": order_id, "market": "TATA_INR", "kind": "buy", "type": "limit",
-            "status": "new", "timeInForce": "GTC", "postOnly": False, "price": "100.10",
-            "quantity": "0.000100", "quoteQuantity": None, "executedQty": "0",
-            "executedQuoteQty": "0", "remainingQty": "0.000100", "clientOrderId": None,
-            "createdAt": 1}  # fmt: skip
-
-
 @pytest.mark.parametrize("attempt", range(12))
 def test_backoff_doubles_up_to_its_cap_with_jitter(attempt: int) -> None:
     backoff = Backoff(initial_ms=200, cap_ms=5000)
@@ -71,7 +64,7 @@ def test_requests_go_under_api_v1_with_the_callers_token(run: Any) -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json=_order_json("7"))
+        return httpx.Response(200, json=order_json("7"))
 
     body = {"market": "TATA_INR", "kind": "buy", "type": "limit", "price": "100.10",
             "quantity": "0.000100"}  # fmt: skip

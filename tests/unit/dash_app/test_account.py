@@ -10,16 +10,16 @@ from typing import Any
 import httpx
 import pytest
 
+from client import Client
 from dash_app import create_app
 from dash_app.callbacks.account import order_body
-from dash_app.edge_client import EdgeClient
 from model.settings import DashSettings
 from tests.support.dash_callbacks import fire
+from tests.support.views import order_json
 
 FAR = int(time.time() * 1000) + 3_600_000
 SESSION = {"token": "tok-1", "expiresAt": FAR, "userId": 7, "username": "alice"}
-OPEN = {"orderId": "42", "market": "TATA_INR", "kind": "buy", "type": "limit", "price": "90.50",
-        "quantity": "3", "executedQty": "0", "createdAt": 1}  # fmt: skip
+OPEN = order_json("42", price="90.50", quantity="3", remainingQty="3")
 
 
 class FakeEdge:
@@ -64,7 +64,7 @@ def edge() -> FakeEdge:
 
 @pytest.fixture
 def app(edge: FakeEdge) -> Any:
-    client = EdgeClient("http://edge.test", transport=httpx.MockTransport(edge))
+    client = Client("http://edge.test", transport=httpx.MockTransport(edge))
     return create_app(DashSettings(), client=client, database_url="")
 
 

@@ -8,12 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
+from client import Client
 from dash_app import create_app
 from dash_app.callbacks.market import pick_market
-from dash_app.edge_client import EdgeClient
 from dash_app.layout import BANNER_TEXT
+from model.api import MarketView
 from model.settings import DashSettings
 from tests.support.dash_callbacks import fire
+from tests.support.views import view
 
 TICKER = {"symbol": "TATA_INR", "firstPrice": "20.00", "lastPrice": "21.00", "high": "21.00",
           "low": "20.00", "priceChange": "1.00", "priceChangePercent": "5.00", "volume": "3",
@@ -63,7 +65,7 @@ def edge() -> FakeEdge:
 
 @pytest.fixture
 def app(edge: FakeEdge) -> Any:
-    client = EdgeClient("http://edge.test", transport=httpx.MockTransport(edge))
+    client = Client("http://edge.test", transport=httpx.MockTransport(edge))
     return create_app(DashSettings(refresh_ms=500), client=client, database_url="")
 
 
@@ -151,6 +153,7 @@ def test_interval_change_asks_for_that_interval(edge: FakeEdge, app: Any) -> Non
     ],
 )
 def test_pick_market(search: str, current: str | None, chosen: str) -> None:
-    markets = [{**MARKETS[0], "symbol": s} for s in ("BTC_USDC", "ETH_USDC", "TATA_INR")]
-    assert pick_market(markets, search, current) == chosen  # type: ignore[arg-type]
+    symbols = ("BTC_USDC", "ETH_USDC", "TATA_INR")
+    markets = view(list[MarketView], [{**MARKETS[0], "symbol": s} for s in symbols])
+    assert pick_market(markets, search, current) == chosen
     assert pick_market([], search, current) is None

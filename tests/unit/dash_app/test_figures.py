@@ -14,15 +14,19 @@ from dash_app.figures import (
     empty_figure,
     line_figure,
 )
-from dash_app.types import Depth, Kline
+from model.api import DepthView, KlineView
 
 MINUTE = 60_000
 T0 = 1_767_571_200_000
 
 
-def _kline(start: int, o: str, h: str, lo: str, c: str, v: str) -> Kline:
-    return {"start": start, "open": o, "high": h, "low": lo, "close": c, "volume": v,
-            "quoteVolume": "0", "trades": 1, "closed": True}  # fmt: skip
+def _kline(start: int, o: str, h: str, lo: str, c: str, v: str) -> KlineView:
+    return KlineView(start=start, open=o, high=h, low=lo, close=c, volume=v, quote_volume="0",
+                     trades=1, closed=True)  # fmt: skip
+
+
+def _depth(bids: list[list[str]], asks: list[list[str]], symbol: str = "TATA_INR") -> DepthView:
+    return DepthView(symbol=symbol, last_update_id=1, bids=bids, asks=asks)
 
 
 def _message(fig: Any) -> str:
@@ -37,7 +41,7 @@ def test_empty_market_says_no_trades_yet() -> None:
 
 
 def test_empty_book_says_so() -> None:
-    fig = depth_figure({"symbol": "TATA_INR", "lastUpdateId": 0, "bids": [], "asks": []}, "x")
+    fig = depth_figure(_depth([], []), "x")
     assert fig.data == ()
     assert _message(fig) == NO_ORDERS
 
@@ -69,12 +73,11 @@ def test_a_lone_first_bar_is_framed_among_room_for_more() -> None:
 
 
 def test_depth_is_cumulative_from_the_best_level() -> None:
-    depth: Depth = {
-        "symbol": "BTC_USDC",
-        "lastUpdateId": 9,
-        "bids": [["100.00", "0.1"], ["99.00", "0.2"], ["98.00", "0.3"]],
-        "asks": [["101.00", "0.5"], ["102.00", "0.25"]],
-    }
+    depth = _depth(
+        [["100.00", "0.1"], ["99.00", "0.2"], ["98.00", "0.3"]],
+        [["101.00", "0.5"], ["102.00", "0.25"]],
+        "BTC_USDC",
+    )
     fig = depth_figure(depth, "BTC_USDC")
     bids, asks = fig.data
     # Bids ascend in price left to right; the first point is the tail past the deepest level.
@@ -89,9 +92,7 @@ def test_depth_is_cumulative_from_the_best_level() -> None:
 
 
 def test_depth_with_one_side_only() -> None:
-    fig = depth_figure(
-        {"symbol": "TATA_INR", "lastUpdateId": 1, "bids": [], "asks": [["5.00", "2"]]}, "r"
-    )
+    fig = depth_figure(_depth([], [["5.00", "2"]]), "r")
     bids, asks = fig.data
     assert list(bids.x) == []
     assert list(asks.y) == [2.0, 2.0]

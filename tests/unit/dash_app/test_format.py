@@ -15,7 +15,8 @@ from dash_app.format import (
     spread,
     ticker_items,
 )
-from dash_app.types import Depth, Ticker
+from model.api import DepthView, TickerView
+from tests.support.views import view
 
 
 def test_cumulative_sums_the_strings_exactly() -> None:
@@ -49,8 +50,8 @@ def test_share(part: str, whole: str, percent: float) -> None:
     assert share(part, whole) == percent
 
 
-def _depth(bids: list[list[str]], asks: list[list[str]]) -> Depth:
-    return {"symbol": "TATA_INR", "lastUpdateId": 1, "bids": bids, "asks": asks}
+def _depth(bids: list[list[str]], asks: list[list[str]]) -> DepthView:
+    return DepthView(symbol="TATA_INR", last_update_id=1, bids=bids, asks=asks)
 
 
 def test_spread_is_exact_and_needs_both_sides() -> None:
@@ -72,11 +73,11 @@ def test_change_class(change: str, klass: str) -> None:
 
 
 def test_ticker_items_of_an_empty_market() -> None:
-    empty: Ticker = {
+    empty = view(TickerView, {
         "symbol": "BTC_USDC", "firstPrice": None, "lastPrice": None, "high": None, "low": None,
         "priceChange": "0", "priceChangePercent": "0", "volume": "0", "quoteVolume": "0.000000",
         "trades": 0,
-    }  # fmt: skip
+    })  # fmt: skip
     items = dict(ticker_items(empty, "BTC", "USDC"))
     assert items["Last price"] == DASH
     assert items["24h high"] == DASH
@@ -86,11 +87,11 @@ def test_ticker_items_of_an_empty_market() -> None:
 
 
 def test_ticker_items_show_the_api_strings() -> None:
-    ticker: Ticker = {
+    ticker = view(TickerView, {
         "symbol": "TATA_INR", "firstPrice": "20.00", "lastPrice": "21.00", "high": "21.50",
         "low": "19.75", "priceChange": "1.00", "priceChangePercent": "5.00", "volume": "12",
         "quoteVolume": "250.50", "trades": 4,
-    }  # fmt: skip
+    })  # fmt: skip
     assert ticker_items(ticker, "TATA", "INR") == [
         ("Last price", "21.00"),
         ("24h change", "+1.00 (+5.00%)"),

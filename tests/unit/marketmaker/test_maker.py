@@ -17,6 +17,7 @@ from marketmaker.maker import MarketMaker
 from marketmaker.walk import FairWalk, Shape, seeded
 from model.config import load_markets
 from model.settings import MarketMakerSettings
+from tests.support.views import order_json
 
 CONFIG = load_markets()
 TATA = CONFIG.markets["TATA_INR"]
@@ -78,25 +79,7 @@ def _fill(price: str) -> dict[str, Any]:
 
 
 def _order(order_id: str, body: dict[str, Any], fills: list[Any]) -> dict[str, Any]:
-    """An ``OrderView`` as the edge encodes it."""
-    return {
-        "orderId": order_id,
-        "market": "TATA_INR",
-        "kind": body.get("kind", "buy"),
-        "type": "limit",
-        "status": "new",
-        "timeInForce": body.get("timeInForce", "GTC"),
-        "postOnly": body.get("postOnly", False),
-        "price": body.get("price"),
-        "quantity": body.get("quantity"),
-        "quoteQuantity": None,
-        "executedQty": "1" if fills else "0",
-        "executedQuoteQty": "0",
-        "remainingQty": None,
-        "clientOrderId": body.get("clientOrderId"),
-        "createdAt": 0,
-        "fills": fills,
-    }
+    return order_json(order_id, **body, executedQty="1" if fills else "0", fills=fills)
 
 
 @pytest.fixture
