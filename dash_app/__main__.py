@@ -18,6 +18,7 @@ from types import FrameType
 from werkzeug.serving import make_server
 
 from dash_app.app import create_app
+from model.logs import setup_logging
 from model.settings import get_settings
 
 __all__ = ["main"]
@@ -34,9 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--edge-url", default=settings.edge_url, help="the edge's base URL")
     args = parser.parse_args(argv)
     settings = replace(settings, host=args.host, port=args.port, edge_url=args.edge_url)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    for chatty in ("werkzeug", "httpx"):  # no line per poll
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    setup_logging("dash", port=settings.port)  # werkzeug and httpx: no line per poll
 
     app = create_app(settings)
     server = make_server(settings.host, settings.port, app.server, threaded=True)

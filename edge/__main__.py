@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
 import uvicorn
 
+from model.logs import setup_logging, uvicorn_log_config
 from model.settings import get_settings
 
 
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     # The app factory (in each worker) reads settings from the environment: pass the port on.
     os.environ["TIDEWATER_EDGE_PORT"] = str(args.port)
     get_settings.cache_clear()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    setup_logging("edge", port=args.port)
     uvicorn.run(
         "edge.app:create_app",
         factory=True,
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         http="httptools",
         ws="edge.wsprotocol:CoalescingWebSocketProtocol",
         access_log=False,
+        log_config=uvicorn_log_config("edge", port=args.port),
         timeout_graceful_shutdown=10,
     )
     return 0

@@ -35,7 +35,6 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 import redis
-import structlog
 
 from edge.__main__ import main as edge_main
 from infra.audit import audit
@@ -44,6 +43,7 @@ from infra.migrate import migrate, storage_path
 from infra.processes import describe, folder_holders, has_env, parent_pid, port_holders
 from infra.supervisor import ChildSpec, Supervisor
 from matcher.__main__ import main as matcher_main
+from model.logs import setup_logging
 from model.settings import get_settings
 from pipeline.flows.__main__ import main as flow_main
 from pipeline.persist import main as persist_main
@@ -582,25 +582,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbose: bool) -> None:
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.INFO if verbose else logging.WARNING
-        ),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``tidewater`` with ``argv`` (default: the command line) and return its exit code."""
     args = _parser().parse_args(argv)
-    _configure_logging(args.verbose)
+    # The CLI's own steps print lines of their own; its library logs speak only when -v.
+    setup_logging(
+        args.command or "tidewater", level=logging.INFO if args.verbose else logging.WARNING
+    )
     if args.command == "matcher":
         return matcher_main(args.rest)
     if args.command == "edge":
         return edge_main(args.rest)
     if args.command == "agents":
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        setup_logging("agents")
         asyncio.run(persist_main())
         return 0
     if args.command == "flow":

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from client import ApiError, AsyncClient, Backoff
 from marketmaker.maker import MarketMaker, taker_name
+from model.logs import setup_logging
 from model.settings import MarketMakerSettings, get_settings
 
 log = logging.getLogger("tidewater.mm")
@@ -101,12 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         cross_probability_pct=args.cross_pct,
     )
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(name)s %(message)s",
-    )
-    for noisy in ("httpx", "httpcore"):  # a line per request otherwise
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    setup_logging("mm", level=logging.DEBUG if args.verbose else None)
     problem = _check(settings)
     if problem is not None:
         log.error("bad settings: %s", problem)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from matcher.service import serve
+from model.logs import setup_logging
 from model.settings import get_settings
 
 
@@ -16,11 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shard", default=None, help="shard to serve (default: the first)")
     args = parser.parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if settings.redis_url is None:
         print("matcher: set REDIS_URL (tidewater up sets it for its children)", file=sys.stderr)
         return 2
     shard = args.shard or settings.shard_names()[0]
+    setup_logging("matcher", shard=shard)
     if shard not in settings.shard_names():
         print(f"matcher: unknown shard {shard!r}; have {settings.shard_names()}", file=sys.stderr)
         return 2

@@ -20,9 +20,11 @@ __all__ = [
     "EdgeSettings",
     "FlowSettings",
     "LeaseSettings",
+    "LogSettings",
     "MarketMakerSettings",
     "MatcherSettings",
     "Settings",
+    "get_log_settings",
     "get_settings",
 ]
 
@@ -173,6 +175,34 @@ class MarketMakerSettings:
     """Seed of the fair-price random walk."""
     cross_probability_pct: int = 20
     """Percent of refreshes that send one crossing order so trades print."""
+
+
+#: The log formats: readable lines, or one JSON object per line.
+LOG_FORMATS = ("console", "json")
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    format: str = "console"
+    """``console`` (readable lines) or ``json`` (``TIDEWATER_LOG_FORMAT``)."""
+    level: int = 20
+    """The threshold (``TIDEWATER_LOG_LEVEL``: debug, info, warning, error)."""
+
+
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+
+@cache
+def get_log_settings() -> LogSettings:
+    """Read the log settings alone: logging starts before anything else is read, and a bad
+    value elsewhere must still be logged."""
+    fmt = _env("LOG_FORMAT", LogSettings.format).strip().lower()
+    if fmt not in LOG_FORMATS:
+        raise ValueError(f"TIDEWATER_LOG_FORMAT must be one of {LOG_FORMATS}, got {fmt!r}")
+    level = _env("LOG_LEVEL", "info").strip().lower()
+    if level not in _LEVELS:
+        raise ValueError(f"TIDEWATER_LOG_LEVEL must be one of {sorted(_LEVELS)}, got {level!r}")
+    return LogSettings(format=fmt, level=_LEVELS[level])
 
 
 @dataclass(frozen=True)

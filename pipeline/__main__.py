@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
+from model.logs import setup_logging
 from pipeline.persist import main
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    setup_logging("agents")
     asyncio.run(main())

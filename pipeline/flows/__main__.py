@@ -31,6 +31,7 @@ from bytewax.run import cli_main
 
 from model import topics
 from model.lease import WriterLease
+from model.logs import setup_logging
 from model.settings import get_settings
 from pipeline.fence import EXIT_FENCED, FLOW_ROLE, acquire, new_lease
 from pipeline.flows.market_data import build_flow
@@ -62,7 +63,7 @@ def _stop_at_once(lease: WriterLease) -> None:
 
 def main() -> None:
     """Read the settings, take the lease, prepare recovery, run the flow."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    setup_logging("flow")
     try:
         settings = get_settings()
     except ValueError as error:
