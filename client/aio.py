@@ -95,7 +95,7 @@ class AsyncClient:
             except ApiError as error:
                 wait_ms = attempts.after(error)
                 if wait_ms != SIGN_IN_AGAIN:
-                    log.warning("retrying in %.1fs: %s", wait_ms / 1000, error)
+                    log.warning("edge unreachable, retrying in %.1fs (%s)", wait_ms / 1000, error)
             if wait_ms == SIGN_IN_AGAIN:
                 assert isinstance(auth, Account)
                 await self._sign_in_again(auth, token)

@@ -164,7 +164,9 @@ def test_transient_failures_are_retried_until_the_edge_answers(
 
     caplog.set_level(logging.WARNING, "tidewater.client")
     assert run(handler, lambda c: c.markets(), FAST) == []
-    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    retries = [
+        r.getMessage() for r in caplog.records if "edge unreachable, retrying in" in r.getMessage()
+    ]
     assert len(retries) == 5
     assert "GET /markets: ConnectError" in retries[0]
 
