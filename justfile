@@ -39,4 +39,4 @@ fmt:
 
 # Run every benchmark in bench/ and write docs/benchmarks.md, each figure beside its target (--quick: smoke run; --only matcher,peer)
 bench *args:
-    python bench/report.py "$@"
+    PYTHONPATH=. python bench/report.py "$@"

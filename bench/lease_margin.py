@@ -26,18 +26,11 @@ import random
 import sys
 import threading
 import time
-from pathlib import Path
 
 import redis
 
-# Run as a file, Python puts bench/ first on sys.path, where bench/edge.py would shadow the edge
-# package. Put the repository root there instead (as bench/report.py does).
-_BENCH_DIR = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH_DIR]
-sys.path.insert(0, str(_BENCH_DIR.parent))
-
-from bench._common import Service, percentile, temp_workdir  # noqa: E402
-from bench.edge import (  # noqa: E402
+from bench._common import Service, percentile, temp_workdir
+from bench.order_path import (
     BENCH_EDGE,
     BENCH_NODE,
     REST_USERS,
@@ -49,10 +42,10 @@ from bench.edge import (  # noqa: E402
     submit_encoded,
     wait_drained,
 )
-from infra.embedded import EmbeddedRedis  # noqa: E402
-from model import topics, wire  # noqa: E402
-from model.ids import OrderIdFactory  # noqa: E402
-from model.settings import LeaseSettings  # noqa: E402
+from infra.embedded import EmbeddedRedis
+from model import topics, wire
+from model.ids import OrderIdFactory
+from model.settings import LeaseSettings
 
 SHARD = "0"
 

@@ -56,36 +56,29 @@ CPU of each process is read from ``/proc`` and given in % of ONE core (see bench
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import random
+import resource
+import signal
 import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
-# Run as a file, Python puts bench/ first on sys.path, where bench/edge.py and bench/matcher.py
-# would shadow the edge and matcher packages. Put the repository root there instead.
-_BENCH_DIR = Path(__file__).resolve().parent
-ROOT = _BENCH_DIR.parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH_DIR]
-sys.path.insert(0, str(ROOT))
+import psycopg
+import redis
+import redis.asyncio as aioredis
+import uvloop
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import base64  # noqa: E402
-import contextlib  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import resource  # noqa: E402
-import signal  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Iterator, Sequence  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from typing import Any, cast  # noqa: E402
-
-import psycopg  # noqa: E402
-import redis  # noqa: E402
-import redis.asyncio as aioredis  # noqa: E402
-import uvloop  # noqa: E402
-
-from bench._common import (  # noqa: E402
+from bench._common import (
+    ROOT,
     CpuMeter,
     JsonResult,
     Service,
@@ -99,15 +92,15 @@ from bench._common import (  # noqa: E402
     temp_workdir,
     verdict,
 )
-from infra.embedded import EmbeddedServices, embedded_services, free_port  # noqa: E402
-from infra.migrate import migrate  # noqa: E402
-from model import streams, topics, wire  # noqa: E402
-from model.commands import CancelAll, Command, Deposit, PlaceOrder  # noqa: E402
-from model.enums import OrderType, Side  # noqa: E402
-from model.events import OrderClosed, OrderRested, StateEvent, TradeExecuted  # noqa: E402
-from model.ids import OrderIdFactory, UserId  # noqa: E402
-from model.settings import get_settings  # noqa: E402
-from pipeline.flows.depth import DepthBook  # noqa: E402
+from infra.embedded import EmbeddedServices, embedded_services, free_port
+from infra.migrate import migrate
+from model import streams, topics, wire
+from model.commands import CancelAll, Command, Deposit, PlaceOrder
+from model.enums import OrderType, Side
+from model.events import OrderClosed, OrderRested, StateEvent, TradeExecuted
+from model.ids import OrderIdFactory, UserId
+from model.settings import get_settings
+from pipeline.flows.depth import DepthBook
 
 MARKET = "TATA_INR"
 MID = 10_000  # ticks: 100.00 INR
@@ -468,7 +461,11 @@ class WsClient(asyncio.Protocol):
 async def open_clients(host: str, port: int, count: int, stats: WsStats) -> list[WsClient]:
     loop = asyncio.get_running_loop()
     subscribe = json.dumps(
-        {"method": "SUBSCRIBE", "params": [f"trades@{MARKET}", f"depth@{MARKET}"], "id": 1}
+        {
+            "method": "SUBSCRIBE",
+            "params": [topics.trades_name(MARKET), topics.depth_name(MARKET)],
+            "id": 1,
+        }
     ).encode()
     clients: list[WsClient] = []
 
@@ -692,8 +689,8 @@ class Bench:
     ) -> tuple[list[float], list[float], int]:
         client = aioredis.Redis.from_url(self.services.redis_url)
         pubsub = client.pubsub()
-        kline_channel = topics.market_data(f"kline.1m@{MARKET}")
-        trades_channel = topics.market_data(f"trades@{MARKET}")
+        kline_channel = topics.kline_stream("1m", MARKET)
+        trades_channel = topics.trades_stream(MARKET)
         await pubsub.subscribe(kline_channel, trades_channel)
         sent: list[int] = []
         kline_delays: list[float] = []
@@ -768,9 +765,7 @@ class Bench:
         connect_seconds = time.perf_counter() - connect_started
         rclient = aioredis.Redis.from_url(self.services.redis_url)
         pubsub = rclient.pubsub()
-        await pubsub.subscribe(
-            topics.market_data(f"trades@{MARKET}"), topics.market_data(f"depth@{MARKET}")
-        )
+        await pubsub.subscribe(topics.trades_stream(MARKET), topics.depth_stream(MARKET))
         redis_ages: list[int] = []
         published = 0
         recording = False

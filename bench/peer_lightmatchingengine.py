@@ -10,12 +10,12 @@ The ratio is measured here, in one process, never quoted from another run.
 
 Method
 ------
-* The workload is bench/matcher.py's W1, built by the same function with the same seed:
+* The workload is bench/engine.py's W1, built by the same function with the same seed:
   ``--w1-orders`` limit GTC orders around a mid of 10,000 ticks from 1,000 users, 70% passive
   (1..50 ticks behind the mid), 30% aggressive (1..20 ticks through it), 1..100 lots. W1 has no
   cancels and no market orders (those are in W2, which this script does not run).
-* Both engines sit behind the one-method interface bench/matcher.py times (``apply(command)``),
-  and both are timed by bench/matcher.py's own functions: throughput is the best of ``--repeat``
+* Both engines sit behind the one-method interface bench/engine.py times (``apply(command)``),
+  and both are timed by bench/engine.py's own functions: throughput is the best of ``--repeat``
   runs of the bare loop over the prebuilt commands, each on a fresh engine after one warm-up;
   latency is a separate pass with two ``perf_counter_ns`` calls around each apply (nearest-rank
   percentiles, timer included). The two engines' timed runs alternate (Tidewater, peer,
@@ -55,27 +55,20 @@ prints where that first happens and how far the outcomes differ at the end.
 
 from __future__ import annotations
 
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
 import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-# Run as a file, Python puts bench/ first on sys.path, where bench/matcher.py would shadow the
-# matcher package. Put the repository root there instead.
-_BENCH_DIR = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH_DIR]
-sys.path.insert(0, str(_BENCH_DIR.parent))
-
-import argparse  # noqa: E402
-import importlib.metadata  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
-
-from bench._common import JsonResult  # noqa: E402
-from bench.matcher import (  # noqa: E402
+from bench._common import JsonResult
+from bench.engine import (
     Latency,
     Matcher,
     Throughput,
@@ -88,11 +81,11 @@ from bench.matcher import (  # noqa: E402
     throughput,
     timer_overhead_ns,
 )
-from matcher.engine import Engine  # noqa: E402
-from model.commands import CancelOrder, Deposit, PlaceOrder  # noqa: E402
-from model.config import MarketConfig, load_markets  # noqa: E402
-from model.enums import CloseReason, OrderType, Side, TimeInForce  # noqa: E402
-from model.events import OrderClosed, TradeExecuted  # noqa: E402
+from matcher.engine import Engine
+from model.commands import CancelOrder, Deposit, PlaceOrder
+from model.config import MarketConfig, load_markets
+from model.enums import CloseReason, OrderType, Side, TimeInForce
+from model.events import OrderClosed, TradeExecuted
 
 PEER = "lightmatchingengine"
 TITLE = "W1 side by side with a plain peer, lightmatchingengine (bench/peer_lightmatchingengine.py)"
@@ -103,7 +96,7 @@ _GTC, _FOK = TimeInForce.GTC, TimeInForce.FOK
 
 
 class PeerMatcher:
-    """lightmatchingengine behind bench/matcher.py's ``apply(command)`` interface."""
+    """lightmatchingengine behind bench/engine.py's ``apply(command)`` interface."""
 
     def __init__(self) -> None:
         from lightmatchingengine.lightmatchingengine import (  # type: ignore[import-untyped]
@@ -271,7 +264,7 @@ def _row(name: str, t: Throughput, lat: Latency) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
-    parser.add_argument("--seed", type=int, default=1, help="W1's seed (bench/matcher.py's)")
+    parser.add_argument("--seed", type=int, default=1, help="W1's seed (bench/engine.py's)")
     parser.add_argument("--repeat", type=int, default=None, help="timed runs (default 5, quick 2)")
     parser.add_argument("--w1-orders", type=int, default=None, help="default 200,000 (quick 20k)")
     parser.add_argument("--cpu", type=int, default=None, help="pin the process to this CPU")
@@ -363,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result.notes += [
         f"peer: {PEER} {version} from PyPI, pure Python, in the same process; both engines get "
         f"the same seeded W1 commands ({args.w1_orders:,} limit GTC orders, no cancels or market "
-        "orders) and are timed by bench/matcher.py's functions, runs alternating",
+        "orders) and are timed by bench/engine.py's functions, runs alternating",
         f"not like for like: {PEER} checks and locks no balances, charges no fees, has no "
         "self-trade prevention, validates nothing, keeps no closed orders and emits no events; "
         "Tidewater does all of that per order",

@@ -20,34 +20,27 @@ other processes took during it), and for each bench the exact command that repro
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import subprocess
 import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-# Run as a file, Python puts bench/ first on sys.path, where bench/edge.py and bench/matcher.py
-# would shadow the edge and matcher packages. Put the repository root there instead.
-_BENCH_DIR = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH_DIR]
-sys.path.insert(0, str(_BENCH_DIR.parent))
-
-import argparse  # noqa: E402
-import datetime as dt  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import shlex  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from typing import Any  # noqa: E402
-
-from bench._common import ROOT, SCHEMA, machine_busy_seconds  # noqa: E402
+from bench._common import ROOT, SCHEMA, machine_busy_seconds
 
 #: The benches in the order they run: name -> script. The name is the JSON result's ``bench``.
 BENCHES: dict[str, str] = {
-    "matcher": "bench/matcher.py",
+    "matcher": "bench/engine.py",
     "peer": "bench/peer_lightmatchingengine.py",
-    "edge": "bench/edge.py",
+    "edge": "bench/order_path.py",
     "market_data": "bench/market_data.py",
 }
 NOTES_LINK = "benchmarks-matcher-notes.md"  # relative to docs/

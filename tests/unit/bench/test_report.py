@@ -32,7 +32,7 @@ def result(bench: str, values: dict[str, Any], **extra: Any) -> dict[str, Any]:
         "schema": 1,
         "bench": bench,
         "title": f"{bench} title",
-        "command": f"PYTHONPATH=. .venv/bin/python bench/{bench}.py",
+        "command": f"PYTHONPATH=. .venv/bin/python {report.BENCHES[bench]}",
         "quick": False,
         "exit_ok": True,
         "started_at": "2030-01-02T03:04:05+00:00",
@@ -120,8 +120,8 @@ def test_machine_servers_and_reproduce_commands_are_on_the_page() -> None:
         "| Redis | Valkey 8.0.1 (system binary /x) |",
         "| PostgreSQL | PostgreSQL 17.2 |",
         "| Date | 2030-01-02 03:04 UTC |",
-        "Reproduce: `PYTHONPATH=. .venv/bin/python bench/matcher.py`",
-        "Reproduce: `PYTHONPATH=. .venv/bin/python bench/edge.py`",
+        "Reproduce: `PYTHONPATH=. .venv/bin/python bench/engine.py`",
+        "Reproduce: `PYTHONPATH=. .venv/bin/python bench/order_path.py`",
         "(benchmarks-matcher-notes.md)",
     ):
         assert expected in page
@@ -131,7 +131,7 @@ def test_a_failed_bench_is_reported_and_does_not_hide_the_others() -> None:
     runs = [
         report.BenchRun("matcher", result("matcher", MATCHER), exit_code=0),
         report.BenchRun(
-            "edge", None, exit_code=1, command="PYTHONPATH=. x bench/edge.py", log="boom\n"
+            "edge", None, exit_code=1, command="PYTHONPATH=. x bench/order_path.py", log="boom\n"
         ),
     ]
     page = report.render(runs, MACHINE)
@@ -158,11 +158,11 @@ def test_a_result_written_by_a_bench_renders_through_main(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "matcher.json"
-    monkeypatch.setattr(sys, "argv", ["bench/matcher.py", "--quick", "--json", str(path)])
+    monkeypatch.setattr(sys, "argv", ["bench/engine.py", "--quick", "--json", str(path)])
     written = JsonResult("matcher", "Matching engine alone", path, quick=True)
     written.write(MATCHER, exit_ok=True)
     stored = json.loads(path.read_text())
-    assert stored["command"].endswith("bench/matcher.py --quick")
+    assert stored["command"].endswith("bench/engine.py --quick")
     assert {r["key"] for r in stored["figures"]} == {f.key for f in FIGURES["matcher"]}
     assert next(r for r in stored["figures"] if r["key"] == "w1_p99_us")["met"] is False
 

@@ -2,9 +2,9 @@
 
 Run from the repository root::
 
-    PYTHONPATH=. .venv/bin/python bench/edge.py                 # full run, ~4 minutes
-    PYTHONPATH=. .venv/bin/python bench/edge.py --quick         # smoke run, ~30 s
-    PYTHONPATH=. .venv/bin/python bench/edge.py --profile DIR   # + a py-spy'd 16-connection run
+    PYTHONPATH=. .venv/bin/python bench/order_path.py                 # full run, ~4 minutes
+    PYTHONPATH=. .venv/bin/python bench/order_path.py --quick         # smoke run, ~30 s
+    PYTHONPATH=. .venv/bin/python bench/order_path.py --profile DIR   # + py-spy of 16 connections
 
 It prints one line per run, a table of targets, and last ONE JSON line with every figure.
 
@@ -70,35 +70,28 @@ stacks land in DIR and a summary (by package, function, and deepest project line
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
 import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-# Run as a file, Python puts bench/ first on sys.path, where this file and bench/matcher.py
-# would shadow the edge and matcher packages. Put the repository root there instead.
-_BENCH_DIR = Path(__file__).resolve().parent
-ROOT = _BENCH_DIR.parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH_DIR]
-sys.path.insert(0, str(ROOT))
+import httpx
+import msgspec
+import redis
+import uvloop
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import signal  # noqa: E402
-import time  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
-from collections import Counter  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from typing import Any  # noqa: E402
-
-import msgspec  # noqa: E402
-import redis  # noqa: E402
-import uvloop  # noqa: E402
-
-from bench._common import (  # noqa: E402
+from bench._common import (
+    ROOT,
     CpuMeter,
     JsonResult,
     Service,
@@ -111,16 +104,17 @@ from bench._common import (  # noqa: E402
     temp_workdir,
     verdict,
 )
-from infra.embedded import EmbeddedServices, embedded_services, free_port  # noqa: E402
-from infra.migrate import migrate  # noqa: E402
-from model import streams, topics, wire  # noqa: E402
-from model.commands import CancelAll, Command, Deposit, PlaceOrder  # noqa: E402
-from model.config import load_markets  # noqa: E402
-from model.enums import OrderType, Side  # noqa: E402
-from model.events import Rejected  # noqa: E402
-from model.ids import OrderIdFactory, UserId  # noqa: E402
-from model.numbers import MarketSpec  # noqa: E402
-from model.settings import get_settings  # noqa: E402
+from client import AsyncClient
+from infra.embedded import EmbeddedServices, embedded_services, free_port
+from infra.migrate import migrate
+from model import streams, topics, wire
+from model.commands import CancelAll, Command, Deposit, PlaceOrder
+from model.config import load_markets
+from model.enums import OrderType, Side
+from model.events import Rejected
+from model.ids import OrderIdFactory, UserId
+from model.numbers import MarketSpec
+from model.settings import get_settings
 
 MARKET = "TATA_INR"
 MID = 10_000  # ticks: 100.00 INR
@@ -270,21 +264,6 @@ async def _open_all(host: str, port: int, count: int) -> list[Connection]:
     connections = [Connection(host, port) for _ in range(count)]
     await asyncio.gather(*(c.open() for c in connections))
     return connections
-
-
-async def _call_json(
-    conn: Connection,
-    method: str,
-    path: str,
-    body: object | None = None,
-    token: str | None = None,
-) -> tuple[int, Any]:
-    """A set-up call (not timed): JSON in, JSON out."""
-    raw = None if body is None else msgspec.json.encode(body)
-    request = build_request(method, path, f"{conn.host}:{conn.port}", raw, token)
-    async with asyncio.timeout(60):
-        status, answer = await conn.exchange(request)
-    return status, msgspec.json.decode(answer) if answer else None
 
 
 # --- measuring a run -------------------------------------------------------------------------
@@ -583,39 +562,21 @@ def make_order_requests(
 
 
 async def sign_up_users(host: str, port: int, count: int, seed: int) -> list[User]:
-    """Sign up and fund ``count`` users through the API, four at a time."""
+    """Sign up and fund ``count`` users through the API (``client.AsyncClient``), four at a
+    time: set-up, not measured."""
     users: list[User] = []
     names = iter(range(count))
 
-    async def worker() -> None:
-        conn = Connection(host, port)
-        await conn.open()
-        try:
-            for i in names:
-                status, answer = await _call_json(
-                    conn,
-                    "POST",
-                    "/api/v1/signup",
-                    {"username": f"bench{seed}_{i}", "password": f"bench-password-{seed}"},
-                )
-                if status != 201:
-                    raise RuntimeError(f"signup answered {status}: {answer}")
-                user = User(int(answer["userId"]), str(answer["token"]))
-                for asset, amount in (("INR", INR_FUNDS), ("TATA", TATA_FUNDS)):
-                    status, answer = await _call_json(
-                        conn,
-                        "POST",
-                        "/api/v1/onramp",
-                        {"asset": asset, "amount": amount},
-                        token=user.token,
-                    )
-                    if status != 200:
-                        raise RuntimeError(f"onramp answered {status}: {answer}")
-                users.append(user)
-        finally:
-            conn.close()
+    async with AsyncClient(f"http://{host}:{port}", timeout=httpx.Timeout(60.0)) as api:
 
-    await asyncio.gather(*(worker() for _ in range(4)))
+        async def worker() -> None:
+            for i in names:
+                signed = await api.sign_up(f"bench{seed}_{i}", f"bench-password-{seed}")
+                for asset, amount in (("INR", INR_FUNDS), ("TATA", TATA_FUNDS)):
+                    await api.onramp(signed.token, asset, amount)
+                users.append(User(signed.user_id, signed.token))
+
+        await asyncio.gather(*(worker() for _ in range(4)))
     return sorted(users, key=lambda u: u.user_id)
 
 
@@ -1151,7 +1112,7 @@ def parse_args(argv: list[str] | None) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
-    title = "End to end: HTTP -> edge -> Redis -> matcher -> reply (bench/edge.py)"
+    title = "End to end: HTTP -> edge -> Redis -> matcher -> reply (bench/order_path.py)"
     result = JsonResult("edge", title, options.json, options.quick)
     # Ctrl-C and SIGTERM stop everything in order, even when started with SIGINT ignored
     # (as a background job of a non-interactive shell is).

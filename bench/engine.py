@@ -2,9 +2,9 @@
 
 Run from the repository root::
 
-    PYTHONPATH=. .venv/bin/python bench/matcher.py            # full run, a few minutes
-    PYTHONPATH=. .venv/bin/python bench/matcher.py --quick    # smoke run, seconds
-    PYTHONPATH=. .venv/bin/python bench/matcher.py --profile  # cProfile of W1, no figures
+    PYTHONPATH=. .venv/bin/python bench/engine.py            # full run, a few minutes
+    PYTHONPATH=. .venv/bin/python bench/engine.py --quick    # smoke run, seconds
+    PYTHONPATH=. .venv/bin/python bench/engine.py --profile  # cProfile of W1, no figures
 
 Method
 ------
@@ -48,48 +48,41 @@ Workloads
 
 from __future__ import annotations
 
+import argparse
+import cProfile
+import gc
+import json
+import math
+import os
+import platform
+import pstats
+import random
+import subprocess
 import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
-# Run as a file, Python puts bench/ first on sys.path, where this file would shadow the matcher
-# package. Put the repository root there instead.
-_BENCH_DIR = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH_DIR]
-sys.path.insert(0, str(_BENCH_DIR.parent))
+from sortedcontainers import SortedList
 
-import argparse  # noqa: E402
-import cProfile  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import pstats  # noqa: E402
-import random  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-import tracemalloc  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from typing import Any, Protocol  # noqa: E402
-
-from sortedcontainers import SortedList  # noqa: E402
-
-from bench._common import JsonResult, target_of  # noqa: E402
-from matcher.engine import Engine  # noqa: E402
-from matcher.invariants import check_engine  # noqa: E402
-from model.commands import CancelOrder, Command, Deposit, PlaceOrder  # noqa: E402
-from model.config import MarketConfig, load_markets  # noqa: E402
-from model.enums import OrderType, Side, TimeInForce  # noqa: E402
-from model.events import (  # noqa: E402
+from bench._common import ROOT, JsonResult, target_of
+from matcher.engine import Engine
+from matcher.invariants import check_engine
+from model.commands import CancelOrder, Command, Deposit, PlaceOrder
+from model.config import MarketConfig, load_markets
+from model.enums import OrderType, Side, TimeInForce
+from model.events import (
     Event,
     OrderClosed,
     OrderRested,
     Rejected,
     TradeExecuted,
 )
-from model.ids import OrderId, UserId  # noqa: E402
-from model.numbers import MarketSpec  # noqa: E402
+from model.ids import OrderId, UserId
+from model.numbers import MarketSpec
 
 MID = 10_000
 W1_PASSIVE = 0.70
@@ -643,14 +636,14 @@ def _commit() -> str | None:
             capture_output=True,
             text=True,
             check=True,
-            cwd=_BENCH_DIR,
+            cwd=ROOT,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--", "matcher", "model"],
             capture_output=True,
             text=True,
             check=True,
-            cwd=_BENCH_DIR.parent,
+            cwd=ROOT,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -802,7 +795,7 @@ def run_w2(config: MarketConfig, spec: MarketSpec, args: argparse.Namespace) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    title = "Matching engine alone (bench/matcher.py)"
+    title = "Matching engine alone (bench/engine.py)"
     result = JsonResult("matcher", title, args.json, args.quick)
     started = time.perf_counter()
     config = load_markets()
