@@ -13,7 +13,7 @@ from dash.development.base_component import Component
 from dash_app import ids
 from dash_app.components import ticker_bar
 from dash_app.figures import empty_figure
-from model.intervals import INTERVALS
+from model.intervals import HOUR_US, INTERVAL_US, INTERVALS
 
 __all__ = ["BANNER_TEXT", "HIDDEN", "SHOWN", "build_layout"]
 
@@ -200,13 +200,18 @@ def _trade_tab() -> html.Div:
     return html.Div([_market_column(), _book_column(), _account_column()], className="grid")
 
 
+#: The analytics tab's bars: the intraday intervals (a volatility window of days of 1d bars
+#: says little on a fresh exchange).
+_ANALYTICS_INTERVALS = [name for name in INTERVALS if INTERVAL_US[name] <= HOUR_US]
+
+
 def _analytics_tab() -> html.Div:
     controls = html.Div(
         [
             html.Span("Bars", className="muted"),
             dcc.RadioItems(
                 id=ids.AN_INTERVAL,
-                options=[{"label": name, "value": name} for name in ("1m", "5m", "15m", "1h")],
+                options=[{"label": name, "value": name} for name in _ANALYTICS_INTERVALS],
                 value="1m",
                 inline=True,
                 className="intervals",
