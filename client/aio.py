@@ -22,20 +22,7 @@ from client import routes
 from client.errors import ApiError
 from client.policy import SIGN_IN_AGAIN, Account, Attempts, Auth, Backoff
 from client.transport import DEFAULT_TIMEOUT, answer, headers_for, unreachable
-from model.api import (
-    BalanceView,
-    CancelAllResponse,
-    DepthView,
-    KlineView,
-    MarketView,
-    OrderRequest,
-    OrderView,
-    QuoteRequest,
-    QuoteView,
-    TickerView,
-    TokenView,
-    TradeView,
-)
+from model import api
 from model.intervals import IntervalName
 
 __all__ = ["AsyncClient"]
@@ -134,11 +121,11 @@ class AsyncClient:
             if account.token == refused:  # nobody has replaced the refused token yet
                 account.keep(await self.sign_in(account.username, account.password))
 
-    async def sign_up(self, username: str, password: str) -> TokenView:
+    async def sign_up(self, username: str, password: str) -> api.TokenView:
         """Create an account and sign it in."""
         return await self.send(routes.signup(username, password))
 
-    async def sign_in(self, username: str, password: str) -> TokenView:
+    async def sign_in(self, username: str, password: str) -> api.TokenView:
         """Exchange a username and password for a token (401 ``UNAUTHORIZED`` if wrong)."""
         return await self.send(routes.signin(username, password))
 
@@ -154,23 +141,23 @@ class AsyncClient:
 
     # --- market data -----------------------------------------------------------------------
 
-    async def markets(self) -> list[MarketView]:
+    async def markets(self) -> list[api.MarketView]:
         """Every market with its grid (tick and step sizes), limits and fees."""
         return await self.send(routes.markets())
 
-    async def depth(self, symbol: str, limit: int = 100) -> DepthView:
+    async def depth(self, symbol: str, limit: int = 100) -> api.DepthView:
         """The L2 book, best levels first, with its ``lastUpdateId``."""
         return await self.send(routes.depth(symbol, limit))
 
-    async def trades(self, symbol: str, limit: int = 100) -> list[TradeView]:
+    async def trades(self, symbol: str, limit: int = 100) -> list[api.TradeView]:
         """The most recent trades, newest first."""
         return await self.send(routes.trades(symbol, limit))
 
-    async def ticker(self, symbol: str) -> TickerView:
+    async def ticker(self, symbol: str) -> api.TickerView:
         """24-hour statistics of one market."""
         return await self.send(routes.ticker(symbol))
 
-    async def tickers(self) -> list[TickerView]:
+    async def tickers(self) -> list[api.TickerView]:
         """24-hour statistics of every market."""
         return await self.send(routes.tickers())
 
@@ -181,46 +168,50 @@ class AsyncClient:
         start_ms: int | None = None,
         end_ms: int | None = None,
         limit: int = 500,
-    ) -> list[KlineView]:
+    ) -> list[api.KlineView]:
         """Candles of one interval, oldest first, opening in ``[start_ms, end_ms)``."""
         return await self.send(routes.klines(symbol, interval, start_ms, end_ms, limit))
 
     # --- the caller's own --------------------------------------------------------------------
 
-    async def balances(self, auth: Auth) -> dict[str, BalanceView]:
+    async def balances(self, auth: Auth) -> dict[str, api.BalanceView]:
         """Available and locked balance per asset."""
         return await self.send(routes.balances(), auth)
 
-    async def onramp(self, auth: Auth, asset: str, amount: str | Decimal) -> dict[str, BalanceView]:
+    async def onramp(
+        self, auth: Auth, asset: str, amount: str | Decimal
+    ) -> dict[str, api.BalanceView]:
         """Deposit test funds; answers the new balances."""
         return await self.send(routes.onramp(asset, amount), auth)
 
     async def place(
-        self, auth: Auth, order: OrderRequest | Mapping[str, Any], *, retry: bool = True
-    ) -> OrderView:
+        self, auth: Auth, order: api.OrderRequest | Mapping[str, Any], *, retry: bool = True
+    ) -> api.OrderView:
         """Place an order and return what it did (fills included)."""
         return await self.send(routes.place(order), auth, retry=retry)
 
-    async def quote(self, auth: Auth, request: QuoteRequest | Mapping[str, Any]) -> QuoteView:
+    async def quote(
+        self, auth: Auth, request: api.QuoteRequest | Mapping[str, Any]
+    ) -> api.QuoteView:
         """What a market order would get now, without placing it."""
         return await self.send(routes.quote(request), auth)
 
-    async def order(self, auth: Auth, order_id: str) -> OrderView:
+    async def order(self, auth: Auth, order_id: str) -> api.OrderView:
         """One of your orders, open or recently closed."""
         return await self.send(routes.order(order_id), auth)
 
-    async def cancel(self, auth: Auth, order_id: str, *, retry: bool = True) -> OrderView:
+    async def cancel(self, auth: Auth, order_id: str, *, retry: bool = True) -> api.OrderView:
         """Cancel one of your open orders."""
         return await self.send(routes.cancel(order_id), auth, retry=retry)
 
     async def cancel_all(
         self, auth: Auth, market: str | None = None, *, retry: bool = True
-    ) -> CancelAllResponse:
+    ) -> api.CancelAllResponse:
         """Cancel your open orders in one market, or in all."""
         return await self.send(routes.cancel_all(market), auth, retry=retry)
 
     async def open_orders(
         self, auth: Auth, market: str | None = None, *, retry: bool = True
-    ) -> list[OrderView]:
+    ) -> list[api.OrderView]:
         """Your open orders in one market, or in all."""
         return await self.send(routes.open_orders(market), auth, retry=retry)

@@ -23,20 +23,7 @@ from client import routes
 from client.errors import ApiError
 from client.policy import SIGN_IN_AGAIN, Account, Attempts, Auth, Backoff
 from client.transport import DEFAULT_TIMEOUT, answer, headers_for, unreachable
-from model.api import (
-    BalanceView,
-    CancelAllResponse,
-    DepthView,
-    KlineView,
-    MarketView,
-    OrderRequest,
-    OrderView,
-    QuoteRequest,
-    QuoteView,
-    TickerView,
-    TokenView,
-    TradeView,
-)
+from model import api
 from model.intervals import IntervalName
 
 __all__ = ["Client"]
@@ -147,11 +134,11 @@ class Client:
             if account.token == refused:  # nobody has replaced the refused token yet
                 account.keep(self.sign_in(account.username, account.password))
 
-    def sign_up(self, username: str, password: str) -> TokenView:
+    def sign_up(self, username: str, password: str) -> api.TokenView:
         """Create an account and sign it in."""
         return self.send(routes.signup(username, password))
 
-    def sign_in(self, username: str, password: str) -> TokenView:
+    def sign_in(self, username: str, password: str) -> api.TokenView:
         """Exchange a username and password for a token (401 ``UNAUTHORIZED`` if wrong)."""
         return self.send(routes.signin(username, password))
 
@@ -167,23 +154,23 @@ class Client:
 
     # --- market data -----------------------------------------------------------------------
 
-    def markets(self) -> list[MarketView]:
+    def markets(self) -> list[api.MarketView]:
         """Every market with its grid (tick and step sizes), limits and fees."""
         return self.send(routes.markets())
 
-    def depth(self, symbol: str, limit: int = 100) -> DepthView:
+    def depth(self, symbol: str, limit: int = 100) -> api.DepthView:
         """The L2 book, best levels first, with its ``lastUpdateId``."""
         return self.send(routes.depth(symbol, limit))
 
-    def trades(self, symbol: str, limit: int = 100) -> list[TradeView]:
+    def trades(self, symbol: str, limit: int = 100) -> list[api.TradeView]:
         """The most recent trades, newest first."""
         return self.send(routes.trades(symbol, limit))
 
-    def ticker(self, symbol: str) -> TickerView:
+    def ticker(self, symbol: str) -> api.TickerView:
         """24-hour statistics of one market."""
         return self.send(routes.ticker(symbol))
 
-    def tickers(self) -> list[TickerView]:
+    def tickers(self) -> list[api.TickerView]:
         """24-hour statistics of every market."""
         return self.send(routes.tickers())
 
@@ -194,46 +181,46 @@ class Client:
         start_ms: int | None = None,
         end_ms: int | None = None,
         limit: int = 500,
-    ) -> list[KlineView]:
+    ) -> list[api.KlineView]:
         """Candles of one interval, oldest first, opening in ``[start_ms, end_ms)``."""
         return self.send(routes.klines(symbol, interval, start_ms, end_ms, limit))
 
     # --- the caller's own --------------------------------------------------------------------
 
-    def balances(self, auth: Auth) -> dict[str, BalanceView]:
+    def balances(self, auth: Auth) -> dict[str, api.BalanceView]:
         """Available and locked balance per asset."""
         return self.send(routes.balances(), auth)
 
-    def onramp(self, auth: Auth, asset: str, amount: str | Decimal) -> dict[str, BalanceView]:
+    def onramp(self, auth: Auth, asset: str, amount: str | Decimal) -> dict[str, api.BalanceView]:
         """Deposit test funds; answers the new balances."""
         return self.send(routes.onramp(asset, amount), auth)
 
     def place(
-        self, auth: Auth, order: OrderRequest | Mapping[str, Any], *, retry: bool = True
-    ) -> OrderView:
+        self, auth: Auth, order: api.OrderRequest | Mapping[str, Any], *, retry: bool = True
+    ) -> api.OrderView:
         """Place an order and return what it did (fills included)."""
         return self.send(routes.place(order), auth, retry=retry)
 
-    def quote(self, auth: Auth, request: QuoteRequest | Mapping[str, Any]) -> QuoteView:
+    def quote(self, auth: Auth, request: api.QuoteRequest | Mapping[str, Any]) -> api.QuoteView:
         """What a market order would get now, without placing it."""
         return self.send(routes.quote(request), auth)
 
-    def order(self, auth: Auth, order_id: str) -> OrderView:
+    def order(self, auth: Auth, order_id: str) -> api.OrderView:
         """One of your orders, open or recently closed."""
         return self.send(routes.order(order_id), auth)
 
-    def cancel(self, auth: Auth, order_id: str, *, retry: bool = True) -> OrderView:
+    def cancel(self, auth: Auth, order_id: str, *, retry: bool = True) -> api.OrderView:
         """Cancel one of your open orders."""
         return self.send(routes.cancel(order_id), auth, retry=retry)
 
     def cancel_all(
         self, auth: Auth, market: str | None = None, *, retry: bool = True
-    ) -> CancelAllResponse:
+    ) -> api.CancelAllResponse:
         """Cancel your open orders in one market, or in all."""
         return self.send(routes.cancel_all(market), auth, retry=retry)
 
     def open_orders(
         self, auth: Auth, market: str | None = None, *, retry: bool = True
-    ) -> list[OrderView]:
+    ) -> list[api.OrderView]:
         """Your open orders in one market, or in all."""
         return self.send(routes.open_orders(market), auth, retry=retry)

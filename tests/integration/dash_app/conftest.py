@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -18,20 +17,11 @@ from client import Client
 from infra.embedded import free_port
 from tests.integration.edge.conftest import edge_root, fresh_database, fresh_redis_url, sign_up
 from tests.support.cluster import Cluster, Service
+from tests.support.waiting import eventually
 
 #: The market the dashboard tests look at.
 MARKET = "TATA_INR"
 HAVE_MARKET_MAKER = importlib.util.find_spec("marketmaker") is not None
-
-
-def eventually(read: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 30) -> Any:
-    """Poll ``read`` until ``ok`` holds for its value (or time runs out); return the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if ok(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def seed_market(api: httpx.Client) -> None:

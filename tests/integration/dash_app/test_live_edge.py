@@ -14,9 +14,10 @@ from client import UNREACHABLE, ApiError, Client
 from dash_app import create_app
 from dash_app.callbacks.market import fetch_market, render
 from model.settings import DashSettings
-from tests.integration.dash_app.conftest import MARKET, eventually
+from tests.integration.dash_app.conftest import MARKET
 from tests.support.cluster import Cluster
 from tests.support.dash_callbacks import fire
+from tests.support.waiting import eventually
 
 EMPTY_MARKET = "BTC_USDC"  # the market maker quotes only MARKET here
 

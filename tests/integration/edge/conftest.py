@@ -103,3 +103,19 @@ def sign_up(api: httpx.Client, deposits: dict[str, str] | None = None) -> dict[s
         for asset, amount in (deposits or {}).items():
             client.onramp(token, asset, amount)
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+def full(
+    redis_url: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """The whole order path and market data: matcher, edge, persist agent and flow, on a
+    database of the module's own (tickers and candles count every trade stored in it)."""
+    with fresh_database(database_url, "tw_md") as db_url:
+        cluster = Cluster(
+            fresh_redis_url(redis_url), db_url, tmp_path_factory.mktemp("full"),
+            with_agents=True, with_flow=True,
+        )  # fmt: skip
+        cluster.start()
+        yield cluster
+        cluster.stop()

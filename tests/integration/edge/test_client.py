@@ -5,9 +5,7 @@ and refusals arriving as ``ApiError`` with the API's codes."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import TypeVar
 
@@ -27,43 +25,21 @@ from client import (
 )
 from model.api import OrderRequest
 from model.enums import OrderStatus, OrderType, Side
-from tests.integration.edge.conftest import fresh_redis_url
 from tests.support.cluster import Cluster
+from tests.support.waiting import eventually
 
 MARKET = "TATA_INR"
 PASSWORD = "correct horse battery"
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="module")
-def live(
-    redis_url: str, edge_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
-    cluster = Cluster(
-        fresh_redis_url(redis_url), edge_database_url, tmp_path_factory.mktemp("client"),
-        with_agents=True, with_flow=True,
-    )  # fmt: skip
-    cluster.start()
-    yield cluster
-    cluster.stop()
-
-
 def _account() -> Account:
     return Account(f"c{uuid.uuid4().hex[:12]}", PASSWORD)
 
 
-def _eventually(read: Callable[[], T], ok: Callable[[T], bool], timeout: float = 30) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if ok(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
-
-
-def test_a_round_trip_through_the_sync_client(live: Cluster) -> None:
+def test_a_round_trip_through_the_sync_client(full: Cluster) -> None:
     alice, bob = _account(), _account()
-    with Client(live.base_url) as api:
+    with Client(full.base_url) as api:
         assert MARKET in {m.symbol for m in api.markets()}
         api.sign_up_or_in(alice)
         api.sign_up_or_in(bob)
@@ -89,13 +65,13 @@ def test_a_round_trip_through_the_sync_client(live: Cluster) -> None:
         assert (mine.status, mine.executed_qty) == (OrderStatus.PARTIALLY_FILLED, "4")
         assert [o.order_id for o in api.open_orders(alice, MARKET)] == [bid.order_id]
 
-        depth = _eventually(lambda: api.depth(MARKET), lambda d: d.bids == [["100.00", "6"]])
+        depth = eventually(lambda: api.depth(MARKET), lambda d: d.bids == [["100.00", "6"]])
         assert depth.bids == [["100.00", "6"]]
-        trades = _eventually(lambda: api.trades(MARKET), bool)
+        trades = eventually(lambda: api.trades(MARKET), bool)
         assert [(t.price, t.quantity, t.is_buyer_maker) for t in trades] == [("100.00", "4", True)]
-        ticker = _eventually(lambda: api.ticker(MARKET), lambda t: t.trades == 1)
+        ticker = eventually(lambda: api.ticker(MARKET), lambda t: t.trades == 1)
         assert (ticker.last_price, ticker.volume) == ("100.00", "4")
-        klines = _eventually(lambda: api.klines(MARKET, "1m"), bool)
+        klines = eventually(lambda: api.klines(MARKET, "1m"), bool)
         assert (klines[-1].close, klines[-1].volume) == ("100.00", "4")
 
         canceled = api.cancel(alice, bid.order_id)
@@ -107,9 +83,9 @@ def test_a_round_trip_through_the_sync_client(live: Cluster) -> None:
         assert api.cancel_all(alice).canceled == []
 
 
-def test_refusals_carry_the_apis_codes(live: Cluster) -> None:
+def test_refusals_carry_the_apis_codes(full: Cluster) -> None:
     carol = _account()
-    with Client(live.base_url) as api:
+    with Client(full.base_url) as api:
         api.sign_up_or_in(carol)
         with pytest.raises(ApiError) as broke:
             api.place(carol, {"market": MARKET, "kind": "buy", "type": "limit",
@@ -133,16 +109,16 @@ def test_refusals_carry_the_apis_codes(live: Cluster) -> None:
         assert api.open_orders(carol) == []
 
 
-def test_the_async_client_and_the_streams(live: Cluster) -> None:
+def test_the_async_client_and_the_streams(full: Cluster) -> None:
     maker, taker = _account(), _account()
 
     async def scenario() -> tuple[list[Push], list[Push]]:
-        async with AsyncClient(live.base_url) as api:
+        async with AsyncClient(full.base_url) as api:
             await api.sign_up_or_in(maker)
             await api.sign_up_or_in(taker)
             await api.onramp(maker, "TATA", "20")
             await api.onramp(taker, "INR", "5000.00")
-            async with AsyncStreams(live.base_url) as market, AsyncStreams(live.base_url) as own:
+            async with AsyncStreams(full.base_url) as market, AsyncStreams(full.base_url) as own:
                 await market.subscribe(trades_name(MARKET), depth_name(MARKET))
                 assert maker.token is not None
                 await own.auth(maker.token)
@@ -172,8 +148,8 @@ def test_the_async_client_and_the_streams(live: Cluster) -> None:
     assert fill["tradeId"] == trade["t"]
 
 
-def test_a_refused_subscription_is_an_api_error(live: Cluster) -> None:
-    with Streams(live.base_url) as ws:
+def test_a_refused_subscription_is_an_api_error(full: Cluster) -> None:
+    with Streams(full.base_url) as ws:
         with pytest.raises(ApiError) as private:
             ws.subscribe(ORDERS_STREAM)
         assert private.value.code == "UNKNOWN_STREAM"

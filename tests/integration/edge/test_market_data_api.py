@@ -3,39 +3,11 @@ Bytewax flow, read back as depth, trades, candles and tickers."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
-
 import httpx
-import pytest
 
-from tests.integration.edge.conftest import fresh_database, fresh_redis_url, sign_up
+from tests.integration.edge.conftest import sign_up
 from tests.support.cluster import Cluster
-
-
-@pytest.fixture(scope="module")
-def full(
-    redis_url: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
-    # A database of its own: tickers and candles count every trade stored in it.
-    with fresh_database(database_url, "tw_md") as db_url:
-        cluster = Cluster(
-            fresh_redis_url(redis_url), db_url, tmp_path_factory.mktemp("full"),
-            with_agents=True, with_flow=True,
-        )  # fmt: skip
-        cluster.start()
-        yield cluster
-        cluster.stop()
-
-
-def _eventually(read: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if ok(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
+from tests.support.waiting import eventually
 
 
 def test_depth_trades_candles_and_ticker(full: Cluster) -> None:
@@ -53,21 +25,21 @@ def test_depth_trades_candles_and_ticker(full: Cluster) -> None:
         assert bought.json()["status"] == "filled"
 
         want = {"bids": [["19.00", "4"]], "asks": [["20.00", "3"], ["21.00", "3"]]}
-        depth = _eventually(
+        depth = eventually(
             lambda: api.get("/depth", params={"symbol": "TATA_INR"}).json(),
             lambda d: {"bids": d["bids"], "asks": d["asks"]} == want,
         )
         assert {"bids": depth["bids"], "asks": depth["asks"]} == want
         assert depth["lastUpdateId"] >= 4
 
-        bars = _eventually(
+        bars = eventually(
             lambda: api.get("/klines", params={"symbol": "TATA_INR", "interval": "1m"}).json(),
             lambda b: len(b) == 1,
         )
         assert [(b["open"], b["close"], b["volume"], b["trades"]) for b in bars] == [
             ("20.00", "20.00", "2", 1)
         ]
-        ticker = _eventually(
+        ticker = eventually(
             lambda: api.get("/ticker", params={"symbol": "TATA-INR"}).json(),
             lambda t: t["trades"] == 1,
         )
