@@ -140,5 +140,6 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
         on_startup=[finisher(markets)],
         request_class=ExactRequest,
         state=State({"gate": gate}),
+        logging_config=None,  # model/logs.py set up this process's logging; keep its format
     )
     return FastOrderLane(app, gate, edge.max_body_bytes)
