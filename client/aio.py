@@ -71,10 +71,14 @@ class AsyncClient:
     # --- the one way every call goes -------------------------------------------------------
 
     async def send(
-        self, call: routes.Call[T], auth: Auth | None = None, *, retry: bool = True
+        self, call: routes.Call[T], auth: Auth | None = None, *, retry: bool | None = None
     ) -> T:
-        """Make ``call`` (signed in as ``auth`` when private) and decode its 2xx answer."""
-        attempts = Attempts(self.backoff if retry else None, auth, self._jitter)
+        """Make ``call`` (signed in as ``auth`` when private) and decode its 2xx answer.
+
+        With a :class:`Backoff`, transient failures are retried when ``retry`` says so, or by
+        default when the call is idempotent (never an order or a deposit on its own accord)."""
+        retrying = call.idempotent if retry is None else retry
+        attempts = Attempts(self.backoff if retrying else None, auth, self._jitter)
         while True:
             token = await self._token(auth) if call.private else None
             try:
@@ -98,7 +102,7 @@ class AsyncClient:
                 content=call.body,
                 headers=headers_for(call, token),
             )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise unreachable(call, exc) from None
         return answer(call, response)
 
@@ -133,7 +137,9 @@ class AsyncClient:
         """Create ``account``, or sign it in if the username exists already."""
         async with account.async_lock:
             try:
-                account.keep(await self.sign_up(account.username, account.password))
+                # A sign-up retried after a lost answer meets 409 and signs in: safe to retry.
+                signup = routes.signup(account.username, account.password)
+                account.keep(await self.send(signup, retry=True))
             except ApiError as exc:
                 if exc.status != 409:
                     raise
@@ -179,13 +185,13 @@ class AsyncClient:
         return await self.send(routes.balances(), auth)
 
     async def onramp(
-        self, auth: Auth, asset: str, amount: str | Decimal
+        self, auth: Auth, asset: str, amount: str | Decimal, *, retry: bool | None = None
     ) -> dict[str, api.BalanceView]:
         """Deposit test funds; answers the new balances."""
-        return await self.send(routes.onramp(asset, amount), auth)
+        return await self.send(routes.onramp(asset, amount), auth, retry=retry)
 
     async def place(
-        self, auth: Auth, order: api.OrderRequest | Mapping[str, Any], *, retry: bool = True
+        self, auth: Auth, order: api.OrderRequest | Mapping[str, Any], *, retry: bool | None = None
     ) -> api.OrderView:
         """Place an order and return what it did (fills included)."""
         return await self.send(routes.place(order), auth, retry=retry)
@@ -200,18 +206,20 @@ class AsyncClient:
         """One of your orders, open or recently closed."""
         return await self.send(routes.order(order_id), auth)
 
-    async def cancel(self, auth: Auth, order_id: str, *, retry: bool = True) -> api.OrderView:
+    async def cancel(
+        self, auth: Auth, order_id: str, *, retry: bool | None = None
+    ) -> api.OrderView:
         """Cancel one of your open orders."""
         return await self.send(routes.cancel(order_id), auth, retry=retry)
 
     async def cancel_all(
-        self, auth: Auth, market: str | None = None, *, retry: bool = True
+        self, auth: Auth, market: str | None = None, *, retry: bool | None = None
     ) -> api.CancelAllResponse:
         """Cancel your open orders in one market, or in all."""
         return await self.send(routes.cancel_all(market), auth, retry=retry)
 
     async def open_orders(
-        self, auth: Auth, market: str | None = None, *, retry: bool = True
+        self, auth: Auth, market: str | None = None, *, retry: bool | None = None
     ) -> list[api.OrderView]:
         """Your open orders in one market, or in all."""
         return await self.send(routes.open_orders(market), auth, retry=retry)

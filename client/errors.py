@@ -4,7 +4,9 @@ Every failure of a call raises it, whether the edge answered with its error body
 (``{"error": {"code", "message", "field"?, "orderId"?}}``, ``model.api.ErrorBody``) or did not
 answer at all. ``transient`` tells the two kinds a caller handles differently: worth trying again
 later (no answer, a dropped connection, 429, 5xx), or a refusal that the same request will meet
-again (every other 4xx: a bad price, insufficient funds, an unknown order).
+again (every other 4xx: a bad price, insufficient funds, an unknown order). ``unavailable`` is
+the narrower "the edge is down or failing" (no answer or 5xx): a page shows "unreachable" for
+it, while a 429 is a refusal to show.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ UNREACHABLE = "UNREACHABLE"
 class ApiError(Exception):
     """A call failed; ``code`` is the API's error code (``INSUFFICIENT_FUNDS``, ``UNAUTHORIZED``).
 
-    ``status`` is the HTTP status, or ``None`` when the edge did not answer (``code`` is then
-    :data:`UNREACHABLE` and ``message`` says what happened to the connection).
+    ``status`` is the HTTP status; ``None`` when the edge did not answer (``code`` is then
+    :data:`UNREACHABLE` and ``message`` says what happened to the connection) and for a refusal
+    on the WebSocket, which has no status (``code`` is the edge's, e.g. ``UNKNOWN_STREAM``).
     """
 
     def __init__(
@@ -52,7 +55,12 @@ class ApiError(Exception):
     @property
     def transient(self) -> bool:
         """Whether trying the same call again later may succeed (no answer, 429 or 5xx)."""
-        return self.status is None or self.status in TRANSIENT_STATUSES
+        return self.code == UNREACHABLE or self.status in TRANSIENT_STATUSES
+
+    @property
+    def unavailable(self) -> bool:
+        """Whether the edge is down or failing (no answer, or 5xx), rather than refusing."""
+        return self.code == UNREACHABLE or (self.status or 0) >= 500
 
     @classmethod
     def unreachable(cls, what: str, reason: str) -> ApiError:

@@ -49,7 +49,10 @@ class Backoff:
 
 @dataclass
 class Account:
-    """A user signed in by username and password, whose token the client keeps fresh."""
+    """A user signed in by username and password, whose token the client keeps fresh.
+
+    An account is used by one client, and by an async client within one event loop (its lock
+    belongs to the loop that first waits on it)."""
 
     username: str
     password: str

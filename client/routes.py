@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote as url_quote
 
 import msgspec
 
@@ -74,6 +75,9 @@ class Call(Generic[T]):
     """JSON, already encoded (decimals as strings)."""
     private: bool = False
     """The caller must be signed in (a bearer token)."""
+    idempotent: bool = True
+    """Sending it twice does no more than once, so a client may retry it on its own. Placing an
+    order, depositing and signing up are not: a retry after a lost answer could do it twice."""
 
 
 def _decoder(kind: type[T]) -> Callable[[bytes], T]:
@@ -93,6 +97,11 @@ _orders = _decoder(list[OrderView])
 _canceled = _decoder(CancelAllResponse)
 _quote = _decoder(QuoteView)
 _json = msgspec.json.Encoder().encode
+
+
+def _segment(text: str) -> str:
+    """``text`` as one path segment: ``"../orders"`` must not become another route."""
+    return url_quote(text, safe="")
 
 
 def _market_param(market: str | None) -> Params | None:
@@ -148,7 +157,8 @@ def klines(
 
 def signup(username: str, password: str) -> Call[TokenView]:
     """Create an account; the answer signs it in."""
-    return Call("POST", "/signup", _token, body=_json({"username": username, "password": password}))
+    body = _json({"username": username, "password": password})
+    return Call("POST", "/signup", _token, body=body, idempotent=False)
 
 
 def signin(username: str, password: str) -> Call[TokenView]:
@@ -164,7 +174,7 @@ def balances() -> Call[dict[str, BalanceView]]:
 def onramp(asset: str, amount: str | Decimal) -> Call[dict[str, BalanceView]]:
     """Deposit test funds (an exact decimal amount of ``asset``); answers the new balances."""
     body = _json({"asset": asset, "amount": amount})
-    return Call("POST", "/onramp", _balances, body=body, private=True)
+    return Call("POST", "/onramp", _balances, body=body, private=True, idempotent=False)
 
 
 # --- trading --------------------------------------------------------------------------------
@@ -172,7 +182,7 @@ def onramp(asset: str, amount: str | Decimal) -> Call[dict[str, BalanceView]]:
 
 def place(order: OrderRequest | Mapping[str, Any]) -> Call[OrderView]:
     """Place an order: an :class:`OrderRequest`, or its JSON fields (``market``, ``kind``...)."""
-    return Call("POST", "/order", _order, body=_json(order), private=True)
+    return Call("POST", "/order", _order, body=_json(order), private=True, idempotent=False)
 
 
 def quote(request: QuoteRequest | Mapping[str, Any]) -> Call[QuoteView]:
@@ -182,12 +192,12 @@ def quote(request: QuoteRequest | Mapping[str, Any]) -> Call[QuoteView]:
 
 def order(order_id: str) -> Call[OrderView]:
     """One of the caller's orders, open or recently closed."""
-    return Call("GET", f"/order/{order_id}", _order, private=True)
+    return Call("GET", f"/order/{_segment(order_id)}", _order, private=True)
 
 
 def cancel(order_id: str) -> Call[OrderView]:
     """Cancel one of the caller's open orders (404 ``UNKNOWN_ORDER`` once it is closed)."""
-    return Call("DELETE", f"/order/{order_id}", _order, private=True)
+    return Call("DELETE", f"/order/{_segment(order_id)}", _order, private=True)
 
 
 def cancel_all(market: str | None = None) -> Call[CancelAllResponse]:

@@ -4,10 +4,12 @@ The protocol (``edge/ws.py``): a request ``{"method", "params", "id"}`` is answe
 ``{"id", "result"}`` or ``{"id", "error": {"code", "message"}}``; a push is
 ``{"stream", "data"}``. :class:`Streams` and :class:`AsyncStreams` send a request and wait for
 its answer, keeping the pushes that arrive meanwhile for :meth:`~Streams.recv`, in order. A
-SUBSCRIBE returns once the edge follows the stream, so every message published after it
-arrives: subscribe to ``depth@M`` first, then read ``GET /depth`` (its ``lastUpdateId``), then
-apply the diffs from there. Stream names come from :mod:`model.topics` (``trades_name``,
-``depth_name``, ``ticker_name``, ``kline_name``), re-exported by :mod:`client`.
+refused request raises :class:`ApiError` with the edge's code (and no status); a connection
+that fails or closes raises it with ``UNREACHABLE``. A SUBSCRIBE returns once the edge follows
+the stream, so every message published after it arrives: subscribe to ``depth@M`` first, then
+read ``GET /depth`` (its ``lastUpdateId``), then apply the diffs from there. Stream names come
+from :mod:`model.topics` (``trades_name``, ``depth_name``, ``ticker_name``, ``kline_name``),
+re-exported by :mod:`client`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import msgspec
 from websockets.asyncio.client import ClientConnection as AsyncConnection
 from websockets.asyncio.client import connect as connect_async
-from websockets.exceptions import ConnectionClosedOK
+from websockets.exceptions import ConnectionClosedOK, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
 from client.errors import ApiError
@@ -49,6 +51,14 @@ class _Message(msgspec.Struct, frozen=True):
 
 _decode = msgspec.json.Decoder(_Message).decode
 _encode = msgspec.json.Encoder().encode
+
+
+#: What the connection raises when it fails: each becomes ``ApiError(code=UNREACHABLE)``.
+_FAILURES = (WebSocketException, OSError, msgspec.DecodeError, msgspec.ValidationError)
+
+
+def _unreachable(url: str, exc: Exception) -> ApiError:
+    return ApiError.unreachable(url, f"{type(exc).__name__}: {exc}")
 
 
 def ws_url(base_url: str) -> str:
@@ -100,8 +110,11 @@ class Streams:
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Streams:
-        connection = connect(self.url, open_timeout=self._open_timeout, max_size=2**22)
-        self._ws = self._stack.enter_context(connection)
+        try:
+            connection = connect(self.url, open_timeout=self._open_timeout, max_size=2**22)
+            self._ws = self._stack.enter_context(connection)
+        except (*_FAILURES, TimeoutError) as exc:
+            raise _unreachable(self.url, exc) from None
         return self
 
     def __exit__(
@@ -123,11 +136,14 @@ class Streams:
 
     def _call(self, method: str, params: list[str] | None = None) -> Any:
         request_id, raw = self._session.request(method, params)
-        self._conn().send(raw.decode())  # a text frame: the protocol is JSON text
-        while True:
-            done, result = self._session.take(self._conn().recv(), request_id)
-            if done:
-                return result
+        try:
+            self._conn().send(raw.decode())  # a text frame: the protocol is JSON text
+            while True:
+                done, result = self._session.take(self._conn().recv(), request_id)
+                if done:
+                    return result
+        except _FAILURES as exc:
+            raise _unreachable(self.url, exc) from None
 
     def subscribe(self, *streams: str) -> None:
         """Follow ``streams``; returns once every message published from now on will arrive."""
@@ -147,8 +163,13 @@ class Streams:
 
     def recv(self, timeout: float | None = None) -> Push:
         """The next push of a followed stream (``TimeoutError`` after ``timeout`` seconds)."""
-        while not self._session.pushes:
-            self._session.take(self._conn().recv(timeout), None)
+        try:
+            while not self._session.pushes:
+                self._session.take(self._conn().recv(timeout), None)
+        except TimeoutError:
+            raise  # the wait the caller bounded (an OSError, so named before the failures)
+        except _FAILURES as exc:
+            raise _unreachable(self.url, exc) from None
         return self._session.pushes.popleft()
 
 
@@ -166,8 +187,11 @@ class AsyncStreams:
         self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> AsyncStreams:
-        connection = connect_async(self.url, open_timeout=self._open_timeout, max_size=2**22)
-        self._ws = await self._stack.enter_async_context(connection)
+        try:
+            connection = connect_async(self.url, open_timeout=self._open_timeout, max_size=2**22)
+            self._ws = await self._stack.enter_async_context(connection)
+        except (*_FAILURES, TimeoutError) as exc:
+            raise _unreachable(self.url, exc) from None
         return self
 
     async def __aexit__(
@@ -189,11 +213,14 @@ class AsyncStreams:
 
     async def _call(self, method: str, params: list[str] | None = None) -> Any:
         request_id, raw = self._session.request(method, params)
-        await self._conn().send(raw.decode())  # a text frame: the protocol is JSON text
-        while True:
-            done, result = self._session.take(await self._conn().recv(), request_id)
-            if done:
-                return result
+        try:
+            await self._conn().send(raw.decode())  # a text frame: the protocol is JSON text
+            while True:
+                done, result = self._session.take(await self._conn().recv(), request_id)
+                if done:
+                    return result
+        except _FAILURES as exc:
+            raise _unreachable(self.url, exc) from None
 
     async def subscribe(self, *streams: str) -> None:
         """Follow ``streams``; returns once every message published from now on will arrive."""
@@ -213,8 +240,13 @@ class AsyncStreams:
 
     async def recv(self) -> Push:
         """The next push of a followed stream (wrap in ``asyncio.timeout`` to bound the wait)."""
-        while not self._session.pushes:
-            self._session.take(await self._conn().recv(), None)
+        try:
+            while not self._session.pushes:
+                self._session.take(await self._conn().recv(), None)
+        except ConnectionClosedOK:
+            raise
+        except _FAILURES as exc:
+            raise _unreachable(self.url, exc) from None
         return self._session.pushes.popleft()
 
     def __aiter__(self) -> AsyncStreams:

@@ -2,15 +2,14 @@
 
 Every method is one route of :mod:`client.routes`; failures raise :class:`client.ApiError`
 (see :mod:`client.policy` for retries and renewed tokens). The client is safe to share between
-threads: each thread gets its own connection pool, and an :class:`Account` signs in once however
-many threads find its token stale.
+threads (``httpx.Client`` is thread-safe: one pool serves them all), and an :class:`Account`
+signs in once however many threads find its token stale.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Mapping
 from decimal import Decimal
@@ -45,11 +44,9 @@ class Client:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.backoff = backoff
-        self._timeout = timeout
-        self._transport = transport
-        self._local = threading.local()
-        self._pools: list[httpx.Client] = []
-        self._pools_lock = threading.Lock()
+        self._http = httpx.Client(
+            base_url=self.base_url + routes.API_PREFIX, timeout=timeout, transport=transport
+        )
         self._jitter = random.Random()  # jitter needs no seed: it only spreads retries out
 
     def __enter__(self) -> Client:
@@ -64,30 +61,20 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        """Close every thread's connection pool."""
-        with self._pools_lock:
-            pools, self._pools = self._pools, []
-        for pool in pools:
-            pool.close()
-
-    def _pool(self) -> httpx.Client:
-        pool: httpx.Client | None = getattr(self._local, "pool", None)
-        if pool is None:
-            pool = httpx.Client(
-                base_url=self.base_url + routes.API_PREFIX,
-                timeout=self._timeout,
-                transport=self._transport,
-            )
-            self._local.pool = pool
-            with self._pools_lock:
-                self._pools.append(pool)
-        return pool
+        """Close the connection pool."""
+        self._http.close()
 
     # --- the one way every call goes -------------------------------------------------------
 
-    def send(self, call: routes.Call[T], auth: Auth | None = None, *, retry: bool = True) -> T:
-        """Make ``call`` (signed in as ``auth`` when private) and decode its 2xx answer."""
-        attempts = Attempts(self.backoff if retry else None, auth, self._jitter)
+    def send(
+        self, call: routes.Call[T], auth: Auth | None = None, *, retry: bool | None = None
+    ) -> T:
+        """Make ``call`` (signed in as ``auth`` when private) and decode its 2xx answer.
+
+        With a :class:`Backoff`, transient failures are retried when ``retry`` says so, or by
+        default when the call is idempotent (never an order or a deposit on its own accord)."""
+        retrying = call.idempotent if retry is None else retry
+        attempts = Attempts(self.backoff if retrying else None, auth, self._jitter)
         while True:
             token = self._token(auth) if call.private else None
             try:
@@ -104,14 +91,14 @@ class Client:
 
     def _once(self, call: routes.Call[T], token: str | None) -> T:
         try:
-            response = self._pool().request(
+            response = self._http.request(
                 call.method,
                 call.path,
                 params=call.params,
                 content=call.body,
                 headers=headers_for(call, token),
             )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise unreachable(call, exc) from None
         return answer(call, response)
 
@@ -146,7 +133,9 @@ class Client:
         """Create ``account``, or sign it in if the username exists already."""
         with account.thread_lock:
             try:
-                account.keep(self.sign_up(account.username, account.password))
+                # A sign-up retried after a lost answer meets 409 and signs in: safe to retry.
+                signup = routes.signup(account.username, account.password)
+                account.keep(self.send(signup, retry=True))
             except ApiError as exc:
                 if exc.status != 409:
                     raise
@@ -191,12 +180,14 @@ class Client:
         """Available and locked balance per asset."""
         return self.send(routes.balances(), auth)
 
-    def onramp(self, auth: Auth, asset: str, amount: str | Decimal) -> dict[str, api.BalanceView]:
+    def onramp(
+        self, auth: Auth, asset: str, amount: str | Decimal, *, retry: bool | None = None
+    ) -> dict[str, api.BalanceView]:
         """Deposit test funds; answers the new balances."""
-        return self.send(routes.onramp(asset, amount), auth)
+        return self.send(routes.onramp(asset, amount), auth, retry=retry)
 
     def place(
-        self, auth: Auth, order: api.OrderRequest | Mapping[str, Any], *, retry: bool = True
+        self, auth: Auth, order: api.OrderRequest | Mapping[str, Any], *, retry: bool | None = None
     ) -> api.OrderView:
         """Place an order and return what it did (fills included)."""
         return self.send(routes.place(order), auth, retry=retry)
@@ -209,18 +200,18 @@ class Client:
         """One of your orders, open or recently closed."""
         return self.send(routes.order(order_id), auth)
 
-    def cancel(self, auth: Auth, order_id: str, *, retry: bool = True) -> api.OrderView:
+    def cancel(self, auth: Auth, order_id: str, *, retry: bool | None = None) -> api.OrderView:
         """Cancel one of your open orders."""
         return self.send(routes.cancel(order_id), auth, retry=retry)
 
     def cancel_all(
-        self, auth: Auth, market: str | None = None, *, retry: bool = True
+        self, auth: Auth, market: str | None = None, *, retry: bool | None = None
     ) -> api.CancelAllResponse:
         """Cancel your open orders in one market, or in all."""
         return self.send(routes.cancel_all(market), auth, retry=retry)
 
     def open_orders(
-        self, auth: Auth, market: str | None = None, *, retry: bool = True
+        self, auth: Auth, market: str | None = None, *, retry: bool | None = None
     ) -> list[api.OrderView]:
         """Your open orders in one market, or in all."""
         return self.send(routes.open_orders(market), auth, retry=retry)

@@ -45,6 +45,6 @@ def answer(call: Call[T], response: httpx.Response) -> T:
         ) from None
 
 
-def unreachable(call: Call[T], exc: httpx.HTTPError) -> ApiError:
+def unreachable(call: Call[T], exc: httpx.HTTPError | httpx.InvalidURL) -> ApiError:
     """The error of ``call`` when the edge did not answer."""
     return ApiError.unreachable(f"{call.method} {call.path}", f"{type(exc).__name__}: {exc}")

@@ -106,7 +106,8 @@ async def top_up(
             continue
         amount = asset.format(target - held)
         try:
-            await client.onramp(account, code, amount)
+            # Retried through an outage, as before: a test deposit made twice only tops up more.
+            await client.onramp(account, code, amount, retry=True)
         except ApiError as exc:
             if exc.status == 403:
                 log.warning("the on-ramp is disabled; %s trades what it holds", account.username)

@@ -85,6 +85,11 @@ def _keep(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[st
     return event  # the console renderer prints exceptions itself
 
 
+def _per_request(threshold: int) -> int:
+    """Per-request library lines: shown when debugging, else from WARNING up."""
+    return threshold if threshold <= logging.DEBUG else max(threshold, logging.WARNING)
+
+
 def _threshold(level: int | None) -> int:
     return level if level is not None else get_log_settings().level
 
@@ -99,14 +104,14 @@ def setup_logging(service: str, *, level: int | None = None, **context: Any) -> 
     root.handlers[:] = [handler]
     root.setLevel(threshold)
     for name in _PER_REQUEST:
-        logging.getLogger(name).setLevel(max(threshold, logging.WARNING))
+        logging.getLogger(name).setLevel(_per_request(threshold))
 
 
 def uvicorn_log_config(service: str, **context: Any) -> dict[str, Any]:
     """The ``log_config`` for uvicorn: the same setup in each worker process it starts, and
     uvicorn's own loggers rendered like every other line."""
     threshold = logging.getLevelName(_threshold(None))
-    quiet = logging.getLevelName(max(_threshold(None), logging.WARNING))
+    quiet = logging.getLevelName(_per_request(_threshold(None)))
     return {
         "version": 1,
         "disable_existing_loggers": False,

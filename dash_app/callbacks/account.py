@@ -39,7 +39,7 @@ def authenticate(
         call = client.sign_up if action == "signup" else client.sign_in
         token = call(name, password)
     except ApiError as exc:
-        return None, UNREACHABLE if exc.transient else exc.message
+        return None, UNREACHABLE if exc.unavailable else exc.message
     session: Session = {
         "token": token.token,
         "expiresAt": token.expires_at,
@@ -140,7 +140,7 @@ def register(app: Dash, client: Client) -> None:
             balances = client.balances(session["token"])
             orders = to_store(client.open_orders(session["token"]))
         except ApiError as exc:
-            if exc.transient:
+            if exc.unavailable:
                 raise PreventUpdate from None  # keep what is shown; the banner says why
             if exc.status == 401:
                 return expired
@@ -199,7 +199,7 @@ def register(app: Dash, client: Client) -> None:
         try:
             order = client.place(session["token"], body)
         except ApiError as exc:
-            if exc.transient:
+            if exc.unavailable:
                 return UNREACHABLE, _ERROR, no_update
             return exc.message, _ERROR, time.time_ns()
         status = order.status.value.replace("_", " ")
@@ -225,7 +225,7 @@ def register(app: Dash, client: Client) -> None:
         try:
             order = client.cancel(token, order_id)
         except ApiError as exc:
-            if exc.transient:
+            if exc.unavailable:
                 return UNREACHABLE, _ERROR, no_update
             return exc.message, _ERROR, time.time_ns()
         return f"Order {order.order_id} canceled", _OK, time.time_ns()
@@ -253,7 +253,7 @@ def register(app: Dash, client: Client) -> None:
         try:
             client.onramp(token, asset, value)
         except ApiError as exc:
-            return UNREACHABLE if exc.transient else exc.message, _ERROR, no_update
+            return UNREACHABLE if exc.unavailable else exc.message, _ERROR, no_update
         return f"Deposited {value} {asset}", _OK, time.time_ns()
 
     @callback(

@@ -157,7 +157,7 @@ def register(app: Dash, client: Client) -> None:
             chosen = interval if interval is not None and is_interval(interval) else "1m"
             snapshot = fetch_market(client, symbol, chosen, int(time.time() * 1000))
         except ApiError as exc:
-            if exc.transient:
+            if exc.unavailable:
                 log.info("edge unavailable: %s", exc)
                 return (*keep, SHOWN, "reconnecting…")
             log.warning("edge refused a market-data read: %s", exc)

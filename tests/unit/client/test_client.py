@@ -308,3 +308,72 @@ def test_a_private_call_without_auth_is_refused_before_sending(run: Any) -> None
 
     with pytest.raises(TypeError, match="needs auth"):
         run(handler, lambda c: c.send(routes.balances()))
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda c: c.place("tok", {"market": "TATA_INR"}),
+        lambda c: c.onramp("tok", "INR", "1.00"),
+        lambda c: c.sign_up("alice", "password"),
+    ],
+    ids=["place", "onramp", "sign_up"],
+)
+def test_calls_that_change_state_are_not_retried_unless_asked(run: Any, use: Any) -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return _error(504, "TIMEOUT")  # the order may have been placed: a resend could repeat it
+
+    with pytest.raises(ApiError, match="504"):
+        run(handler, use, FAST)
+    assert calls == 1
+
+
+def test_a_state_change_is_retried_when_the_caller_says_so(run: Any) -> None:
+    script = iter([503, 200])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if next(script) == 503:
+            return _error(503, "UNAVAILABLE")
+        return httpx.Response(200, json={"INR": {"available": "1.00", "locked": "0.00"}})
+
+    balances = run(handler, lambda c: c.onramp("tok", "INR", "1.00", retry=True), FAST)
+    assert balances["INR"].available == "1.00"
+
+
+def test_an_order_id_stays_one_path_segment(run: Any) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return _error(404, "UNKNOWN_ORDER")
+
+    for hostile in ("../orders", "1?market=TATA_INR", "a\nb"):
+        with pytest.raises(ApiError) as caught:
+            run(handler, lambda c, oid=hostile: c.cancel("tok", oid))
+        assert caught.value.status == 404
+    assert [(r.method, r.url.raw_path) for r in seen] == [
+        ("DELETE", b"/api/v1/order/..%2Forders"),
+        ("DELETE", b"/api/v1/order/1%3Fmarket%3DTATA_INR"),
+        ("DELETE", b"/api/v1/order/a%0Ab"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "transient", "unavailable"),
+    [
+        (None, UNREACHABLE, True, True),
+        (503, "UNAVAILABLE", True, True),
+        (429, "RATE_LIMITED", True, False),  # busy, not down: a page shows the refusal
+        (400, "INVALID_PRICE", False, False),
+        (None, "UNKNOWN_STREAM", False, False),  # a refusal on the WebSocket has no status
+    ],
+)
+def test_transient_and_unavailable(
+    status: int | None, code: str, transient: bool, unavailable: bool
+) -> None:
+    error = ApiError(status, code, "why")
+    assert (error.transient, error.unavailable) == (transient, unavailable)

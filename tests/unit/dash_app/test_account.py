@@ -12,7 +12,7 @@ import pytest
 
 from client import Client
 from dash_app import create_app
-from dash_app.callbacks.account import order_body
+from dash_app.callbacks.account import UNREACHABLE, authenticate, order_body
 from model.settings import DashSettings
 from tests.support.dash_callbacks import fire
 from tests.support.views import order_json
@@ -180,3 +180,20 @@ def test_cancel_button(edge: FakeEdge, app: Any) -> None:
 )  # fmt: skip
 def test_order_body(args: tuple[Any, ...], result: object) -> None:
     assert order_body(*args) == result
+
+
+def test_a_rate_limited_sign_in_shows_the_edges_message_not_unreachable() -> None:
+    def edge(request: httpx.Request) -> httpx.Response:
+        return _refuse(429, "RATE_LIMITED", "too many sign-in attempts; wait a minute")
+
+    client = Client("http://edge.test", transport=httpx.MockTransport(edge))
+    session, message = authenticate(client, "signin", "alice", "correct horse battery")
+    assert (session, message) == (None, "too many sign-in attempts; wait a minute")
+
+
+def test_an_edge_that_is_down_is_unreachable() -> None:
+    def edge(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    client = Client("http://edge.test", transport=httpx.MockTransport(edge))
+    assert authenticate(client, "signin", "alice", "correct horse battery") == (None, UNREACHABLE)

@@ -64,6 +64,7 @@ def test_debug_lines_and_per_request_lines_need_the_debug_level() -> None:
     assert "HTTP Request" not in quiet
     loud = "\n".join(_run(TIDEWATER_LOG_FORMAT="json", TIDEWATER_LOG_LEVEL="debug"))
     assert "one line per order" in loud
+    assert "HTTP Request" in loud
 
 
 def test_console_lines_are_readable() -> None:
