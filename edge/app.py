@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
             db=pool,
             settings=edge,
             jwt_auth=jwt_auth,
-            exchange=Exchange(markets, settings.shards, gateway),
+            exchange=Exchange(markets, settings.shards, gateway, pool),
             fanout=Fanout(channels),
         )
         try:

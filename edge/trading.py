@@ -45,7 +45,13 @@ from model.commands import (
 )
 from model.config import MarketConfig
 from model.enums import OrderStatus, OrderType, Side, TimeInForce
-from model.events import BalancesResult, OpenOrdersResult, OrderState, QuoteResult
+from model.events import (
+    BalancesResult,
+    OpenOrdersResult,
+    OrderRepeated,
+    OrderState,
+    QuoteResult,
+)
 from model.ids import OrderId, UserId
 from model.numbers import MarketSpec, ValidationError
 from model.orders import order_shape_problem
@@ -69,10 +75,17 @@ def _required(field: str) -> ApiError:
 class Exchange:
     """What the trading routes need: markets, shards and the gateway."""
 
-    def __init__(self, config: MarketConfig, shards: dict[str, str], gateway: MatcherGateway):
+    def __init__(
+        self,
+        config: MarketConfig,
+        shards: dict[str, str],
+        gateway: MatcherGateway,
+        db: AsyncConnectionPool,
+    ):
         self.config = config
         self.shards = shards
         self.gateway = gateway
+        self.db = db
         self.account_shard = sorted(set(shards.values()))[0]
 
     def market(self, symbol: str, field: str = "market") -> MarketSpec:
@@ -159,7 +172,24 @@ class Exchange:
             )
         answer = await self.call(self.shards[spec.symbol], command, order_id)
         raise_if_rejected(answer.events)
+        repeated = answer.events[0]
+        if isinstance(repeated, OrderRepeated):
+            return await self._repeated(spec, repeated, user)
         return order_placed(spec, command, answer.events)
+
+    async def _repeated(self, spec: MarketSpec, repeated: OrderRepeated, user: UserId) -> OrderView:
+        """A retry's answer: the earlier order under that clientOrderId, as it stands now."""
+        state = repeated.state or await stored_order(self.db, repeated.order_id, user)
+        if state is None:  # closed, forgotten by the matcher, not yet stored: rare and brief
+            raise ApiError(
+                503,
+                "UNAVAILABLE",
+                f"this clientOrderId placed order {repeated.order_id}, whose state is not "
+                "readable yet; read it with GET /api/v1/order/{orderId}",
+                headers={"Retry-After": "1"},
+                extra={"orderId": str(repeated.order_id)},
+            )
+        return order_view(spec, state)
 
     async def order_lists(
         self, kind: type[OpenOrders | CancelAll], user: UserId, market: str | None

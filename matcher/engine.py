@@ -25,6 +25,15 @@ The engine remembers the final state of the last ``closed_memory`` orders it clo
 forgotten first), so a client can read an order it just placed even before the persist agent has
 stored it; older ones are read from PostgreSQL. This memory is part of the state and snapshot.
 
+Retries
+-------
+A ``PlaceOrder`` with a ``client_order_id`` the user gave an accepted order within the retry
+window (:data:`matcher.order_index.CLIENT_ID_WINDOW_US`, among the user's last
+:data:`~matcher.order_index.CLIENT_ID_MEMORY` such orders in this shard) places nothing: the same
+request gets ``OrderRepeated`` with the earlier order as it stands now (open, filled or
+canceled), a different request under that id gets ``DUPLICATE_CLIENT_ORDER_ID``. A rejected order
+leaves no trace, so its retry is judged afresh. This memory is part of the state and snapshot.
+
 Known limitation: order ids are checked for uniqueness against open and remembered orders only;
 the edge makes them unique (snowflake ids), the engine cannot remember every id ever seen.
 
@@ -55,7 +64,7 @@ from matcher import snapshot as _snapshot
 from matcher.book import Order
 from matcher.ledger import Account, Ledger
 from matcher.market import Market
-from matcher.order_index import OrderIndex, order_state
+from matcher.order_index import OrderIndex, order_state, same_request
 from matcher.validation import order_shape_problem
 from model.commands import (
     Balances,
@@ -85,6 +94,7 @@ from model.events import (
     OpenOrdersResult,
     OrderAccepted,
     OrderClosed,
+    OrderRepeated,
     OrderRested,
     OrderState,
     Rejected,
@@ -199,12 +209,16 @@ class Engine:
             return _reject(
                 RejectCode.DUPLICATE_ORDER_ID, f"order {cmd.order_id} exists", cmd.order_id
             )
-        if cmd.client_order_id is not None and (user, cmd.client_order_id) in index.client_ids:
-            return _reject(
-                RejectCode.DUPLICATE_CLIENT_ORDER_ID,
-                f"clientOrderId {cmd.client_order_id!r} is in use by an open order",
-                cmd.order_id,
-            )
+        if cmd.client_order_id is not None:
+            first = index.earlier(cmd)
+            if first is not None:
+                return self._repeat(cmd, first)
+            if (user, cmd.client_order_id) in index.client_ids:  # open since before the window
+                return _reject(
+                    RejectCode.DUPLICATE_CLIENT_ORDER_ID,
+                    f"clientOrderId {cmd.client_order_id!r} is in use by an open order",
+                    cmd.order_id,
+                )
         is_limit = cmd.type is _LIMIT
         if is_limit and cmd.tif is _GTC:
             open_count = len(index.by_user.get(user, ()))
@@ -265,6 +279,21 @@ class Engine:
             )
         return self._accept_and_match(cmd, market, asset, lock)
 
+    def _repeat(self, cmd: PlaceOrder, first: PlaceOrder) -> list[Event]:
+        """A retry places nothing: the earlier order as it stands now, or 409 if the request
+        under the same clientOrderId differs."""
+        if not same_request(cmd, first):
+            return _reject(
+                RejectCode.DUPLICATE_CLIENT_ORDER_ID,
+                f"clientOrderId {cmd.client_order_id!r} was used for order {first.order_id} "
+                "with a different request",
+                first.order_id,
+            )
+        index = self.index
+        order = index.orders.get(first.order_id)
+        state = order_state(order) if order is not None else index.closed.get(first.order_id)
+        return [OrderRepeated(first.order_id, state)]
+
     def _fillable(self, market: Market, cmd: PlaceOrder) -> bool:
         """Would a FOK limit order fill entirely now (self-trade prevention included)?"""
         need, user, limit = cmd.quantity, cmd.user_id, cmd.price
@@ -289,6 +318,8 @@ class Engine:
     ) -> list[Event]:
         account = self.ledger.account(cmd.user_id)
         account.lock(asset, lock)
+        if cmd.client_order_id is not None:
+            self.index.note(cmd)
         is_limit = cmd.type is _LIMIT
         tif = cmd.tif if is_limit else TimeInForce.IOC
         # Positional construction: these run for every order and are 4x cheaper than keywords.

@@ -8,6 +8,10 @@ Index invariants
 * ``client_ids[(user, client_order_id)]`` holds every resting order that has a client order id,
   and nothing else: a client id is unique among a user's open orders, and free again once the
   order closes.
+* ``placed[user]`` remembers, per user and oldest first, the ``PlaceOrder`` of every order the
+  engine accepted with a client order id, for the retry window: at most
+  :data:`CLIENT_ID_MEMORY` per user, none older than :data:`CLIENT_ID_WINDOW_US` by the commands'
+  own ``ts`` (see :meth:`OrderIndex.earlier`). A user with none has no entry.
 * ``closed`` remembers the final state of the last ``closed_memory`` orders closed, oldest first
   (the oldest is forgotten first; a restore keeps what the snapshot held, see
   :meth:`OrderIndex.recall`). An order id is never both open and remembered.
@@ -23,17 +27,24 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from matcher.book import Order
+from model.commands import PlaceOrder
 from model.enums import OrderStatus
 from model.events import OrderState
 from model.ids import OrderId, UserId
 
-__all__ = ["OrderIndex", "order_state"]
+__all__ = ["CLIENT_ID_MEMORY", "CLIENT_ID_WINDOW_US", "OrderIndex", "order_state", "same_request"]
+
+#: How long a retry with the same clientOrderId finds the original order: 24 hours of command
+#: time (the edge's receipt time, ``ts``), ...
+CLIENT_ID_WINDOW_US = 24 * 3600 * 1_000_000
+#: ... and among the user's last this many orders placed with a clientOrderId (in one shard).
+CLIENT_ID_MEMORY = 1000
 
 
 class OrderIndex:
     """Open orders by id, by user and by (user, clientOrderId); the memory of closed orders."""
 
-    __slots__ = ("by_user", "client_ids", "closed", "closed_memory", "orders")
+    __slots__ = ("by_user", "client_ids", "closed", "closed_memory", "orders", "placed")
 
     def __init__(self, closed_memory: int) -> None:
         self.closed_memory = closed_memory
@@ -41,6 +52,36 @@ class OrderIndex:
         self.by_user: dict[UserId, dict[OrderId, Order]] = {}
         self.client_ids: dict[tuple[UserId, str], Order] = {}
         self.closed: OrderedDict[OrderId, OrderState] = OrderedDict()
+        self.placed: dict[UserId, OrderedDict[str, PlaceOrder]] = {}
+
+    def earlier(self, cmd: PlaceOrder) -> PlaceOrder | None:
+        """The order the user placed earlier under ``cmd``'s clientOrderId, within the window.
+
+        An entry older than the window (by ``cmd.ts``) is forgotten here, as if never placed.
+        """
+        mine = self.placed.get(cmd.user_id)
+        if mine is None or cmd.client_order_id is None:
+            return None
+        first = mine.get(cmd.client_order_id)
+        if first is None:
+            return None
+        if first.ts < cmd.ts - CLIENT_ID_WINDOW_US:
+            del mine[cmd.client_order_id]
+            if not mine:
+                del self.placed[cmd.user_id]
+            return None
+        return first
+
+    def note(self, cmd: PlaceOrder) -> None:
+        """Remember an accepted order's request under its clientOrderId (it has one, and no
+        :meth:`earlier` order holds it); forget what falls out of the window."""
+        mine = self.placed.get(cmd.user_id)
+        if mine is None:
+            mine = self.placed[cmd.user_id] = OrderedDict()
+        mine[cmd.client_order_id] = cmd  # type: ignore[index]
+        horizon = cmd.ts - CLIENT_ID_WINDOW_US
+        while len(mine) > CLIENT_ID_MEMORY or next(iter(mine.values())).ts < horizon:
+            mine.popitem(last=False)
 
     def of_user(self, user_id: UserId) -> list[Order]:
         """The user's open orders (in no meaningful order)."""
@@ -82,6 +123,29 @@ class OrderIndex:
         Not trimmed to ``closed_memory``: a snapshot restores the memory it was taken with.
         """
         self.closed.update((state.order_id, state) for state in states)
+
+    def recall_placed(self, requests: Iterable[PlaceOrder]) -> None:
+        """Remember requests restored from a snapshot, each user's oldest first, as they are."""
+        for cmd in requests:
+            mine = self.placed.get(cmd.user_id)
+            if mine is None:
+                mine = self.placed[cmd.user_id] = OrderedDict()
+            mine[cmd.client_order_id] = cmd  # type: ignore[index]
+
+
+def same_request(cmd: PlaceOrder, first: PlaceOrder) -> bool:
+    """Does ``cmd`` ask for exactly what ``first`` asked (ids and time aside)?"""
+    return (
+        cmd.market == first.market
+        and cmd.side is first.side
+        and cmd.type is first.type
+        and cmd.price == first.price
+        and cmd.quantity == first.quantity
+        and cmd.quote_quantity == first.quote_quantity
+        and cmd.tif is first.tif
+        and cmd.post_only == first.post_only
+        and cmd.stp is first.stp
+    )
 
 
 def order_state(order: Order, status: OrderStatus | None = None) -> OrderState:

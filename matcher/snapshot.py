@@ -6,7 +6,8 @@ exactly the order that rebuilds the same queues on restore. ``Engine.state_hash`
 bytes, so a restored engine and one that never stopped compare equal.
 
 The state is the engine's parts, passed in: the markets (their books), the ledger, the order
-index, and the two counters ``seq`` and ``trade_id``.
+index (with its memory of closed orders and of clientOrderIds), and the two counters
+``seq`` and ``trade_id``.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from matcher.book import Order
 from matcher.ledger import Ledger
 from matcher.market import Market
 from matcher.order_index import OrderIndex
+from model.commands import PlaceOrder
 from model.enums import OrderType, SelfTradePrevention, Side, TimeInForce
 from model.events import OrderState
 from model.ids import OrderId, UserId
 
 __all__ = ["SNAPSHOT_VERSION", "dump", "load"]
 
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3
+#: Versions :func:`load` reads: version 2 had no clientOrderId memory (it restores empty).
+_READABLE = frozenset({2, SNAPSHOT_VERSION})
 
 
 class _OrderRecord(msgspec.Struct, frozen=True, array_like=True):
@@ -62,6 +66,7 @@ class _State(msgspec.Struct, frozen=True, array_like=True):
     accounts: list[_AccountRecord]
     orders: list[_OrderRecord]
     closed: list[OrderState]
+    placed: list[PlaceOrder] = []
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -95,6 +100,7 @@ def dump(
         accounts=accounts,
         orders=orders,
         closed=list(index.closed.values()),
+        placed=[cmd for _, mine in sorted(index.placed.items()) for cmd in mine.values()],
     )
     return _encoder.encode(state)
 
@@ -108,7 +114,7 @@ def load(
     that lost an asset or market the snapshot uses is refused.
     """
     state = _decoder.decode(data)
-    if state.version != SNAPSHOT_VERSION:
+    if state.version not in _READABLE:
         raise ValueError(f"snapshot version {state.version}, expected {SNAPSHOT_VERSION}")
     missing = [code for code in state.assets if code not in ledger.asset_index]
     if missing:
@@ -146,6 +152,7 @@ def load(
         market.book.side(order.side).add(order)
         index.add(order)
     index.recall(state.closed)
+    index.recall_placed(state.placed)
     return state.seq, state.trade_id
 
 

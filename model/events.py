@@ -12,8 +12,9 @@ Order lifecycle, as events show it
 * A resting order leaves the book through a ``TradeExecuted`` whose ``maker_remaining`` is 0
   (filled) or through ``OrderClosed`` with ``was_resting`` true (canceled, self-trade).
 
-Replies to queries (``QuoteResult``, ``OrderState``, ``OpenOrdersResult``, ``BalancesResult``)
-and ``Rejected`` change nothing and carry no ``seq``; they only travel back to the asker.
+Replies to queries (``QuoteResult``, ``OrderState``, ``OpenOrdersResult``, ``BalancesResult``),
+``OrderRepeated`` (a retried order, see below) and ``Rejected`` change nothing and carry no
+``seq``; they only travel back to the asker.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "OpenOrdersResult",
     "OrderAccepted",
     "OrderClosed",
+    "OrderRepeated",
     "OrderRested",
     "OrderState",
     "QuoteResult",
@@ -190,6 +192,18 @@ class BalancesResult(_Event, frozen=True, gc=False, array_like=True, tag=True):
     balances: list[BalanceEntry]
 
 
+class OrderRepeated(_Event, frozen=True, gc=False, array_like=True, tag=True):
+    """A ``PlaceOrder`` that repeats an earlier one (same user, ``clientOrderId`` and request,
+    within the retry window) placed nothing: here is the earlier order.
+
+    ``state`` is the order as the engine knows it now (open, or remembered after closing), or
+    ``None`` once the engine has forgotten the closed order (read it from storage by ``order_id``).
+    """
+
+    order_id: OrderId
+    state: OrderState | None
+
+
 class StateHashResult(_Event, frozen=True, gc=False, array_like=True, tag=True):
     """The engine's last state-event ``seq`` and the SHA-256 of its canonical snapshot."""
 
@@ -206,6 +220,7 @@ Event = (
     | Rejected
     | QuoteResult
     | OrderState
+    | OrderRepeated
     | OpenOrdersResult
     | BalancesResult
     | StateHashResult

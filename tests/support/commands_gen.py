@@ -4,8 +4,9 @@
 realistic mix of limit (GTC, IOC, FOK, post-only) and market orders (buys by quantity and by
 quote, sells), cancels (by id, by client id, of unknown or foreign ids), cancel-all, queries and
 a share of malformed commands. Prices cluster around a slowly drifting mid per market so books
-cross often; client ids come from a small pool so duplicates happen; ``ts`` never decreases (and
-sometimes repeats). The same seed always yields the same stream.
+cross often; client ids are mostly fresh, some from a small pool so duplicates happen, and
+some orders are sent again as a client's retry (sometimes a day later, past the retry window);
+``ts`` never decreases (and sometimes repeats). The same seed always yields the same stream.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from msgspec.structs import replace
 
+from matcher.order_index import CLIENT_ID_WINDOW_US
 from model.commands import (
     Balances,
     CancelAll,
@@ -55,6 +57,7 @@ _MIX: dict[str, int] = {
     "open_orders": 2,
     "balances": 2,
     "invalid": 6,
+    "retry": 4,
 }
 _STP_MODES = [
     SelfTradePrevention.CANCEL_TAKER,
@@ -87,6 +90,8 @@ class _Generator:
     ts: int = 0
     next_order_id: int = 1
     placed: list[_Placed] = field(default_factory=list)
+    sent: list[PlaceOrder] = field(default_factory=list)  # recent orders with a client id
+    client_ids: int = 0
 
     # --- shared pieces -------------------------------------------------------------------
 
@@ -123,7 +128,25 @@ class _Generator:
         return OrderId(self.next_order_id)
 
     def client_id(self) -> str | None:
-        return None if self.rng.random() < 0.5 else f"c{self.rng.randint(0, 9)}"
+        draw = self.rng.random()
+        if draw < 0.5:
+            return None
+        if draw < 0.6:
+            return f"c{self.rng.randint(0, 9)}"  # a small pool: reused, often for another order
+        self.client_ids += 1
+        return f"k{self.client_ids}"
+
+    def retry(self) -> Command:
+        """A recent order with a client id sent again as is (a client's retry), with a new
+        order id; now and then a day later, past the retry window."""
+        if not self.sent:
+            return self.limit(TimeInForce.GTC)
+        if self.rng.random() < 0.1:
+            self.ts += CLIENT_ID_WINDOW_US
+        first = self.rng.choice(self.sent[-30:])
+        fields = {f: getattr(first, f) for f in PlaceOrder.__struct_fields__}
+        del fields["ts"], fields["order_id"]
+        return self.place(**fields)
 
     def stp(self) -> SelfTradePrevention:
         return self.rng.choice(_STP_MODES)
@@ -151,6 +174,9 @@ class _Generator:
     def place(self, **fields: Any) -> PlaceOrder:
         """A ``PlaceOrder`` with a fresh id, remembered so that cancels can aim at it."""
         order = PlaceOrder(ts=self.tick(), order_id=self.order_id(), **fields)
+        if order.client_order_id is not None:
+            self.sent.append(order)
+            del self.sent[:-60]
         may_rest = order.type is OrderType.LIMIT and order.tif is TimeInForce.GTC
         self.placed.append(
             _Placed(order.user_id, order.order_id, order.market, order.client_order_id, may_rest)
@@ -338,6 +364,8 @@ class _Generator:
             return OpenOrders(user_id=self.user(), ts=self.tick(), market=market)
         if kind == "balances":
             return Balances(user_id=self.user(), ts=self.tick())
+        if kind == "retry":
+            return self.retry()
         return self.invalid()
 
 

@@ -31,13 +31,14 @@ _WEEK_ORIGIN_US = -3 * 86_400 * 1_000_000
 
 def spread_in_time(commands: Iterable[Command], seed: int) -> Iterator[Command]:
     """Stretch the generator's microsecond steps to seconds..minutes so that a few thousand
-    commands span over a week and bars of every interval open and close."""
+    commands span over a week and bars of every interval open and close. (The generator's
+    day-long jumps past the retry window count as one ordinary step here.)"""
     rng = random.Random(seed)
     previous: int | None = None
     now = START_US
     for command in commands:
         if previous is not None:
-            now += (command.ts - previous) * rng.choice((10**6, 10**7, 6 * 10**7, 3 * 10**8))
+            now += min(command.ts - previous, 7) * rng.choice((10**6, 10**7, 6 * 10**7, 3 * 10**8))
         previous = command.ts
         yield replace(command, ts=now)
 

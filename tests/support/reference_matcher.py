@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from matcher.order_index import CLIENT_ID_MEMORY, CLIENT_ID_WINDOW_US
 from model.commands import (
     Balances,
     CancelAll,
@@ -66,6 +67,7 @@ from model.events import (
     OpenOrdersResult,
     OrderAccepted,
     OrderClosed,
+    OrderRepeated,
     OrderRested,
     OrderState,
     QuoteResult,
@@ -92,6 +94,14 @@ def without_messages(events: list[Event]) -> list[Event]:
 
 def _rejected(code: RejectCode, order_id: OrderId | None = None) -> list[Event]:
     return [Rejected(code=code, message=code.value, order_id=order_id)]
+
+
+def _request(cmd: PlaceOrder) -> tuple[object, ...]:
+    """What a retry must repeat exactly: everything but the ids and the time."""
+    return (
+        cmd.market, cmd.side, cmd.type, cmd.price, cmd.quantity, cmd.quote_quantity, cmd.tif,
+        cmd.post_only, cmd.stp,
+    )  # fmt: skip
 
 
 def _opposite(side: Side) -> Side:
@@ -141,6 +151,8 @@ class ReferenceEngine:
         self.max_open_orders = max_open_orders
         self.closed_memory = closed_memory
         self.closed: list[OrderState] = []
+        # Every order accepted with a client order id, in acceptance order (retries look here).
+        self.placed: list[PlaceOrder] = []
         self.books: dict[str, list[_Order]] = {symbol: [] for symbol in config.markets}
         self.available: dict[tuple[UserId, str], int] = {}
         self.locked: dict[tuple[UserId, str], int] = {}
@@ -228,6 +240,15 @@ class ReferenceEngine:
         while len(self.closed) > self.closed_memory:
             self.closed.pop(0)
 
+    def _earlier(self, cmd: PlaceOrder) -> PlaceOrder | None:
+        """The user's order under ``cmd``'s client order id among their last
+        ``CLIENT_ID_MEMORY`` accepted with one, if not older than the window."""
+        mine = [p for p in self.placed if p.user_id == cmd.user_id][-CLIENT_ID_MEMORY:]
+        for first in mine:
+            if first.client_order_id == cmd.client_order_id:
+                return first if first.ts >= cmd.ts - CLIENT_ID_WINDOW_US else None
+        return None
+
     def _find_by_client_id(self, user_id: UserId, client_order_id: str) -> _Order | None:
         for order in self.open_orders():
             if order.user_id == user_id and order.client_order_id == client_order_id:
@@ -288,11 +309,16 @@ class ReferenceEngine:
             return _rejected(shape, cmd.order_id)
         if self._find_open(cmd.order_id) is not None or self._remembered(cmd.order_id) is not None:
             return _rejected(RejectCode.DUPLICATE_ORDER_ID, cmd.order_id)
-        if (
-            cmd.client_order_id is not None
-            and self._find_by_client_id(cmd.user_id, cmd.client_order_id) is not None
-        ):
-            return _rejected(RejectCode.DUPLICATE_CLIENT_ORDER_ID, cmd.order_id)
+        if cmd.client_order_id is not None:
+            first = self._earlier(cmd)
+            if first is not None:
+                if _request(first) != _request(cmd):
+                    return _rejected(RejectCode.DUPLICATE_CLIENT_ORDER_ID, first.order_id)
+                order = self._find_open(first.order_id)
+                state = self._state(order) if order else self._remembered(first.order_id)
+                return [OrderRepeated(order_id=first.order_id, state=state)]
+            if self._find_by_client_id(cmd.user_id, cmd.client_order_id) is not None:
+                return _rejected(RejectCode.DUPLICATE_CLIENT_ORDER_ID, cmd.order_id)
         is_limit = cmd.type is OrderType.LIMIT
         if is_limit and cmd.tif is TimeInForce.GTC:
             mine = [o for o in self.open_orders() if o.user_id == cmd.user_id]
@@ -387,6 +413,13 @@ class ReferenceEngine:
         key = (cmd.user_id, asset)
         self._move(self.available, key, -lock)
         self._move(self.locked, key, lock)
+        if cmd.client_order_id is not None:
+            self.placed = [
+                p
+                for p in self.placed
+                if (p.user_id, p.client_order_id) != (cmd.user_id, cmd.client_order_id)
+            ]
+            self.placed.append(cmd)
         is_limit = cmd.type is OrderType.LIMIT
         tif = cmd.tif if is_limit else TimeInForce.IOC
         accepted = OrderAccepted(

@@ -72,7 +72,7 @@ def _lane(**limits: int) -> FastOrderLane:
         ),
     )
     lane = create_app(settings)
-    exchange = _Exchange(settings.markets(), settings.shards, None)  # type: ignore[arg-type]
+    exchange = _Exchange(settings.markets(), settings.shards, None, None)  # type: ignore[arg-type]
     exchange.placed = []
     lane.app.state.exchange = exchange
     return lane

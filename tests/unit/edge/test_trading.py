@@ -28,7 +28,7 @@ class _Exchange(Exchange):
 
 
 def _place(**fields: Any) -> ApiError:
-    exchange = _Exchange(CONFIG, dict.fromkeys(CONFIG.markets, "0"), _Gateway())  # type: ignore[arg-type]
+    exchange = _Exchange(CONFIG, dict.fromkeys(CONFIG.markets, "0"), _Gateway(), None)  # type: ignore[arg-type]
     request = OrderRequest(**({"market": "TATA_INR", "kind": Side.BUY} | fields))
     with pytest.raises(ApiError) as caught:
         asyncio.run(exchange.place(request, UserId(1)))

@@ -247,9 +247,14 @@ SCENARIOS: list[tuple[str, list[str], dict[str, Any]]] = [
         {"reject": RejectCode.DUPLICATE_CLIENT_ORDER_ID, "bids": [(90, 1)]},
     ),
     (
-        "clientOrderId is free again once its order is closed",
+        "clientOrderId stays its order's after it closes: another request under it is refused",
         ["alice buy 1@90 cid=a", "cancel-cid alice a", "alice buy 1@91 cid=a"],
-        {"bids": [(91, 1)]},
+        {"reject": RejectCode.DUPLICATE_CLIENT_ORDER_ID},
+    ),
+    (
+        "the same request under the same clientOrderId is a retry: it places nothing",
+        ["alice buy 1@90 cid=a", "alice buy 1@90 cid=a"],
+        {"bids": [(90, 1)], "balances": {"alice": {"QUOTE": (M - 90, 90)}}},
     ),
     (
         "the same clientOrderId may serve two users",
