@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from client import ApiError, Client
+from model.api import OrderView
 from model.enums import OrderStatus
 
 #: Per market: (mid price, price step, quantity choices) for orders near the touch.
@@ -41,6 +42,8 @@ DEPOSITS = {
 @dataclass
 class LoadResult:
     acknowledged: list[int] = field(default_factory=list)
+    answers: list[OrderView] = field(default_factory=list)
+    """Every 2xx placement's answer, as the client got it."""
     statuses: Counter[int] = field(default_factory=Counter)
     accept_ms: list[float] = field(default_factory=list)
     server_errors: list[str] = field(default_factory=list)
@@ -132,6 +135,7 @@ class LoadGenerator:
                 self.result.ok_times.append(time.monotonic())
                 if placed is not None:
                     self.result.acknowledged.append(int(placed.order_id))
+                    self.result.answers.append(placed)
                     self.result.accept_ms.append(elapsed_ms)
         if placed is not None and placed.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
             mine.append((token, placed.order_id))
