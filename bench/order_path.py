@@ -50,12 +50,14 @@ Runs
 * ``--workers 2``: the edge restarted with two uvicorn workers, 16 and 64 connections.
 * Matcher alone (``--drain`` commands, 200,000 by default) on a fresh Redis database: 1,000
   accounts funded (matcher started, drained, stopped with a snapshot), then the commands queued
-  with ``reply_to`` set, then the matcher started again. Timed from the group's first delivery to
-  the last ack (``XINFO GROUPS`` polled every 5 ms); the replies are counted afterwards (one per
-  command) and so are rejections. Startup included is printed too.
+  with ``reply_to`` set, then the matcher started again. Timed from its first commit to its last
+  (its read position ``tw:{shard}:applied`` polled every 5 ms); the replies, published on the
+  bench's reply channel, are counted by a listener subscribed before (one per command), and so
+  are rejections. Startup included is printed too.
 
-Also printed: the round trip of one durable ``XADD`` from this process (an order needs two in
-sequence, so twice it is a floor under the 1-connection latency).
+Also printed: the round trip of one durable ``XADD`` from this process (an order waits for one:
+its command's; the matcher's commit is off the latency path, see ``matcher/service.py``), a
+floor under the 1-connection latency.
 
 Errors counts every non-2xx answer, broken connection and malformed answer; timeouts are counted
 on their own. Latency percentiles are nearest-rank over every answer (2xx or not) of the
@@ -114,6 +116,7 @@ from model.enums import OrderType, Side
 from model.events import Rejected
 from model.ids import OrderIdFactory, UserId
 from model.numbers import MarketSpec
+from model.replies import ReplyListener
 from model.settings import get_settings
 
 MARKET = "TATA_INR"
@@ -630,26 +633,16 @@ def wait_drained(
     raise RuntimeError(f"matcher did not drain up to {last_id} in {timeout}s")
 
 
-def reply_tail_id(client: redis.Redis, shard: str) -> str:
-    last = streams.last_entry(client, topics.replies(shard, BENCH_EDGE))
-    return last[0].decode() if last else "0-0"
-
-
-def count_replies(client: redis.Redis, shard: str, after: str) -> tuple[int, Counter[str]]:
-    """Replies to this script after entry ``after``, and their rejection codes."""
-    key = topics.replies(shard, BENCH_EDGE)
+def count_replies(listener: ReplyListener, settle_s: float = 0.5) -> tuple[int, Counter[str]]:
+    """The replies ``listener`` got (once the last published have had ``settle_s`` to arrive),
+    and their rejection codes."""
+    time.sleep(settle_s)
     replies, rejected = 0, Counter[str]()
-    cursor = after
-    while chunk := streams.range_after(client, key, cursor, "+", 500):
-        for _, fields in chunk:
-            if fields is None:
-                continue
-            for reply in wire.decode_reply_batch(fields[wire.BATCH_FIELD]).replies:
-                replies += 1
-                for event in reply.events:
-                    if isinstance(event, Rejected):
-                        rejected[event.code.value] += 1
-        cursor = chunk[-1][0].decode()
+    for reply in listener.replies:
+        replies += 1
+        for event in reply.events:
+            if isinstance(event, Rejected):
+                rejected[event.code.value] += 1
     return replies, rejected
 
 
@@ -754,7 +747,7 @@ def matcher_drain(
         last_id = submit_encoded(client, shard, encoded)
         queue_seconds = time.perf_counter() - queued_at
         del orders, encoded
-        replies_from = reply_tail_id(client, shard)
+        listener = ReplyListener(client, [shard], BENCH_EDGE)
         target = streams.id_tuple(last_id)
         initial = matcher_position(client, shard)
 
@@ -787,9 +780,10 @@ def matcher_drain(
                     raise RuntimeError("drain did not finish in 600 s")
                 time.sleep(0.005)
         matcher.stop()
+        replies, rejected = count_replies(listener)
+        listener.close()
     finally:
         matcher.stop()
-    replies, rejected = count_replies(client, shard, replies_from)
     client.close()
     seconds = done - first
     figures: dict[str, float | int] = {
@@ -816,8 +810,9 @@ def matcher_drain(
 def durable_write_floor(client: redis.Redis, count: int = 2000) -> dict[str, float]:
     """Round trips of one small XADD (fsynced before the answer) from this process.
 
-    An order takes two such durable writes in sequence (the edge's XADD of the command, the
-    matcher's MULTI/EXEC), so twice this is a floor under the 1-connection latency.
+    An order waits for one such durable write (the edge's XADD of the command; the matcher
+    answers before its own commit is on disk), so this is a floor under the 1-connection
+    latency.
     """
     key = "bench:fsync-probe"
     times = []
@@ -1005,10 +1000,10 @@ class Bench:
         placed = time.perf_counter()
         resting = resting_orders(REST_ORDERS, OrderIdFactory(BENCH_NODE), self.rng)
         rest_ids = [SYNTHETIC_USER_BASE + i for i in range(REST_USERS)]
-        before = reply_tail_id(self.client, self.shard)
-        last = submit(self.client, self.shard, [*deposits(rest_ids), *resting])
-        wait_drained(self.client, self.shard, last, self.matcher)
-        replies, rejected = count_replies(self.client, self.shard, before)
+        with ReplyListener(self.client, [self.shard], BENCH_EDGE) as listener:
+            last = submit(self.client, self.shard, [*deposits(rest_ids), *resting])
+            wait_drained(self.client, self.shard, last, self.matcher)
+            replies, rejected = count_replies(listener)
         if rejected:
             raise RuntimeError(f"resting orders rejected: {dict(rejected)}")
         print(

@@ -1,12 +1,14 @@
 """The edge's line to the matchers: put a command on a shard's stream, await its reply.
 
 Each edge process has an id (``e<N>``, ``N`` from a Redis counter, also its order-id node) and
-one reply stream per shard, ``tw:{shard}:reply:<edge>``. ONE reader task per shard blocks on that
-stream and resolves the waiting requests by ``request_id``; nothing subscribes per request.
+one reply channel per shard, ``tw:{shard}:reply:<edge>`` (pub/sub). ONE listener task holds the
+subscription and resolves the waiting requests by ``request_id``; nothing subscribes per request.
 
 A command is on the stream (and, with ``appendfsync always``, on disk) once ``XADD`` returns,
-so a reply that does not come within the timeout means "outcome unknown yet", never "lost":
-the caller answers 504 with the order id, and the order's fate is readable later.
+and the matcher only answers commands that are: so a reply that does not come within the
+timeout (the matcher slow or restarting, or the subscription down when it was published) means
+"outcome unknown yet", never "lost": the caller answers 504 with the order id, and the order's
+fate is readable later.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import contextlib
 import itertools
 import logging
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
@@ -33,7 +35,6 @@ __all__ = ["Answer", "MatcherGateway", "MatcherTimeoutError", "MatcherUnavailabl
 log = logging.getLogger("tidewater.edge.gateway")
 
 _NODE_COUNTER = "tw:edge-nodes"
-_REPLY_TTL_SECONDS = 3600
 
 
 class MatcherTimeoutError(Exception):
@@ -80,13 +81,9 @@ class MatcherGateway:
         node = int(await self.client.incr(_NODE_COUNTER))
         self.edge_id = f"e{node}"
         self.order_ids = OrderIdFactory(node % 1024)
-        for shard in self.shards:
-            key = topics.replies(shard, self.edge_id)
-            last: Any = await self.client.xrevrange(key, count=1)
-            start = last[0][0].decode() if last else "0-0"
-            self._readers.append(
-                asyncio.create_task(self._read(key, start), name=f"replies-{shard}")
-            )
+        pubsub = self.client.pubsub()
+        await pubsub.subscribe(*(topics.replies(shard, self.edge_id) for shard in self.shards))
+        self._readers.append(asyncio.create_task(self._listen(pubsub), name="replies"))
         self._readers.append(asyncio.create_task(self._write(), name="commands"))
         self._readers.append(asyncio.create_task(self._expire(), name="deadlines"))
         log.info("edge %s reading replies of shards %s", self.edge_id, self.shards)
@@ -171,25 +168,21 @@ class MatcherGateway:
                 if future is not None and not future.done():
                     future.set_exception(MatcherTimeoutError(cmd_id))
 
-    async def _read(self, key: str, start: str) -> None:
-        last = start
-        refreshed = 0.0
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                if loop.time() - refreshed > _REPLY_TTL_SECONDS / 4:
-                    # The stream outlives this edge by at most the TTL: a dead edge's replies go.
-                    await self.client.expire(key, _REPLY_TTL_SECONDS)
-                    refreshed = loop.time()
-                raw: Any = await self.client.xread({key: last}, count=100, block=1000)
-            except RedisError as exc:
-                log.warning("reply reader for %s: %s; retrying", key, exc)
-                await asyncio.sleep(0.5)
-                continue
-            for _, entries in raw or []:
-                for entry_id, fields in cast(list[tuple[bytes, dict[bytes, bytes]]], entries):
-                    last = entry_id.decode()
-                    self._resolve(fields)
+    async def _listen(self, pubsub: Any) -> None:
+        """Resolve waiting requests from the reply channels (redis-py resubscribes after a
+        reconnect; what was published meanwhile is lost, and those requests time out)."""
+        try:
+            while True:
+                try:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                except RedisError as exc:
+                    log.warning("reply listener: %s; resubscribing", exc)
+                    await asyncio.sleep(0.2)
+                    continue
+                if message is not None and message["type"] == "message":
+                    self._resolve({wire.BATCH_FIELD: message["data"]})
+        finally:
+            await pubsub.aclose()
 
     def _resolve(self, fields: dict[bytes, bytes]) -> None:
         try:

@@ -50,6 +50,7 @@ from model.events import (
 )
 from model.ids import OrderId, UserId
 from model.intervals import INTERVAL_US, INTERVALS, interval_origin
+from model.replies import ReplyListener
 from model.settings import get_settings
 
 __all__ = ["AuditReport", "Finding", "audit"]
@@ -112,23 +113,12 @@ def _probe(client: redis.Redis, shard: str, timeout_s: float) -> tuple[str, Stat
         reply_to=edge,
         command=StateHash(user_id=UserId(1), ts=time.time_ns() // 1000),
     )
-    reply_key = topics.replies(shard, edge)
-    client.xadd(topics.commands(shard), {wire.COMMAND_FIELD: wire.encode(envelope)})
-    deadline = time.monotonic() + timeout_s
-    cursor = "0-0"
-    try:
-        while time.monotonic() < deadline:
-            for entry_id, fields in streams.range_after(client, reply_key, cursor, "+", 100):
-                cursor = entry_id.decode()
-                if fields is None:
-                    continue
-                for reply in wire.decode_reply_batch(fields[wire.BATCH_FIELD]).replies:
-                    if reply.request_id == request_id:
-                        result = next(e for e in reply.events if isinstance(e, StateHashResult))
-                        return reply.cmd_id, result
-            time.sleep(0.05)
-    finally:
-        client.delete(reply_key)
+    with ReplyListener(client, [shard], edge) as listener:  # subscribed before it is sent
+        client.xadd(topics.commands(shard), {wire.COMMAND_FIELD: wire.encode(envelope)})
+        reply = listener.wait_for(request_id, timeout_s)
+    if reply is not None:
+        result = next(e for e in reply.events if isinstance(e, StateHashResult))
+        return reply.cmd_id, result
     raise TimeoutError(f"shard {shard}: the matcher did not answer the audit probe")
 
 

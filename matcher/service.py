@@ -13,12 +13,22 @@ Loop
 ----
 ``XREAD`` up to ``batch_size`` commands from ``tw:{shard}:cmd`` after the last one applied (a
 plain read: it changes nothing on the server, so a fenced-out matcher cannot take commands away
-from the writer, as ``XREADGROUP`` would), apply each to the engine, then commit the batch in
-ONE fenced script: one ``XADD`` of its state events to ``tw:{shard}:events``, one ``XADD`` of
-replies per edge, the new read position ``tw:{shard}:applied`` and (when due) the snapshot.
-Either all of a batch's effects exist or none do. With the embedded Redis (``appendfsync
-always``) the script's reply comes only once that is on disk, so an edge never hears of an
-effect that a crash could take back.
+from the writer, as ``XREADGROUP`` would), apply each to the engine, publish each edge's replies
+on its channel ``tw:{shard}:reply:<edge>``, then commit the batch in ONE fenced script: one
+``XADD`` of its state events to ``tw:{shard}:events``, the new read position
+``tw:{shard}:applied`` and (when due) the snapshot. Either all of a batch's effects exist or none
+do.
+
+What a reply rests on
+---------------------
+The reply leaves before its batch is committed, and that is safe: the engine is deterministic,
+so the command log alone decides every outcome, and the matcher only ever reads commands that
+are durable (with ``appendfsync always`` Redis answers no one, this ``XREAD`` included, before
+the write it depends on is fsynced). If the commit never lands (Redis or the matcher killed),
+recovery starts from the last committed position and applies the same commands in the same
+order again: the same events, so what the reply said is what recovery keeps (a second, equal
+reply may go out then; the edge has forgotten the request and ignores it). Publishing first takes
+the commit's fsync and a thread hand-off off every order's latency (docs/benchmarks.md).
 
 Recovery
 --------
@@ -73,22 +83,17 @@ _STATE_TYPES = frozenset(StateEvent.__args__)
 _REPLAY_CHUNK = 2000
 
 
-# KEYS: 1 lease (checked by FENCE), 2 events, 3 applied position, 4 snapshot, 5 commands,
-#       6.. one reply stream per edge.
+# KEYS: 1 lease (checked by FENCE), 2 events, 3 applied position, 4 snapshot, 5 commands.
 # ARGV: 1 token, 2 last command id, 3 event batch ('' for none), 4 seq, 5 snapshot ('' for none),
-#       6 trim commands below the snapshot ('1'/'0'), 7 reply stream length, 8 batch field,
-#       9 seq field, 10 cmd field, 11 writer field, 12 lease epoch, 13.. one reply batch per
-#       reply stream.
+#       6 trim commands below the snapshot ('1'/'0'), 7 batch field, 8 seq field, 9 cmd field,
+#       10 writer field, 11 lease epoch.
 _COMMIT = """\
 local last = ARGV[2]
 if ARGV[3] ~= '' then
-  redis.call('XADD', KEYS[2], '*', ARGV[8], ARGV[3], ARGV[9], ARGV[4], ARGV[10], last,
-             ARGV[11], ARGV[12])
+  redis.call('XADD', KEYS[2], '*', ARGV[7], ARGV[3], ARGV[8], ARGV[4], ARGV[9], last,
+             ARGV[10], ARGV[11])
 end
 redis.call('SET', KEYS[3], last)
-for i = 6, #KEYS do
-  redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[7], '*', ARGV[8], ARGV[i + 7])
-end
 if ARGV[5] ~= '' then
   redis.call('SET', KEYS[4], ARGV[5])
   if ARGV[6] == '1' then
@@ -344,9 +349,14 @@ class MatcherService:
         keys, args = self._commit_call(
             last, wire.encode(wire.EventBatch(commands=batch)) if batch else b"", snapshot
         )
-        for edge, answered in replies.items():
-            keys.append(topics.replies(self.shard, edge))
-            args.append(wire.encode(wire.ReplyBatch(replies=answered)))
+        if replies:  # before the commit: see "What a reply rests on"
+            pipe = self.client.pipeline(transaction=False)
+            for edge, answered in replies.items():
+                pipe.publish(
+                    topics.replies(self.shard, edge),
+                    wire.encode(wire.ReplyBatch(replies=answered)),
+                )
+            pipe.execute()
         # One batch in flight: this one's script (and fsync) runs in the writer thread while the
         # loop reads and applies the next. Batches still commit one after another, in order.
         self.settle()
@@ -355,8 +365,7 @@ class MatcherService:
     def _commit_call(
         self, last: str, events: bytes, snapshot: bytes
     ) -> tuple[list[Any], list[Any]]:
-        """The commit script's keys and arguments (without replies: append a key and a batch
-        per edge); see ``_COMMIT``."""
+        """The commit script's keys and arguments; see ``_COMMIT``."""
         keys: list[Any] = [
             self.lease.key,
             self.events_key,
@@ -371,7 +380,6 @@ class MatcherService:
             self.engine.seq,
             snapshot,
             b"1" if self.settings.trim_commands else b"0",
-            self.settings.reply_stream_maxlen,
             wire.BATCH_FIELD,
             wire.SEQ_FIELD,
             wire.CMD_FIELD,

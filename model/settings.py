@@ -80,8 +80,6 @@ class MatcherSettings:
     """... or after this many milliseconds with at least one command, whichever comes first."""
     max_open_orders: int = 1000
     """Open orders one user may hold, over all markets of a shard."""
-    reply_stream_maxlen: int = 10_000
-    """Reply batches kept per edge stream (approximate trim)."""
     trim_commands: bool = True
     """Trim the command stream below each snapshot (off keeps the whole log for audits)."""
     closed_memory: int = 10_000

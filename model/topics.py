@@ -42,7 +42,7 @@ def commands(shard: str) -> str:
 
 
 def replies(shard: str, edge: str) -> str:
-    """The reply stream of one edge process for one shard."""
+    """The pub/sub channel of one edge process's replies from one shard (see model/replies.py)."""
     return f"tw:{{{shard}}}:reply:{edge}"
 
 

@@ -7,7 +7,8 @@
   the last seq in the entry, ``cmd`` = the last command id the batch applied and ``w`` = the
   writer lease epoch of the matcher that wrote it (:data:`SEQ_FIELD`, :data:`CMD_FIELD`,
   :data:`WRITER_FIELD`; epochs never go down along the stream: one writer at a time).
-* ``tw:{shard}:reply:<edge>``: one entry per batch and edge, field ``b`` = :class:`ReplyBatch`.
+* ``tw:{shard}:reply:<edge>``: a pub/sub channel, one message per batch and edge, a
+  :class:`ReplyBatch` (:mod:`model.replies`).
 * ``tw:{shard}:snapshot``: a string, :class:`SnapshotRecord` (the engine's bytes, its ``seq`` and
   the last command id it covers).
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import collections
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -11,13 +11,15 @@ from matcher.service import EXIT_FENCED, MatcherService, RecoveryError
 from model import streams, topics, wire
 from model.config import load_markets
 from model.events import Rejected, TradeExecuted
+from model.replies import ReplyListener
 from model.settings import MatcherSettings
 from tests.support.commands_gen import random_commands
 from tests.support.streams import (
     all_commands,
     all_events,
-    all_replies,
     clean_replay,
+    listen,
+    one_answer_each,
     submit_all,
 )
 
@@ -43,20 +45,28 @@ def _drain(service: MatcherService) -> int:
     return total
 
 
-def _check_against_clean_replay(client: redis.Redis, service: MatcherService) -> None:
+@pytest.fixture
+def replies(redis_client: redis.Redis) -> Iterator[ReplyListener]:
+    """The replies to the commands each test submits (listening from before the first)."""
+    with listen(redis_client, SHARD) as listener:
+        yield listener
+
+
+def _check_against_clean_replay(
+    client: redis.Redis, service: MatcherService, replies: ReplyListener
+) -> None:
     commands = [c for _, c in all_commands(client, SHARD)]
     replay, replayed_events = clean_replay(CONFIG, commands)
     assert service.engine.state_hash() == replay.state_hash()
     events = [e for _, e in all_events(client, SHARD)]
     assert [e.seq for e in events] == list(range(1, replay.seq + 1)), "seqs gapless, once each"
     assert events == replayed_events
-    replies = all_replies(client, SHARD)
-    per_command = collections.Counter(r.cmd_id for r in replies)
-    assert set(per_command.values()) == {1}, "every command answered exactly once"
-    assert len(per_command) == len(commands)
+    one_answer_each(replies, [i for i, _ in all_commands(client, SHARD)])
 
 
-def test_a_batch_commits_events_replies_and_acks(redis_client: redis.Redis) -> None:
+def test_a_batch_commits_events_replies_and_acks(
+    redis_client: redis.Redis, replies: ReplyListener
+) -> None:
     commands = list(random_commands(seed=7, n=400))
     submit_all(redis_client, SHARD, commands)
     service = _service(redis_client)
@@ -64,14 +74,16 @@ def test_a_batch_commits_events_replies_and_acks(redis_client: redis.Redis) -> N
     assert _drain(service) == 400
     last = all_commands(redis_client, SHARD)[-1][0]
     assert streams.applied_position(redis_client, SHARD) == last == service.last_cmd_id
-    replies = all_replies(redis_client, SHARD)
-    assert len(replies) == 400
-    assert any(isinstance(e, TradeExecuted) for r in replies for e in r.events)
-    assert any(isinstance(e, Rejected) for r in replies for e in r.events)
-    _check_against_clean_replay(redis_client, service)
+    answers = one_answer_each(replies, [i for i, _ in all_commands(redis_client, SHARD)])
+    assert len(answers) == 400
+    assert any(isinstance(e, TradeExecuted) for r in answers.values() for e in r.events)
+    assert any(isinstance(e, Rejected) for r in answers.values() for e in r.events)
+    _check_against_clean_replay(redis_client, service, replies)
 
 
-def test_a_crash_between_read_and_commit_loses_nothing(redis_client: redis.Redis) -> None:
+def test_a_crash_between_read_and_commit_loses_nothing(
+    redis_client: redis.Redis, replies: ReplyListener
+) -> None:
     submit_all(redis_client, SHARD, random_commands(seed=8, n=300))
     first = _service(redis_client)
     first.recover()
@@ -87,10 +99,12 @@ def test_a_crash_between_read_and_commit_loses_nothing(redis_client: redis.Redis
     report = second.recover()
     assert report.replayed == 128  # the two committed batches, replayed without re-emitting
     _drain(second)
-    _check_against_clean_replay(redis_client, second)
+    _check_against_clean_replay(redis_client, second, replies)
 
 
-def test_recovery_starts_from_the_snapshot(redis_client: redis.Redis) -> None:
+def test_recovery_starts_from_the_snapshot(
+    redis_client: redis.Redis, replies: ReplyListener
+) -> None:
     submit_all(redis_client, SHARD, random_commands(seed=9, n=500))
     first = _service(redis_client, snapshot_every_commands=200)
     first.recover()
@@ -101,7 +115,7 @@ def test_recovery_starts_from_the_snapshot(redis_client: redis.Redis) -> None:
     assert report.snapshot_cmd_id != "0-0"
     assert report.replayed < 200
     assert second.engine.state_hash() == first.engine.state_hash()
-    _check_against_clean_replay(redis_client, second)
+    _check_against_clean_replay(redis_client, second, replies)
 
 
 def test_trimming_keeps_every_command_after_the_snapshot(redis_client: redis.Redis) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterable
 
 import redis
@@ -12,6 +13,7 @@ from model import streams, topics, wire
 from model.commands import Command
 from model.config import MarketConfig
 from model.events import StateEvent
+from model.replies import ReplyListener
 
 _request_ids = itertools.count(1)
 
@@ -46,13 +48,30 @@ def all_events(client: redis.Redis, shard: str) -> list[tuple[str, StateEvent]]:
     return streams.logged_events(client, shard)
 
 
-def all_replies(client: redis.Redis, shard: str, edge: str = "test") -> list[wire.Reply]:
-    """Every reply the matcher sent to ``edge``, in order."""
-    found: list[wire.Reply] = []
-    for _, fields in streams.range_after(client, topics.replies(shard, edge), "0-0", "+", 10**6):
-        assert fields is not None
-        found.extend(wire.decode_reply_batch(fields[wire.BATCH_FIELD]).replies)
-    return found
+def listen(client: redis.Redis, shard: str) -> ReplyListener:
+    """Start collecting the replies :func:`submit` asks for (before submitting: a channel
+    keeps nothing)."""
+    return ReplyListener(client, [shard], "test")
+
+
+def one_answer_each(
+    listener: ReplyListener, cmd_ids: Iterable[str], timeout: float = 30
+) -> dict[str, wire.Reply]:
+    """Wait until every command in ``cmd_ids`` is answered; check that a command answered more
+    than once (a matcher killed between its reply and its commit answers again after recovery)
+    got equal answers; return one answer per command."""
+    wanted = set(cmd_ids)
+    deadline = time.monotonic() + timeout
+    answers: dict[str, wire.Reply] = {}
+    while True:
+        for reply in list(listener.replies):
+            first = answers.setdefault(reply.cmd_id, reply)
+            assert first.events == reply.events, f"command {reply.cmd_id} answered two ways"
+        missing = wanted - answers.keys()
+        if not missing:
+            return answers
+        assert time.monotonic() < deadline, f"{len(missing)} commands never answered"
+        time.sleep(0.02)
 
 
 def clean_replay(

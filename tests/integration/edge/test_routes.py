@@ -472,6 +472,8 @@ def test_malformed_bodies_and_paths(api: httpx.Client) -> None:
 
 
 def test_duplicate_client_order_id(api: httpx.Client) -> None:
+    """The same request again is a retry (the first order, 200); another request under the same
+    clientOrderId is a 409 naming the first order."""
     user = sign_up(api, RICH)
     body = {
         "market": "TATA_INR",
@@ -481,10 +483,15 @@ def test_duplicate_client_order_id(api: httpx.Client) -> None:
         "quantity": "1",
         "clientOrderId": "dup-1",
     }
-    assert api.post("/order", headers=user, json=body).status_code == 200
-    second = api.post("/order", headers=user, json=body)
+    first = api.post("/order", headers=user, json=body)
+    assert first.status_code == 200
+    retry = api.post("/order", headers=user, json=body)
+    assert retry.status_code == 200
+    assert retry.json()["orderId"] == first.json()["orderId"]
+    second = api.post("/order", headers=user, json={**body, "quantity": "2"})
     assert second.status_code == 409
     assert second.json()["error"]["code"] == "DUPLICATE_CLIENT_ORDER_ID"
+    assert second.json()["error"]["orderId"] == first.json()["orderId"]
 
 
 def test_openapi_schema_lists_the_routes(cluster: Cluster) -> None:
