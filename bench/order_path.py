@@ -838,6 +838,107 @@ def durable_write_floor(client: redis.Redis, count: int = 2000) -> dict[str, flo
 # --- orchestration ---------------------------------------------------------------------------
 
 
+# --- one order, stage by stage ----------------------------------------------------------------
+
+#: The stages of one order, in order: (label, from mark, to mark). A mark is ``process.name``;
+#: the client's marks are its write and the end of its read, the edge's and the matcher's are
+#: those of model/stages.py. Consecutive, so the p50s add up to about the whole.
+STAGES: tuple[tuple[str, str, str], ...] = (
+    (
+        "HTTP in: client write to the app called (kernel, uvicorn, httptools)",
+        "client.send",
+        "edge.app",
+    ),
+    ("auth: host, headers, bearer token (cached verification)", "edge.app", "edge.auth"),
+    ("body read and decoded (msgspec)", "edge.auth", "edge.decode"),
+    ("rate limit, grid checks, command built", "edge.decode", "edge.command"),
+    ("XADD, fsync, matcher wakes from XREAD", "edge.command", "matcher.read"),
+    ("apply: decode the entry, Engine.apply", "matcher.read", "matcher.applied"),
+    ("reply encoded and PUBLISHed", "matcher.applied", "matcher.published"),
+    (
+        "reply wake at the edge (pub/sub read, decode, task switch)",
+        "matcher.published",
+        "edge.reply",
+    ),
+    ("view built, JSON encoded", "edge.reply", "edge.encoded"),
+    ("response written (uvicorn)", "edge.encoded", "edge.sent"),
+    ("HTTP out: to the end of the client's read", "edge.sent", "client.recv"),
+)
+#: Also shown, not on the path above: the edge's own view of its XADD, and the matcher's commit.
+SIDE_STAGES: tuple[tuple[str, str, str], ...] = (
+    ("(edge: command built to XADD answered)", "edge.command", "edge.written"),
+    (
+        "(matcher: published to commit fsynced, off the path)",
+        "matcher.published",
+        "matcher.committed",
+    ),
+)
+
+
+async def traced_orders(
+    host: str, port: int, requests: Sequence[bytes], count: int
+) -> list[dict[str, int | str]]:
+    """``count`` orders one after another on one connection, each with its write and read times
+    (``time.monotonic_ns``, the clock model/stages.py uses) and its order id."""
+    conn = Connection(host, port)
+    await conn.open()
+    rows: list[dict[str, int | str]] = []
+    try:
+        for i in range(count):
+            send = time.monotonic_ns()
+            status, body = await conn.exchange(requests[i % len(requests)])
+            recv = time.monotonic_ns()
+            if status == 200:
+                order_id = msgspec.json.decode(body)["orderId"]
+                rows.append({"order_id": order_id, "send": send, "recv": recv})
+    finally:
+        conn.close()
+    return rows
+
+
+def stage_breakdown(
+    client_rows: list[dict[str, int | str]], folder: Path
+) -> tuple[dict[str, float], list[str]]:
+    """Join the client's, the edge's and the matcher's marks; the p50 and p99 of each stage in
+    µs as figures, and the table's lines."""
+    edge: dict[str, dict[str, int | str]] = {}
+    matcher: dict[str, dict[str, int | str]] = {}
+    for path in folder.glob("*.jsonl"):
+        target = edge if path.name.startswith("edge-") else matcher
+        key = "order_id" if target is edge else "cmd_id"
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            target[str(row[key])] = row
+    joined: list[dict[str, int]] = []
+    for row in client_rows:
+        e = edge.get(str(row["order_id"]))
+        m = matcher.get(str(e["cmd_id"])) if e is not None else None
+        if e is None or m is None:
+            continue
+        marks = {f"client.{k}": v for k, v in row.items() if isinstance(v, int)}
+        marks |= {f"edge.{k}": v for k, v in e.items() if isinstance(v, int)}
+        marks |= {f"matcher.{k}": v for k, v in m.items() if isinstance(v, int)}
+        joined.append(marks)
+    figures: dict[str, float] = {"stage_orders": len(joined)}
+    lines = [f"one order at 1 connection, {len(joined):,} traced orders, µs:"]
+    lines.append(f"  {'stage':<72} {'p50':>8} {'p99':>8}")
+    for n, (label, start, end) in enumerate((*STAGES, *SIDE_STAGES), start=1):
+        spans = sorted(m[end] - m[start] for m in joined if start in m and end in m)
+        if not spans:
+            continue
+        p50, p99 = spans[len(spans) // 2] / 1000, spans[int(len(spans) * 0.99)] / 1000
+        figures[f"stage{n}_p50_us"], figures[f"stage{n}_p99_us"] = round(p50, 1), round(p99, 1)
+        lines.append(f"  {label:<72} {p50:8.1f} {p99:8.1f}")
+    totals = sorted(m["client.recv"] - m["client.send"] for m in joined)
+    if totals:
+        figures["stage_total_us"] = round(totals[len(totals) // 2] / 1000, 1)
+        lines.append(
+            f"  {'whole order, client to client':<72} {totals[len(totals) // 2] / 1000:8.1f} "
+            f"{totals[int(len(totals) * 0.99)] / 1000:8.1f}"
+        )
+    return figures, lines
+
+
 @dataclass
 class Options:
     quick: bool
@@ -1023,6 +1124,7 @@ class Bench:
         if self.edge is not None:
             self.edge.stop()
         self.matcher.stop()
+        self.stage_run()
 
         base = self.services.redis_url.rsplit("/", 1)[0]
         drain_url = f"{base}/1"
@@ -1031,6 +1133,29 @@ class Bench:
         )
         if o.profile is not None:
             matcher_drain(drain_url, self.shard, o.drain, self.env, self.workdir, o.seed, o.profile)
+
+    def stage_run(self) -> None:
+        """Orders one at a time through an edge and a matcher that trace their stages
+        (``TIDEWATER_STAGE_TRACE``, model/stages.py); the breakdown goes in the figures."""
+        folder = self.workdir / "stages"
+        env = {**self.env, "TIDEWATER_STAGE_TRACE": str(folder)}
+        matcher = Service("matcher", [], env, self.workdir / "matcher-stages.log")
+        self.port = free_port()
+        edge = Service("edge", ["--port", str(self.port)], env, self.workdir / "edge-stages.log")
+        try:
+            matcher.start()
+            edge.start()
+            _wait_http_ready(f"http://{self.host}:{self.port}", edge)
+            self._build_requests()
+            count = 500 if self.options.quick else 3000
+            self.runner.run(traced_orders(self.host, self.port, self.requests, 200))  # warm-up
+            rows = self.runner.run(traced_orders(self.host, self.port, self.requests, count))
+        finally:
+            edge.stop()  # SIGTERM: each writes its marks as it exits
+            matcher.stop()
+        figures, lines = stage_breakdown(rows, folder)
+        self.figures.update(figures)
+        print("\n".join(lines), flush=True)
 
     def _build_requests(self) -> None:
         """The load's requests for the edge now running (its port is in the Host header).

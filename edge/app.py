@@ -40,6 +40,7 @@ from edge.ws import (
     Fanout,
     ws_endpoint,
 )
+from model import stages
 from model.settings import EdgeSettings, Settings, get_settings
 
 __all__ = ["create_app"]
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
         try:
             yield
         finally:
+            stages.write_all()  # traced orders' marks, when tracing (model/stages.py)
             await gateway.stop()
             await pool.close()
             await client.aclose()

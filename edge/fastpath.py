@@ -39,6 +39,7 @@ from edge.errors import ApiError, error_body, log
 from edge.gate import Gate, client_ip, rate_limited
 from edge.request import decode_body, is_json
 from edge.trading import Exchange
+from model import stages
 from model.api import OrderRequest
 
 __all__ = ["FastOrderLane"]
@@ -51,6 +52,8 @@ _INVALID_HOST = error_body(
 )
 _HTTP: Final = ScopeType.HTTP  # a str enum: equal to the scope's plain "http"
 _WEBSOCKET: Final = ScopeType.WEBSOCKET
+#: Traced orders' stage marks (bench/order_path.py's stage run; see model/stages.py).
+_STAGES = stages.StageLog("edge")
 
 
 class FastOrderLane:
@@ -84,6 +87,7 @@ class FastOrderLane:
         if scope["path"] != _PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        trace = stages.begin("app") if stages.ENABLED else None
         user = None
         if (
             b"origin" not in headers
@@ -94,6 +98,8 @@ class FastOrderLane:
         if user is None:
             await self.app(scope, receive, send)
             return
+        if trace is not None:
+            trace["auth"] = stages.now()
         body, complete = await _read_body(receive, self._max_body)
         replay = _replaying(body, complete, receive)
         if not complete:
@@ -104,6 +110,8 @@ class FastOrderLane:
         except ApiError:
             await self.app(scope, replay, send)
             return
+        if trace is not None:
+            trace["decode"] = stages.now()
         wait = self._take(
             headers[b"authorization"], client_ip(scope.get("client")), time.monotonic()
         )
@@ -121,7 +129,15 @@ class FastOrderLane:
             log.exception("unhandled error on POST %s (fast lane)", _PATH)
             await _respond(send, 500, error_body(ApiError(500, "INTERNAL", "internal error")), {})
             return
-        await _respond(send, 200, _encode(view), {})
+        if trace is None:
+            await _respond(send, 200, _encode(view), {})
+            return
+        encoded = _encode(view)
+        trace["encoded"] = stages.now()
+        await _respond(send, 200, encoded, {})
+        trace["sent"] = stages.now()
+        trace["order_id"] = view.order_id
+        _STAGES.add(trace)
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:

@@ -25,7 +25,7 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from model import topics, wire
+from model import stages, topics, wire
 from model.commands import Command
 from model.events import Event
 from model.ids import OrderIdFactory
@@ -124,8 +124,13 @@ class MatcherGateway:
         self._wake.set()
         try:
             cmd_id = await written
+            if stages.ENABLED:
+                stages.mark("written")
+                stages.note("cmd_id", cmd_id)
             self._deadlines.append((loop.time() + self.timeout, request_id, cmd_id))
             reply = await future
+            if stages.ENABLED:
+                stages.mark("reply")
             return Answer(cmd_id=reply.cmd_id, events=reply.events)
         finally:
             self._waiting.pop(request_id, None)

@@ -23,6 +23,7 @@ from edge.gateway import Answer, MatcherGateway, MatcherTimeoutError, MatcherUna
 from edge.openapi import errors
 from edge.request import invalid
 from edge.views import order_placed, order_view, quote_view, raise_if_rejected
+from model import stages
 from model.api import (
     BalanceView,
     CancelAllResponse,
@@ -170,6 +171,8 @@ class Exchange:
                 problem.message,
                 field=problem.field,
             )
+        if stages.ENABLED:
+            stages.mark("command")
         answer = await self.call(self.shards[spec.symbol], command, order_id)
         raise_if_rejected(answer.events)
         repeated = answer.events[0]

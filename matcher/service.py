@@ -63,7 +63,7 @@ import msgspec
 import redis
 
 from matcher.engine import Engine
-from model import streams, topics, wire
+from model import stages, streams, topics, wire
 from model.config import MarketConfig
 from model.events import StateEvent
 from model.lease import EXIT_FENCED, LeaseLostError, WriterLease, fenced_script, is_fenced_error
@@ -81,6 +81,8 @@ log = logging.getLogger("tidewater.matcher")
 
 _STATE_TYPES = frozenset(StateEvent.__args__)
 _REPLAY_CHUNK = 2000
+#: Traced commands' stage marks (bench/order_path.py's stage run; see model/stages.py).
+_STAGES = stages.StageLog("matcher")
 
 
 # KEYS: 1 lease (checked by FENCE), 2 events, 3 applied position, 4 snapshot, 5 commands.
@@ -312,15 +314,16 @@ class MatcherService:
             if self._snapshot_due():
                 self.write_snapshot()
             return 0
-        self._commit(entries)
+        self._commit(entries, stages.now() if stages.ENABLED else 0)
         return len(entries)
 
-    def _commit(self, entries: list[streams.Entry]) -> None:
+    def _commit(self, entries: list[streams.Entry], read_at: int = 0) -> None:
         self.lease.check()  # a lease known to be lost sends nothing (the script fences anyway)
         engine = self.engine
         apply = engine.apply
         batch: list[wire.CommandEvents] = []
         replies: dict[str, list[wire.Reply]] = {}
+        trace: list[dict[str, int | str]] | None = [] if stages.ENABLED else None
         for entry_id, fields in entries:
             if not fields or wire.COMMAND_FIELD not in fields:
                 continue  # trimmed or foreign entry: nothing to apply
@@ -331,6 +334,8 @@ class MatcherService:
                 continue
             cmd_id = entry_id.decode()
             events = apply(envelope.command)
+            if trace is not None:
+                trace.append({"cmd_id": cmd_id, "read": read_at, "applied": stages.now()})
             state = [cast(StateEvent, e) for e in events if type(e) in _STATE_TYPES]
             if state:
                 batch.append(wire.CommandEvents(cmd_id=cmd_id, events=state))
@@ -357,10 +362,14 @@ class MatcherService:
                     wire.encode(wire.ReplyBatch(replies=answered)),
                 )
             pipe.execute()
+        if trace:
+            published = stages.now()
+            for row in trace:
+                row["published"] = published
         # One batch in flight: this one's script (and fsync) runs in the writer thread while the
         # loop reads and applies the next. Batches still commit one after another, in order.
         self.settle()
-        self._inflight = self._writer.submit(self._execute, keys, args, last)
+        self._inflight = self._writer.submit(self._execute, keys, args, last, trace)
 
     def _commit_call(
         self, last: str, events: bytes, snapshot: bytes
@@ -388,7 +397,13 @@ class MatcherService:
         ]
         return keys, args
 
-    def _execute(self, keys: list[Any], args: list[Any], last: str) -> None:
+    def _execute(
+        self,
+        keys: list[Any],
+        args: list[Any],
+        last: str,
+        trace: list[dict[str, int | str]] | None = None,
+    ) -> None:
         try:
             self._commit_script(keys=keys, args=args)
         except redis.ResponseError as error:
@@ -396,6 +411,11 @@ class MatcherService:
                 raise self.lease.fenced(error) from None
             raise
         self.last_cmd_id = last
+        if trace:
+            committed = stages.now()
+            for row in trace:
+                row["committed"] = committed
+                _STAGES.add(row)
 
     def settle(self) -> None:
         """Wait for the batch in flight; its Redis error (or a lost lease) surfaces here."""
@@ -524,4 +544,7 @@ def serve(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     client = redis.Redis.from_url(redis_url, socket_keepalive=True, health_check_interval=30)
-    return MatcherService(client, shard, config, settings, lease).run(stop)
+    try:
+        return MatcherService(client, shard, config, settings, lease).run(stop)
+    finally:
+        stages.write_all()  # traced commands' marks, when tracing (model/stages.py)
