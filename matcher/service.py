@@ -106,6 +106,37 @@ return 1
 """
 
 
+class _Publisher:
+    """PUBLISH on a connection of its own without waiting for Redis's answers (an integer
+    each: how many listened), so the loop goes on to its commit at once; answers are read
+    once they are there, before the next publish, and never let pile up past ``_BACKLOG``."""
+
+    _BACKLOG = 256
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._pool = client.connection_pool
+        self._conn: Any = None
+        self._pending = 0
+
+    def publish(self, messages: list[tuple[str, bytes]]) -> None:
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self._pool.get_connection()
+            self._pending = 0
+        while self._pending and (self._pending > self._BACKLOG or conn.can_read(0)):
+            conn.read_response()
+            self._pending -= 1
+        conn.send_packed_command(conn.pack_commands([("PUBLISH", c, m) for c, m in messages]))
+        self._pending += len(messages)
+
+    def reset(self) -> None:
+        """Drop the connection (after a Redis failure): the next publish takes a fresh one."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.disconnect()
+            self._pool.release(conn)
+
+
 class RecoveryError(RuntimeError):
     """The command log and the event stream disagree; the matcher must not guess."""
 
@@ -171,6 +202,7 @@ class MatcherService:
             role=f"matcher {shard}",
         )
         self._commit_script = fenced_script(client, _COMMIT)
+        self._publisher = _Publisher(client)
         self.engine = Engine(config, max_open_orders=settings.max_open_orders)
         self.last_cmd_id = "0-0"  # committed
         self._read_from = "0-0"  # applied to the engine (committed or in flight)
@@ -202,6 +234,7 @@ class MatcherService:
         started = time.perf_counter_ns()
         with contextlib.suppress(redis.RedisError):
             self.settle()  # a batch still in flight lands (or not) before we read Redis
+        self._publisher.reset()
         engine, snapshot_cmd = restore_snapshot(self.client, self.shard, self.config, self.settings)
         replayed = 0
         last_cmd = snapshot_cmd
@@ -355,13 +388,12 @@ class MatcherService:
             last, wire.encode(wire.EventBatch(commands=batch)) if batch else b"", snapshot
         )
         if replies:  # before the commit: see "What a reply rests on"
-            pipe = self.client.pipeline(transaction=False)
-            for edge, answered in replies.items():
-                pipe.publish(
-                    topics.replies(self.shard, edge),
-                    wire.encode(wire.ReplyBatch(replies=answered)),
-                )
-            pipe.execute()
+            self._publisher.publish(
+                [
+                    (topics.replies(self.shard, edge), wire.encode(wire.ReplyBatch(replies=r)))
+                    for edge, r in replies.items()
+                ]
+            )
         if trace:
             published = stages.now()
             for row in trace:
@@ -504,6 +536,7 @@ class MatcherService:
             except (redis.RedisError, LeaseLostError) as exc:
                 log.warning("final snapshot failed: %s", exc)
         self.lease.release()
+        self._publisher.reset()
         self._writer.shutdown(wait=True)
         log.info("stopped shard=%s at seq=%d", self.shard, self.engine.seq)
         return code

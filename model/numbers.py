@@ -12,6 +12,7 @@ Invariants
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -78,15 +79,24 @@ def parse_decimal(value: object, field: str) -> Decimal:
     return result
 
 
+@functools.lru_cache(maxsize=256)
+def _ratio(unit: Decimal) -> tuple[int, int]:
+    """A grid unit as an integer ratio (markets have a handful of units: cached)."""
+    return unit.as_integer_ratio()
+
+
 def to_units(value: object, unit: Decimal, field: str, maximum: int) -> int:
     """Convert ``value`` to a whole number of ``unit``, in ``1..maximum``; else refuse."""
     amount = parse_decimal(value, field)
     if amount <= 0:
         raise ValidationError(field, f"must be positive, got {amount:f}")
-    ratio = Fraction(amount) / Fraction(unit)
-    if ratio.denominator != 1:
+    # Exact integer arithmetic: amount / unit = (n / d) / (un / ud). (Fraction did the same,
+    # at several times the cost, on every order's price and quantity.)
+    n, d = amount.as_integer_ratio()
+    un, ud = _ratio(unit)
+    units, rest = divmod(n * ud, d * un)
+    if rest:
         raise ValidationError(field, f"{amount:f} is not a multiple of {unit:f}")
-    units = ratio.numerator
     if units > maximum:
         raise ValidationError(field, f"{amount:f} exceeds the maximum {unit * maximum:f}")
     return units
