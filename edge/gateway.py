@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from model import stages, topics, wire
 from model.commands import Command
@@ -136,29 +136,48 @@ class MatcherGateway:
             self._waiting.pop(request_id, None)
 
     async def _write(self) -> None:
-        """Write every queued command in one pipeline per loop turn: with ``appendfsync always``
-        the whole pipeline shares one fsync, where one XADD per request would pay one each."""
+        """Write every queued command in one batch per loop turn: with ``appendfsync always``
+        the whole batch shares one fsync, where one XADD per request would pay one each.
+
+        The commands go out on a connection of this task's own, packed in one write, and their
+        ids are read back in order: no pipeline object, pool or retry wrapper per batch (they
+        were a fifth of the edge's CPU per order)."""
+        pool: Any = self.client.connection_pool
+        conn: Any = None
+        field = wire.COMMAND_FIELD
         while True:
             await self._wake.wait()
             self._wake.clear()
             batch, self._outbox = self._outbox, []
             if not batch:
                 continue
-            pipe = self.client.pipeline(transaction=False)
-            for key, payload, _ in batch:
-                pipe.xadd(key, {wire.COMMAND_FIELD: payload})
             try:
-                ids: list[Any] = await pipe.execute()
+                if conn is None:
+                    conn = await pool.get_connection()
+                commands = [("XADD", key, "*", field, payload) for key, payload, _ in batch]
+                await conn.send_packed_command(conn.pack_commands(commands))
+                ids: list[Any] = []
+                for _ in batch:
+                    try:
+                        ids.append(await conn.read_response())
+                    except ResponseError as refused:  # that one only; the others are queued
+                        ids.append(refused)
             except Exception as exc:
+                if conn is not None:
+                    await conn.disconnect()
+                    await pool.release(conn)
+                    conn = None
                 for _, _, written in batch:
                     if not written.done():
                         written.set_exception(MatcherUnavailableError(str(exc)))
                 continue
             for (_, _, written), raw_id in zip(batch, ids, strict=True):
-                if not written.done():
-                    written.set_result(
-                        raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-                    )
+                if written.done():
+                    continue
+                if isinstance(raw_id, Exception):  # a refused XADD (e.g. Redis out of memory)
+                    written.set_exception(MatcherUnavailableError(str(raw_id)))
+                else:
+                    written.set_result(raw_id.decode())
 
     async def _expire(self) -> None:
         """Fail the requests whose reply is overdue (one sweeper instead of a timer each)."""
