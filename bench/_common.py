@@ -83,6 +83,7 @@ FIGURES: dict[str, tuple[Figure, ...]] = {
         Figure("w2_p99_us", "W2 latency per apply, p99", "µs"),
         Figure("bytes_per_resting_order", "Memory per resting order (tracemalloc)", "B", "<=", 400),
         Figure("bytes_per_resting_order_rss", "Memory per resting order (RSS growth)", "B"),
+        Figure("bytes_per_client_id", "Memory per remembered clientOrderId (tracemalloc)", "B"),
         Figure("w1_ref_ratio", "W1 engine / test-suite reference matcher", "×"),
     ),
     "peer": (

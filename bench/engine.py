@@ -66,11 +66,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from msgspec.structs import replace
 from sortedcontainers import SortedList
 
 from bench._common import ROOT, JsonResult, target_of
 from matcher.engine import Engine
 from matcher.invariants import check_engine
+from matcher.order_index import CLIENT_ID_MEMORY
 from model.commands import CancelOrder, Command, Deposit, PlaceOrder
 from model.config import MarketConfig, load_markets
 from model.enums import OrderType, Side, TimeInForce
@@ -711,6 +713,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def memory_per_client_id(config: MarketConfig, spec: MarketSpec, orders: int) -> float:
+    """Bytes the engine keeps per ``clientOrderId`` it remembers for retries: ``orders`` IOC
+    orders that find nothing to trade (accepted, then expired), with a client id each, against
+    the same orders without one (the memory of closed orders is full, and equal, in both)."""
+    users = 100
+    assert orders <= users * CLIENT_ID_MEMORY, "every id must stay remembered"
+    traced = []
+    for with_ids in (False, True):
+        engine = Engine(config, max_open_orders=MAX_OPEN_ORDERS)
+        _setup(engine, _deposits(spec, users))
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(1, orders + 1):
+            order = _limit(i, 1 + i % users, spec.symbol, _BUY, MID, 1, TimeInForce.IOC, TS0 + i)
+            engine.apply(replace(order, client_order_id=f"client-{i:012d}") if with_ids else order)
+        gc.collect()
+        traced.append(tracemalloc.get_traced_memory()[0] - before)
+        tracemalloc.stop()
+        remembered = sum(len(mine) for mine in engine.index.placed.values())
+        assert remembered == (orders if with_ids else 0), remembered
+    return (traced[1] - traced[0]) / orders
+
+
 def run_memory(config: MarketConfig, spec: MarketSpec, args: argparse.Namespace) -> Figures:
     print(f"\nMemory: {args.resting:,} resting orders, {MEM_USERS:,} users")
     rss, engine = memory_per_order(config, spec, args.resting, args.seed + 3, traced=False)
@@ -723,9 +749,15 @@ def run_memory(config: MarketConfig, spec: MarketSpec, args: argparse.Namespace)
         f"  bytes per resting order: {traced:,.0f} (tracemalloc), {rss:,.0f} (RSS growth)"
         f"   target <= {TARGET_BYTES_PER_ORDER:g}: {_verdict(traced <= TARGET_BYTES_PER_ORDER)}"
     )
+    per_id = memory_per_client_id(config, spec, 50_000)
+    print(
+        f"  bytes per remembered clientOrderId (retry window): {per_id:,.0f}; at the window's "
+        f"bound of {CLIENT_ID_MEMORY:,} per user: {per_id * CLIENT_ID_MEMORY / 1e6:.2f} MB a user"
+    )
     return ok, {
         "bytes_per_resting_order": round(traced, 1),
         "bytes_per_resting_order_rss": round(rss, 1),
+        "bytes_per_client_id": round(per_id, 1),
     }
 
 

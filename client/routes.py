@@ -181,8 +181,18 @@ def onramp(asset: str, amount: str | Decimal) -> Call[dict[str, BalanceView]]:
 
 
 def place(order: OrderRequest | Mapping[str, Any]) -> Call[OrderView]:
-    """Place an order: an :class:`OrderRequest`, or its JSON fields (``market``, ``kind``...)."""
-    return Call("POST", "/order", _order, body=_json(order), private=True, idempotent=False)
+    """Place an order: an :class:`OrderRequest`, or its JSON fields (``market``, ``kind``...).
+
+    With a ``clientOrderId`` the call is idempotent (a resend within the exchange's retry window
+    answers the first order and never places a second), so it is retried like a read; without
+    one it is not, since a resend after a lost answer could trade twice.
+    """
+    client_id = (
+        order.client_order_id if isinstance(order, OrderRequest) else order.get("clientOrderId")
+    )
+    return Call(
+        "POST", "/order", _order, body=_json(order), private=True, idempotent=bool(client_id)
+    )
 
 
 def quote(request: QuoteRequest | Mapping[str, Any]) -> Call[QuoteView]:

@@ -332,6 +332,23 @@ def test_calls_that_change_state_are_not_retried_unless_asked(run: Any, use: Any
     assert calls == 1
 
 
+def test_an_order_with_a_client_order_id_is_retried_as_idempotent(run: Any) -> None:
+    """The exchange answers a resend under the same clientOrderId with the first order."""
+    sent: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.content)
+        if len(sent) == 1:
+            return _error(504, "TIMEOUT")
+        return httpx.Response(200, json=order_json(clientOrderId="c-1"))
+
+    body = {"market": "TATA_INR", "kind": "buy", "type": "limit", "price": "1", "quantity": "1"}
+    order = run(handler, lambda c: c.place("tok", {**body, "clientOrderId": "c-1"}), FAST)
+    assert order.client_order_id == "c-1"
+    assert len(sent) == 2
+    assert sent[0] == sent[1]  # the same request again, byte for byte
+
+
 def test_a_state_change_is_retried_when_the_caller_says_so(run: Any) -> None:
     script = iter([503, 200])
 
