@@ -194,24 +194,25 @@ class MatcherGateway:
 
     async def _listen(self, pubsub: Any) -> None:
         """Resolve waiting requests from the reply channels (redis-py resubscribes after a
-        reconnect; what was published meanwhile is lost, and those requests time out)."""
+        reconnect; what was published meanwhile is lost, and those requests time out).
+
+        ``listen()`` blocks without a timer per message, as ``get_message(timeout=...)`` has."""
         try:
             while True:
                 try:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    async for message in pubsub.listen():
+                        if message["type"] == "message":
+                            self._resolve(message["data"])
                 except RedisError as exc:
                     log.warning("reply listener: %s; resubscribing", exc)
                     await asyncio.sleep(0.2)
-                    continue
-                if message is not None and message["type"] == "message":
-                    self._resolve({wire.BATCH_FIELD: message["data"]})
         finally:
             await pubsub.aclose()
 
-    def _resolve(self, fields: dict[bytes, bytes]) -> None:
+    def _resolve(self, data: bytes) -> None:
         try:
-            batch = wire.decode_reply_batch(fields[wire.BATCH_FIELD])
-        except (KeyError, msgspec.DecodeError):
+            batch = wire.decode_reply_batch(data)
+        except msgspec.DecodeError:
             log.error("undecodable reply batch skipped")
             return
         for reply in batch.replies:
