@@ -866,7 +866,6 @@ STAGES: tuple[tuple[str, str, str], ...] = (
 )
 #: Also shown, not on the path above: the edge's own view of its XADD, and the matcher's commit.
 SIDE_STAGES: tuple[tuple[str, str, str], ...] = (
-    ("(edge: command built to XADD answered)", "edge.command", "edge.written"),
     (
         "(matcher: published to commit fsynced, off the path)",
         "matcher.published",

@@ -72,12 +72,12 @@ class MatcherGateway:
         self._readers: list[asyncio.Task[None]] = []
         # Commands waiting to be written, and (deadline, request id, cmd id) in deadline order:
         # every request has the same timeout, so appending keeps the deque sorted.
-        self._outbox: list[tuple[str, bytes, asyncio.Future[str]]] = []
+        self._outbox: list[tuple[str, bytes, str]] = []  # stream, command, request id
         self._wake = asyncio.Event()
         self._deadlines: collections.deque[tuple[float, str, str]] = collections.deque()
 
     async def start(self) -> None:
-        """Take a node number, note where each reply stream ends, start the readers."""
+        """Take a node number, subscribe to the reply channels, start the tasks."""
         node = int(await self.client.incr(_NODE_COUNTER))
         self.edge_id = f"e{node}"
         self.order_ids = OrderIdFactory(node % 1024)
@@ -86,7 +86,7 @@ class MatcherGateway:
         self._readers.append(asyncio.create_task(self._listen(pubsub), name="replies"))
         self._readers.append(asyncio.create_task(self._write(), name="commands"))
         self._readers.append(asyncio.create_task(self._expire(), name="deadlines"))
-        log.info("edge %s reading replies of shards %s", self.edge_id, self.shards)
+        log.info("edge %s listening to the replies of shards %s", self.edge_id, self.shards)
 
     async def stop(self) -> None:
         """Stop the readers; requests still waiting fail as unavailable."""
@@ -98,9 +98,6 @@ class MatcherGateway:
         for future in self._waiting.values():
             if not future.done():
                 future.set_exception(MatcherUnavailableError("edge stopping"))
-        for _, _, written in self._outbox:
-            if not written.done():
-                written.set_exception(MatcherUnavailableError("edge stopping"))
         self._waiting.clear()
 
     @property
@@ -109,28 +106,25 @@ class MatcherGateway:
         return bool(self._readers) and all(not t.done() for t in self._readers)
 
     async def call(self, shard: str, command: Command) -> Answer:
-        """Queue ``command`` on ``shard`` and wait for its events."""
+        """Queue ``command`` on ``shard`` and wait for its events.
+
+        One future per request: the writer task fails it if the command could not be queued,
+        and otherwise starts its deadline; the reply listener resolves it."""
         if len(self._waiting) >= self.max_in_flight:
             raise MatcherUnavailableError("too many requests in flight")
         request_id = str(next(self._request_ids))
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[wire.Reply] = loop.create_future()
-        written: asyncio.Future[str] = loop.create_future()
+        future: asyncio.Future[wire.Reply] = asyncio.get_running_loop().create_future()
         envelope = wire.CommandEnvelope(
             request_id=request_id, reply_to=self.edge_id, command=command
         )
         self._waiting[request_id] = future
-        self._outbox.append((topics.commands(shard), wire.encode(envelope), written))
+        self._outbox.append((topics.commands(shard), wire.encode(envelope), request_id))
         self._wake.set()
         try:
-            cmd_id = await written
-            if stages.ENABLED:
-                stages.mark("written")
-                stages.note("cmd_id", cmd_id)
-            self._deadlines.append((loop.time() + self.timeout, request_id, cmd_id))
             reply = await future
             if stages.ENABLED:
                 stages.mark("reply")
+                stages.note("cmd_id", reply.cmd_id)
             return Answer(cmd_id=reply.cmd_id, events=reply.events)
         finally:
             self._waiting.pop(request_id, None)
@@ -167,17 +161,20 @@ class MatcherGateway:
                     await conn.disconnect()
                     await pool.release(conn)
                     conn = None
-                for _, _, written in batch:
-                    if not written.done():
-                        written.set_exception(MatcherUnavailableError(str(exc)))
+                for _, _, request_id in batch:
+                    self._fail(request_id, MatcherUnavailableError(str(exc)))
                 continue
-            for (_, _, written), raw_id in zip(batch, ids, strict=True):
-                if written.done():
-                    continue
+            deadline = asyncio.get_running_loop().time() + self.timeout
+            for (_, _, request_id), raw_id in zip(batch, ids, strict=True):
                 if isinstance(raw_id, Exception):  # a refused XADD (e.g. Redis out of memory)
-                    written.set_exception(MatcherUnavailableError(str(raw_id)))
-                else:
-                    written.set_result(raw_id.decode())
+                    self._fail(request_id, MatcherUnavailableError(str(raw_id)))
+                else:  # queued: the reply is due by the deadline
+                    self._deadlines.append((deadline, request_id, raw_id.decode()))
+
+    def _fail(self, request_id: str, error: Exception) -> None:
+        future = self._waiting.get(request_id)
+        if future is not None and not future.done():
+            future.set_exception(error)
 
     async def _expire(self) -> None:
         """Fail the requests whose reply is overdue (one sweeper instead of a timer each)."""
