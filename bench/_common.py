@@ -221,6 +221,7 @@ class JsonResult:
         self.load_before = list(os.getloadavg())
         self.servers: dict[str, str] = {}
         self.notes: list[str] = []
+        self.tables: list[list[str]] = []  # Markdown tables, each a list of lines
 
     def write(self, values: Mapping[str, Any], *, exit_ok: bool) -> None:
         """Write the result file (nothing when no ``--json`` was given)."""
@@ -238,6 +239,7 @@ class JsonResult:
             "load_average": {"before": self.load_before, "after": list(os.getloadavg())},
             "servers": self.servers,
             "notes": self.notes,
+            "tables": self.tables,
             "figures": figure_records(self.bench, values),
             "all": dict(values),
         }

@@ -919,22 +919,21 @@ def stage_breakdown(
         marks |= {f"matcher.{k}": v for k, v in m.items() if isinstance(v, int)}
         joined.append(marks)
     figures: dict[str, float] = {"stage_orders": len(joined)}
-    lines = [f"one order at 1 connection, {len(joined):,} traced orders, µs:"]
-    lines.append(f"  {'stage':<72} {'p50':>8} {'p99':>8}")
+    rows: list[tuple[str, float, float]] = []
     for n, (label, start, end) in enumerate((*STAGES, *SIDE_STAGES), start=1):
         spans = sorted(m[end] - m[start] for m in joined if start in m and end in m)
-        if not spans:
-            continue
-        p50, p99 = spans[len(spans) // 2] / 1000, spans[int(len(spans) * 0.99)] / 1000
-        figures[f"stage{n}_p50_us"], figures[f"stage{n}_p99_us"] = round(p50, 1), round(p99, 1)
-        lines.append(f"  {label:<72} {p50:8.1f} {p99:8.1f}")
+        if spans:
+            p50, p99 = spans[len(spans) // 2] / 1000, spans[int(len(spans) * 0.99)] / 1000
+            figures[f"stage{n}_p50_us"], figures[f"stage{n}_p99_us"] = round(p50, 1), round(p99, 1)
+            rows.append((label, p50, p99))
     totals = sorted(m["client.recv"] - m["client.send"] for m in joined)
     if totals:
-        figures["stage_total_us"] = round(totals[len(totals) // 2] / 1000, 1)
-        lines.append(
-            f"  {'whole order, client to client':<72} {totals[len(totals) // 2] / 1000:8.1f} "
-            f"{totals[int(len(totals) * 0.99)] / 1000:8.1f}"
-        )
+        whole = totals[len(totals) // 2] / 1000, totals[int(len(totals) * 0.99)] / 1000
+        figures["stage_total_us"] = round(whole[0], 1)
+        rows.append(("whole order, client to client", *whole))
+    title = f"One order at 1 connection, stage by stage ({len(joined):,} traced orders, µs)"
+    lines = [f"| {title} | p50 | p99 |", "| --- | ---: | ---: |"]
+    lines += [f"| {label} | {p50:,.1f} | {p99:,.1f} |" for label, p50, p99 in rows]
     return figures, lines
 
 
@@ -978,6 +977,7 @@ class Bench:
         self.users: list[User] = []
         self.requests: list[bytes] = []
         self.results: list[RunResult] = []
+        self.stage_table: list[str] = []
         self.figures: dict[str, float | int] = {}
         self.runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
 
@@ -1152,9 +1152,9 @@ class Bench:
         finally:
             edge.stop()  # SIGTERM: each writes its marks as it exits
             matcher.stop()
-        figures, lines = stage_breakdown(rows, folder)
+        figures, self.stage_table = stage_breakdown(rows, folder)
         self.figures.update(figures)
-        print("\n".join(lines), flush=True)
+        print("\n".join(self.stage_table), flush=True)
 
     def _build_requests(self) -> None:
         """The load's requests for the edge now running (its port is in the Host header).
@@ -1256,6 +1256,8 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 bench.close()
         bench.report()  # after the servers' goodbye logs: the JSON line comes last
+        if bench.stage_table:
+            result.tables.append(bench.stage_table)
         result.write(bench.figures, exit_ok=True)
     except KeyboardInterrupt:
         print("interrupted: every process this run started is stopped", file=sys.stderr)

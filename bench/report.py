@@ -238,6 +238,8 @@ def render_bench(run: BenchRun) -> list[str]:
     if notes:
         out.append("")
         out += [f"- {note}" for note in notes]
+    for table in result.get("tables", []):
+        out += ["", *table]
     if run.bench == "matcher":
         out += ["", f"Method, workloads and where the time goes: [{NOTES_LINK}]({NOTES_LINK})."]
     out.append("")

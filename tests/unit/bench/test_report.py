@@ -187,8 +187,8 @@ def test_a_missing_or_foreign_json_file_counts_as_failed(tmp_path: Path) -> None
 
 
 def test_targets_come_from_the_one_table() -> None:
-    records = figure_records("edge", {"rest_c16_orders_per_s": 1.0})
-    rest = next(r for r in records if r["key"] == "rest_c16_orders_per_s")
-    assert rest["target"] == figure("edge", "rest_c16_orders_per_s").target
+    records = figure_records("edge", {"c16_orders_per_s": 1.0})
+    rest = next(r for r in records if r["key"] == "c16_orders_per_s")
+    assert rest["target"] == figure("edge", "c16_orders_per_s").target
     assert rest["op"] == ">="
     assert rest["met"] is False
