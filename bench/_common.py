@@ -119,6 +119,9 @@ FIGURES: dict[str, tuple[Figure, ...]] = {
             150_000,
         ),
         Figure("stage_total_us", "One order at 1 connection, traced: client to client, p50", "µs"),
+        Figure(
+            "fence_cost_us", "The one-writer fence: commit script, fenced minus bare, p50", "µs"
+        ),
     ),
     "market_data": (
         Figure(

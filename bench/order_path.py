@@ -109,12 +109,14 @@ from bench._common import (
 from client import AsyncClient
 from infra.embedded import EmbeddedServices, embedded_services, free_port
 from infra.migrate import migrate
+from matcher.service import COMMIT_SCRIPT
 from model import streams, topics, wire
 from model.commands import CancelAll, Command, Deposit, PlaceOrder
 from model.config import load_markets
 from model.enums import OrderType, Side
 from model.events import Rejected
 from model.ids import OrderIdFactory, UserId
+from model.lease import fenced_script
 from model.numbers import MarketSpec
 from model.replies import ReplyListener
 from model.settings import get_settings
@@ -807,6 +809,40 @@ def matcher_drain(
     return figures
 
 
+def fence_cost(client: redis.Redis, count: int = 4000) -> dict[str, float]:
+    """What the one-writer fence costs a commit: the matcher's commit script behind its lease
+    check (``model.lease.FENCE``) and bare, alternating in blocks of 50, on the same keys with a
+    2 KB events batch (fsynced, as every commit); µs per call, p50 of each, and the difference.
+    """
+    lease, token = "bench:fence:lease", "bench-token"
+    client.set(lease, token)
+    fenced = fenced_script(client, COMMIT_SCRIPT)
+    bare = client.register_script(COMMIT_SCRIPT)
+    keys = [lease, "bench:fence:events", "bench:fence:applied", "bench:fence:snapshot", "cmd"]
+    args = [token, "1-0", b"x" * 2048, 1, b"", b"0", wire.BATCH_FIELD, wire.SEQ_FIELD,
+            wire.CMD_FIELD, wire.WRITER_FIELD, 1]  # fmt: skip
+    times: dict[str, list[int]] = {"fenced": [], "bare": []}
+    scripts = {"fenced": fenced, "bare": bare}
+    for block in range(count // 100):
+        for name in ("fenced", "bare") if block % 2 == 0 else ("bare", "fenced"):
+            for _ in range(50):
+                started = time.perf_counter_ns()
+                scripts[name](keys=keys, args=args)
+                times[name].append(time.perf_counter_ns() - started)
+    client.delete(*keys)
+    p50 = {name: percentile(sorted(spans), 50) / 1000 for name, spans in times.items()}
+    print(
+        f"commit script, fenced: p50 {p50['fenced']:.1f} µs; bare: {p50['bare']:.1f} µs; "
+        f"the fence costs {p50['fenced'] - p50['bare']:+.1f} µs a batch",
+        flush=True,
+    )
+    return {
+        "commit_fenced_p50_us": round(p50["fenced"], 1),
+        "commit_bare_p50_us": round(p50["bare"], 1),
+        "fence_cost_us": round(p50["fenced"] - p50["bare"], 1),
+    }
+
+
 def durable_write_floor(client: redis.Redis, count: int = 2000) -> dict[str, float]:
     """Round trips of one small XADD (fsynced before the answer) from this process.
 
@@ -1083,6 +1119,7 @@ class Bench:
         )
         self._build_requests()
         self.figures.update(durable_write_floor(self.client))
+        self.figures.update(fence_cost(self.client))
         warm = self.closed("warmup", 16, record=False)
         print(f"(warm-up: {warm.orders_per_s:,.0f} orders/s, not recorded)", flush=True)
 

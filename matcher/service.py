@@ -70,6 +70,7 @@ from model.lease import EXIT_FENCED, LeaseLostError, WriterLease, fenced_script,
 from model.settings import LeaseSettings, MatcherSettings
 
 __all__ = [
+    "COMMIT_SCRIPT",
     "EXIT_FENCED",
     "MatcherService",
     "RecoveryError",
@@ -89,7 +90,7 @@ _STAGES = stages.StageLog("matcher")
 # ARGV: 1 token, 2 last command id, 3 event batch ('' for none), 4 seq, 5 snapshot ('' for none),
 #       6 trim commands below the snapshot ('1'/'0'), 7 batch field, 8 seq field, 9 cmd field,
 #       10 writer field, 11 lease epoch.
-_COMMIT = """\
+COMMIT_SCRIPT = """\
 local last = ARGV[2]
 if ARGV[3] ~= '' then
   redis.call('XADD', KEYS[2], '*', ARGV[7], ARGV[3], ARGV[8], ARGV[4], ARGV[9], last,
@@ -237,7 +238,7 @@ class MatcherService:
             poll_ms=lease.poll_ms,
             role=f"matcher {shard}",
         )
-        self._commit_script = fenced_script(client, _COMMIT)
+        self._commit_script = fenced_script(client, COMMIT_SCRIPT)
         self._publisher = _Publisher(client)
         self._reader = _Reader(client, self.cmd_key)
         self.engine = Engine(config, max_open_orders=settings.max_open_orders)
@@ -442,7 +443,7 @@ class MatcherService:
     def _commit_call(
         self, last: str, events: bytes, snapshot: bytes
     ) -> tuple[list[Any], list[Any]]:
-        """The commit script's keys and arguments; see ``_COMMIT``."""
+        """The commit script's keys and arguments; see ``COMMIT_SCRIPT``."""
         keys: list[Any] = [
             self.lease.key,
             self.events_key,
