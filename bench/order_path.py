@@ -890,7 +890,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("rate limit, grid checks, command built", "edge.decode", "edge.command"),
     ("XADD, fsync, matcher wakes from XREAD", "edge.command", "matcher.read"),
     ("apply: decode the entry, Engine.apply", "matcher.read", "matcher.applied"),
-    ("reply encoded and PUBLISHed", "matcher.applied", "matcher.published"),
+    ("events and replies encoded, PUBLISH sent", "matcher.applied", "matcher.published"),
     (
         "reply wake at the edge (pub/sub read, decode, task switch)",
         "matcher.published",

@@ -108,27 +108,24 @@ return 1
 
 
 class _Publisher:
-    """PUBLISH on a connection of its own without waiting for Redis's answers (an integer
-    each: how many listened), so the loop goes on to its commit at once; answers are read
-    once they are there, before the next publish, and never let pile up past ``_BACKLOG``."""
+    """PUBLISH on a connection of its own, and wait for Redis to have taken the messages.
 
-    _BACKLOG = 256
+    Waiting matters: the batch's commit follows at once on another connection, and if Redis
+    read both in one pass of its event loop, the replies would go out only after the commit's
+    fsync (Redis writes to no client before the pass's fsync). Measured at 1 connection, not
+    waiting made the reply reach the edge about 100 µs later."""
 
     def __init__(self, client: redis.Redis) -> None:
         self._pool = client.connection_pool
         self._conn: Any = None
-        self._pending = 0
 
     def publish(self, messages: list[tuple[str, bytes]]) -> None:
         conn = self._conn
         if conn is None:
             conn = self._conn = self._pool.get_connection()
-            self._pending = 0
-        while self._pending and (self._pending > self._BACKLOG or conn.can_read(0)):
-            conn.read_response()
-            self._pending -= 1
         conn.send_packed_command(conn.pack_commands([("PUBLISH", c, m) for c, m in messages]))
-        self._pending += len(messages)
+        for _ in messages:
+            conn.read_response()
 
     def reset(self) -> None:
         """Drop the connection (after a Redis failure): the next publish takes a fresh one."""
@@ -425,16 +422,15 @@ class MatcherService:
             last, wire.encode(wire.EventBatch(commands=batch)) if batch else b"", snapshot
         )
         if replies:  # before the commit: see "What a reply rests on"
-            self._publisher.publish(
-                [
-                    (topics.replies(self.shard, edge), wire.encode(wire.ReplyBatch(replies=r)))
-                    for edge, r in replies.items()
-                ]
-            )
-        if trace:
-            published = stages.now()
-            for row in trace:
-                row["published"] = published
+            messages = [
+                (topics.replies(self.shard, edge), wire.encode(wire.ReplyBatch(replies=r)))
+                for edge, r in replies.items()
+            ]
+            if trace:
+                published = stages.now()  # as the messages leave (their answers come later)
+                for row in trace:
+                    row["published"] = published
+            self._publisher.publish(messages)
         # One batch in flight: this one's script (and fsync) runs in the writer thread while the
         # loop reads and applies the next. Batches still commit one after another, in order.
         self.settle()
