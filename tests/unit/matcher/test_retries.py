@@ -59,16 +59,9 @@ def _buy(
 
 
 def _sell(order_id: OrderId, ts: int, price: int, qty: int) -> PlaceOrder:
-    return PlaceOrder(
-        user_id=BOB,
-        ts=ts,
-        order_id=order_id,
-        market=MARKET,
-        side=Side.SELL,
-        type=OrderType.LIMIT,
-        price=price,
-        quantity=qty,
-    )
+    """Bob's sell, without a client id: the other side of alice's orders."""
+    order = _buy(order_id, ts, cid=None, price=price, qty=qty)
+    return msgspec.structs.replace(order, user_id=BOB, side=Side.SELL)
 
 
 def _repeated(events: list[Event]) -> OrderRepeated:
