@@ -30,6 +30,11 @@ order again: the same events, so what the reply said is what recovery keeps (a s
 reply may go out then; the edge has forgotten the request and ignores it). Publishing first takes
 the commit's fsync and a thread hand-off off every order's latency (docs/benchmarks.md).
 
+Replies are the one thing published outside the fenced script. A matcher that lost its lease
+and has not noticed yet may still answer a batch before its commit is refused; its answers are
+its successor's too, since both apply the same log from the same committed state (the writer
+tests check that every command's answers, however many, are equal).
+
 Recovery
 --------
 Start from the snapshot (``tw:{shard}:snapshot``: engine bytes, ``seq`` and the last ``cmd_id``
