@@ -201,10 +201,26 @@ class MatcherGateway:
                         if message["type"] == "message":
                             self._resolve(message["data"])
                 except RedisError as exc:
-                    log.warning("reply listener: %s; resubscribing", exc)
-                    await asyncio.sleep(0.2)
+                    lost = self._give_up_waiting()
+                    log.warning(
+                        "reply listener: %s; resubscribing (%d requests answered 504)", exc, lost
+                    )
+                    await asyncio.sleep(0.05)
         finally:
             await pubsub.aclose()
+
+    def _give_up_waiting(self) -> int:
+        """The subscription broke: the replies to every queued request may come while nobody
+        listens, so answer them now as timed out (504, their outcome readable later) instead of
+        making their clients wait out the whole timeout."""
+        lost = 0
+        for _, request_id, cmd_id in self._deadlines:
+            future = self._waiting.get(request_id)
+            if future is not None and not future.done():
+                future.set_exception(MatcherTimeoutError(cmd_id))
+                lost += 1
+        self._deadlines.clear()
+        return lost
 
     def _resolve(self, data: bytes) -> None:
         try:

@@ -565,7 +565,9 @@ class MatcherService:
                 log.warning("redis unavailable (%s); recovering in %.1fs", exc, backoff)
                 recovered = False
                 stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                # At most a second: a try costs one connection attempt, and every moment spent
+                # waiting after Redis is back, orders wait (their replies come after recovery).
+                backoff = min(backoff * 2, 1.0)
         if recovered and code == 0:
             try:
                 self.settle()
