@@ -25,8 +25,9 @@ Phases
    (state events; trades; the book changes that give the final ``lastUpdateId``). Then the flow
    starts on that backlog. Start = the source partition is built (its fresh-start ``DEL`` of
    ``md:depth:TATA_INR``, seen as a keyspace notification; the hash is pre-created for that);
-   end = the hash's ``lastUpdateId`` is the final one AND ``trades`` in PostgreSQL holds every
-   trade. events/s = state events / (end - start); with the process start-up too on its own.
+   end = the hash's ``lastUpdateId`` is the final one AND the flow's 1m candles in PostgreSQL
+   count every trade (the persist agent, not the flow, writes the ``trades`` table).
+   events/s = state events / (end - start); with the process start-up too on its own.
 2. Trade -> published candle. The book is emptied (``CancelAll``), then ``--candle-rate`` pairs
    per second (a sell at 100.00 that rests, a buy from another account that takes it: one trade)
    go on the command stream with ``ts`` = now, the matcher and flow running. A Redis subscriber
@@ -251,6 +252,12 @@ def group_state(client: redis.Redis, key: str, group: str) -> tuple[tuple[int, i
         if (name.decode() if isinstance(name, bytes) else name) == group:
             return streams.id_tuple(entry["last-delivered-id"]), int(entry["pending"])
     return None
+
+
+#: The trades the flow's 1m candles of a market count, once written to PostgreSQL.
+_CANDLED_TRADES = (
+    "SELECT coalesce(sum(trades), 0) FROM candles WHERE market = %s AND interval = '1m'"
+)
 
 
 def wait_matcher(
@@ -608,7 +615,7 @@ class Bench:
                 self._check(self.flow, deadline)
                 time.sleep(0.005)
             while not done:
-                row = pg.execute("SELECT count(*) FROM trades").fetchone()
+                row = pg.execute(_CANDLED_TRADES, (MARKET,)).fetchone()
                 if row is not None and row[0] >= counts.trades:
                     done = time.perf_counter()
                     break
@@ -635,7 +642,7 @@ class Bench:
         self.figures.update({f"flow_cpu_{k}_pct": v for k, v in cpu.items()})
         print(
             f"flow: {counts.state_events:,} events in {seconds:.2f} s = {rate:,.0f} events/s "
-            f"(depth hash final after {redis_done - start:.2f} s, trades in PG after "
+            f"(depth hash final after {redis_done - start:.2f} s, every trade in PG candles after "
             f"{seconds:.2f} s; start-up {start - launched:.1f} s, with it "
             f"{counts.state_events / (done - launched):,.0f}/s); {n_candles} candle rows "
             f"({n_closed} closed)\n      cpu: " + " ".join(f"{k} {v:.0f}%" for k, v in cpu.items()),

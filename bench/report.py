@@ -2,10 +2,10 @@
 
 Run from the repository root (``just bench`` runs this)::
 
-    .venv/bin/python bench/report.py                      # every bench, full sizes (~25 min)
-    .venv/bin/python bench/report.py --quick              # smoke run, a few minutes
-    .venv/bin/python bench/report.py --only matcher,peer  # some of them
-    .venv/bin/python bench/report.py --from-json build/bench/*.json   # render saved results only
+    PYTHONPATH=. .venv/bin/python bench/report.py          # every bench, full sizes (~15 min)
+    PYTHONPATH=. .venv/bin/python bench/report.py --quick  # smoke run, a few minutes
+    PYTHONPATH=. .venv/bin/python bench/report.py --only matcher,peer  # some of them
+    PYTHONPATH=. .venv/bin/python bench/report.py --from-json build/bench/*.json  # render only
 
 Each bench runs as its own process (``python bench/<name>.py [--quick] --json PATH``), one after
 the other, its output shown as it comes and kept in ``--results`` (``build/bench/`` by default)
@@ -423,7 +423,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.results.mkdir(parents=True, exist_ok=True)
         machine.quick = args.quick
         machine.load_before = os.getloadavg()[0]
-        parts = [".venv/bin/python", "bench/report.py", *(["--quick"] if args.quick else [])]
+        parts = [
+            "PYTHONPATH=.",
+            ".venv/bin/python",
+            "bench/report.py",
+            *(["--quick"] if args.quick else []),
+        ]
         if set(names) != set(BENCHES):
             parts += ["--only", ",".join(names)]
         machine.command = shlex.join(parts)
