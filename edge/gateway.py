@@ -171,10 +171,13 @@ class MatcherGateway:
                 else:  # queued: the reply is due by the deadline
                     self._deadlines.append((deadline, request_id, raw_id.decode()))
 
-    def _fail(self, request_id: str, error: Exception) -> None:
+    def _fail(self, request_id: str, error: Exception) -> bool:
+        """Fail a request still waiting (``False``: it was answered or gone already)."""
         future = self._waiting.get(request_id)
-        if future is not None and not future.done():
-            future.set_exception(error)
+        if future is None or future.done():
+            return False
+        future.set_exception(error)
+        return True
 
     async def _expire(self) -> None:
         """Fail the requests whose reply is overdue (one sweeper instead of a timer each)."""
@@ -185,13 +188,12 @@ class MatcherGateway:
             now = loop.time()
             while deadlines and deadlines[0][0] <= now:
                 _, request_id, cmd_id = deadlines.popleft()
-                future = self._waiting.get(request_id)
-                if future is not None and not future.done():
-                    future.set_exception(MatcherTimeoutError(cmd_id))
+                self._fail(request_id, MatcherTimeoutError(cmd_id))
 
     async def _listen(self, pubsub: Any) -> None:
         """Resolve waiting requests from the reply channels (redis-py resubscribes after a
-        reconnect; what was published meanwhile is lost, and those requests time out).
+        reconnect; what was published meanwhile is lost, so the requests waiting when the
+        subscription broke answer 504 at once: :meth:`_give_up_waiting`).
 
         ``listen()`` blocks without a timer per message, as ``get_message(timeout=...)`` has."""
         try:
@@ -213,12 +215,7 @@ class MatcherGateway:
         """The subscription broke: the replies to every queued request may come while nobody
         listens, so answer them now as timed out (504, their outcome readable later) instead of
         making their clients wait out the whole timeout."""
-        lost = 0
-        for _, request_id, cmd_id in self._deadlines:
-            future = self._waiting.get(request_id)
-            if future is not None and not future.done():
-                future.set_exception(MatcherTimeoutError(cmd_id))
-                lost += 1
+        lost = sum(self._fail(r, MatcherTimeoutError(c)) for _, r, c in self._deadlines)
         self._deadlines.clear()
         return lost
 

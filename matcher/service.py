@@ -112,7 +112,27 @@ return 1
 """
 
 
-class _Publisher:
+class _OwnConnection:
+    """A connection out of the client's pool held for one job, taken when first needed; after
+    a Redis failure :meth:`reset` drops it and the next use takes a fresh one."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._pool = client.connection_pool
+        self._conn: Any = None
+
+    def connection(self) -> Any:
+        if self._conn is None:
+            self._conn = self._pool.get_connection()
+        return self._conn
+
+    def reset(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.disconnect()
+            self._pool.release(conn)
+
+
+class _Publisher(_OwnConnection):
     """PUBLISH on a connection of its own, and wait for Redis to have taken the messages.
 
     Waiting matters: the batch's commit follows at once on another connection, and if Redis
@@ -120,42 +140,26 @@ class _Publisher:
     fsync (Redis writes to no client before the pass's fsync). Measured at 1 connection, not
     waiting made the reply reach the edge about 100 µs later."""
 
-    def __init__(self, client: redis.Redis) -> None:
-        self._pool = client.connection_pool
-        self._conn: Any = None
-
     def publish(self, messages: list[tuple[str, bytes]]) -> None:
-        conn = self._conn
-        if conn is None:
-            conn = self._conn = self._pool.get_connection()
+        conn = self.connection()
         conn.send_packed_command(conn.pack_commands([("PUBLISH", c, m) for c, m in messages]))
         for _ in messages:
             conn.read_response()
 
-    def reset(self) -> None:
-        """Drop the connection (after a Redis failure): the next publish takes a fresh one."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.disconnect()
-            self._pool.release(conn)
 
-
-class _Reader:
+class _Reader(_OwnConnection):
     """``XREAD`` of the command stream on a connection of its own, the answer kept as Redis
     sends it: redis-py's own parser builds a dict per entry, which cost more than applying the
     command did."""
 
     def __init__(self, client: redis.Redis, key: str) -> None:
-        self._pool = client.connection_pool
+        super().__init__(client)
         self._key = key
-        self._conn: Any = None
 
     def read(self, after: str, count: int, block_ms: int) -> list[tuple[bytes, bytes | None]]:
         """Up to ``count`` entries after ``after``: each id with its command (``None`` for an
         entry without one)."""
-        conn = self._conn
-        if conn is None:
-            conn = self._conn = self._pool.get_connection()
+        conn = self.connection()
         conn.send_command("XREAD", "COUNT", count, "BLOCK", block_ms, "STREAMS", self._key, after)
         raw = conn.read_response()
         if not raw:
@@ -167,13 +171,6 @@ class _Reader:
             (entry_id, fields[1] if fields and fields[0] == field else None)
             for entry_id, fields in entries
         ]
-
-    def reset(self) -> None:
-        """Drop the connection (after a Redis failure): the next read takes a fresh one."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.disconnect()
-            self._pool.release(conn)
 
 
 class RecoveryError(RuntimeError):
