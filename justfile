@@ -18,9 +18,10 @@ up *args:
 status *args:
     @tidewater status "$@"
 
-# Run the whole test suite; extra arguments go to pytest (./dev test -k embedded)
+# Run the whole test suite; extra arguments go to pytest (./dev test -k embedded). With none, the engine's tests run again on the interpreted build
 test *args:
     python -m pytest "$@"
+    if [[ $# -eq 0 ]]; then TIDEWATER_ENGINE_BUILD=interpreted python -m pytest tests/unit/matcher; fi
 
 # Long seeded replays and the long fault scenarios (marks `slow` and `soak`)
 soak *args:

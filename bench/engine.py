@@ -69,6 +69,7 @@ from typing import Any, Protocol
 from msgspec.structs import replace
 from sortedcontainers import SortedList
 
+import matcher
 from bench._common import ROOT, JsonResult, target_of
 from matcher.engine import Engine
 from matcher.invariants import check_engine
@@ -839,13 +840,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Python {platform.python_version()}, {pinned}, market {spec.symbol}, seed {args.seed}, "
         f"best of {args.repeat}{' (quick)' if args.quick else ''}"
     )
+    print(f"Engine build: {matcher.BUILD}")
     w1 = make_w1(spec, args.w1_orders, args.seed)
     if args.profile:
         print(json.dumps(profile_w1(config, w1, args.top)))
         return 0
     overhead = timer_overhead_ns()
     print(f"Timer: a perf_counter_ns pair costs {overhead:.0f} ns (inside every latency sample)")
-    figures: dict[str, Any] = {"timer_overhead_ns": round(overhead)}
+    figures: dict[str, Any] = {"timer_overhead_ns": round(overhead), "build": matcher.BUILD.name}
     ok = True
     sections = [
         run_memory(config, spec, args),

@@ -181,8 +181,8 @@ def _check_orders(
         elif open_order is not None and row is not None and final:
             problems.append(f"order {order_id} open in the matcher and '{row[1]}' in PostgreSQL")
         if open_order is not None:
-            if open_order.executed_quantity + open_order.remaining != open_order.quantity:
-                problems.append(f"open order {order_id}: filled + remaining != quantity")
+            if not 0 < open_order.remaining <= open_order.quantity:
+                problems.append(f"open order {order_id}: remaining outside 1..quantity")
         elif row is not None and final and row[2] > 0 and row[4] + row[5] != row[2]:
             problems.append(
                 f"order {order_id}: filled {row[4]} + remaining/canceled {row[5]} != {row[2]}"

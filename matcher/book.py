@@ -2,73 +2,124 @@
 
 Book layout
 -----------
-* Each side keeps ``levels: dict[price, Level]`` and a sorted list of *keys*; a key is the price
-  for asks and minus the price for bids, so ``keys[0]`` is always the best level of either side.
-  A new price level costs O(log n); finding an existing level is a dict lookup.
+* Each side keeps ``levels: dict[price, Level]`` and ``keys``, a plain list of every level's
+  *key* in ascending order, where a key is the price for bids and minus the price for asks: the
+  best level of either side is ``keys[-1]``. The busy end of a book is its best price, and the
+  end of a list is where inserting and removing cost least (a new level is placed by binary
+  search, O(log n) to find and a short move behind it). Finding an existing level is a dict
+  lookup.
 * A level is an intrusive doubly linked list of :class:`Order` objects (``prev``/``next``), so an
   order leaves its queue in O(1) wherever it stands: cancel never scans.
 * ``Level.total`` is the sum of its orders' ``remaining`` lots and ``Level.count`` their number.
-* ``best_level`` caches ``levels[keys[0]]``: every incoming order looks at it first.
+* ``best_level`` caches ``levels`` at the best key: every incoming order looks at it first.
 
 Ordering invariant
 ------------------
 Within a level, orders stand in arrival order (head = oldest = first to trade). The book is never
 crossed after a command completes: best bid < best ask.
+
+Compiled or not
+---------------
+These classes are plain typed Python. The engine's build (:mod:`matcher.build`) compiles them
+with mypyc into native classes (fields read and written as C struct members, integers unboxed)
+or runs them as they are; both behave identically. Only resting orders are :class:`Order`
+objects; an incoming order is matched from its command.
 """
 
 from __future__ import annotations
 
-import msgspec
-from sortedcontainers import SortedList
+from bisect import bisect_left
+from typing import Final
 
-from model.enums import OrderType, SelfTradePrevention, Side, TimeInForce
+from mypy_extensions import mypyc_attr
+
+from model.enums import SelfTradePrevention, Side
 from model.ids import OrderId, UserId
 
 __all__ = ["BookSide", "Level", "Order", "OrderBook"]
 
+_BUY: Final = Side.BUY
 
-class Order(msgspec.Struct, gc=False):
-    """A resting (or incoming) order. Mutable: ``remaining`` and the executed totals change.
 
-    ``gc=False``: the collector does not track orders. A resting order does sit in a reference
-    cycle (level ↔ order ↔ neighbours), but every path off the book goes through
+@mypyc_attr(acyclic=True)
+class Order:
+    """A resting limit GTC order. ``remaining`` and ``executed_quote`` change as it trades;
+    what it has executed in lots is ``quantity - remaining``.
+
+    Compiled, orders are not tracked by the collector (``acyclic``). A resting order does sit in
+    a reference cycle (level <-> order <-> neighbours), but every path off the book goes through
     :meth:`Level.unlink`, which breaks it; so nothing needs the collector, and a full collection
     never has to walk a million resting orders (it would stall the matcher for a second).
     """
 
-    order_id: OrderId
-    user_id: UserId
-    market: str
-    side: Side
-    type: OrderType
-    tif: TimeInForce
-    price: int
-    quantity: int
-    client_order_id: str | None
-    post_only: bool
-    stp: SelfTradePrevention
-    ts: int
-    remaining: int = 0
-    executed_quantity: int = 0
-    executed_quote: int = 0
-    level: Level | None = None
-    prev: Order | None = None
-    next: Order | None = None
+    __slots__ = (
+        "client_order_id",
+        "executed_quote",
+        "level",
+        "market",
+        "next",
+        "order_id",
+        "post_only",
+        "prev",
+        "price",
+        "quantity",
+        "remaining",
+        "side",
+        "stp",
+        "ts",
+        "user_id",
+    )
+
+    def __init__(
+        self,
+        order_id: OrderId,
+        user_id: UserId,
+        market: str,
+        side: Side,
+        price: int,
+        quantity: int,
+        remaining: int,
+        executed_quote: int,
+        client_order_id: str | None,
+        post_only: bool,
+        stp: SelfTradePrevention,
+        ts: int,
+    ) -> None:
+        self.order_id = order_id
+        self.user_id = user_id
+        self.market = market
+        self.side = side
+        self.price = price
+        self.quantity = quantity
+        self.remaining = remaining
+        self.executed_quote = executed_quote
+        self.client_order_id = client_order_id
+        self.post_only = post_only
+        self.stp = stp
+        self.ts = ts
+        self.level: Level | None = None
+        self.prev: Order | None = None
+        self.next: Order | None = None
 
 
-class Level(msgspec.Struct, gc=False):
+@mypyc_attr(acyclic=True)
+class Level:
     """All resting orders at one price, oldest first (untracked by the collector, as orders)."""
 
-    price: int
-    head: Order | None = None
-    tail: Order | None = None
-    total: int = 0
-    count: int = 0
+    __slots__ = ("count", "head", "price", "tail", "total")
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+        self.head: Order | None = None
+        self.tail: Order | None = None
+        self.total = 0
+        self.count = 0
 
     def append(self, order: Order) -> None:
         """Queue ``order`` behind every order already at this price."""
         order.level = self
-        order.prev = tail = self.tail
+        tail = self.tail
+        order.prev = tail
         order.next = None
         if tail is None:
             self.head = order
@@ -80,7 +131,8 @@ class Level(msgspec.Struct, gc=False):
 
     def unlink(self, order: Order) -> None:
         """Take ``order`` out of the queue in O(1); its ``remaining`` leaves ``total``."""
-        prev, nxt = order.prev, order.next
+        prev = order.prev
+        nxt = order.next
         if prev is None:
             self.head = nxt
         else:
@@ -89,20 +141,22 @@ class Level(msgspec.Struct, gc=False):
             self.tail = prev
         else:
             nxt.prev = prev
-        order.prev = order.next = order.level = None
+        order.prev = None
+        order.next = None
+        order.level = None
         self.total -= order.remaining
         self.count -= 1
 
 
 class BookSide:
-    """Bids or asks: levels by price plus their keys in priority order, and the best level."""
+    """Bids or asks: levels by price, their keys in ascending order, and the best level."""
 
-    __slots__ = ("_sign", "best_level", "keys", "levels")
+    __slots__ = ("best_level", "keys", "levels", "sign")
 
     def __init__(self, side: Side) -> None:
-        self._sign = -1 if side is Side.BUY else 1
+        self.sign = 1 if side is _BUY else -1
         self.levels: dict[int, Level] = {}
-        self.keys = SortedList()
+        self.keys: list[int] = []
         self.best_level: Level | None = None
 
     def best(self) -> Level | None:
@@ -111,35 +165,43 @@ class BookSide:
 
     def add(self, order: Order) -> None:
         """Rest ``order`` at the back of its price level, opening the level if new."""
-        level = self.levels.get(order.price)
+        price = order.price
+        level = self.levels.get(price)
         if level is None:
-            level = self.levels[order.price] = Level(order.price)
-            key = order.price * self._sign
-            self.keys.add(key)
-            best = self.best_level
-            if best is None or key < best.price * self._sign:
+            level = Level(price)
+            self.levels[price] = level
+            key = price * self.sign
+            keys = self.keys
+            if not keys or key > keys[-1]:
+                keys.append(key)
                 self.best_level = level
+            else:
+                keys.insert(bisect_left(keys, key), key)
         level.append(order)
 
     def drop_level(self, level: Level) -> None:
         """Forget an empty level."""
-        del self.levels[level.price]
+        price = level.price
+        del self.levels[price]
         keys = self.keys
-        keys.remove(level.price * self._sign)
         if level is self.best_level:
-            self.best_level = self.levels[keys[0] * self._sign] if keys else None
+            keys.pop()
+            self.best_level = self.levels[keys[-1] * self.sign] if keys else None
+        else:
+            del keys[bisect_left(keys, price * self.sign)]
 
     def iter_levels(self) -> list[Level]:
         """Levels from best to worst."""
-        sign, levels = self._sign, self.levels
-        return [levels[key * sign] for key in self.keys]
+        sign = self.sign
+        levels = self.levels
+        return [levels[key * sign] for key in reversed(self.keys)]
 
     def crosses(self, side: Side, price: int) -> bool:
         """Would an incoming ``side`` order at ``price`` trade against this side now?"""
-        best = self.best()
+        best = self.best_level
         if best is None:
             return False
-        return best.price <= price if side is Side.BUY else best.price >= price
+        return best.price <= price if side is _BUY else best.price >= price
 
 
 class OrderBook:
@@ -154,8 +216,8 @@ class OrderBook:
 
     def side(self, side: Side) -> BookSide:
         """The side an order of ``side`` rests on."""
-        return self.bids if side is Side.BUY else self.asks
+        return self.bids if side is _BUY else self.asks
 
     def opposite(self, side: Side) -> BookSide:
         """The side an incoming order of ``side`` trades against."""
-        return self.asks if side is Side.BUY else self.bids
+        return self.asks if side is _BUY else self.bids

@@ -57,11 +57,11 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 from matcher import queries
 from matcher import snapshot as _snapshot
-from matcher.book import Order
+from matcher.book import BookSide, Order
 from matcher.ledger import Account, Ledger
 from matcher.market import Market
 from matcher.order_index import OrderIndex, order_state, same_request
@@ -111,13 +111,15 @@ DEFAULT_MAX_OPEN_ORDERS = 1000
 DEFAULT_CLOSED_MEMORY = 10_000
 _PPM = 1_000_000
 
-_CANCEL_TAKER = SelfTradePrevention.CANCEL_TAKER
-_CANCEL_BOTH = SelfTradePrevention.CANCEL_BOTH
-_CANCEL_MAKER = SelfTradePrevention.CANCEL_MAKER
-_BUY = Side.BUY
-_LIMIT = OrderType.LIMIT
-_GTC = TimeInForce.GTC
-_FILLED = OrderStatus.FILLED
+_CANCEL_TAKER: Final = SelfTradePrevention.CANCEL_TAKER
+_CANCEL_BOTH: Final = SelfTradePrevention.CANCEL_BOTH
+_CANCEL_MAKER: Final = SelfTradePrevention.CANCEL_MAKER
+_BUY: Final = Side.BUY
+_SELL: Final = Side.SELL
+_LIMIT: Final = OrderType.LIMIT
+_GTC: Final = TimeInForce.GTC
+_IOC: Final = TimeInForce.IOC
+_FILLED: Final = OrderStatus.FILLED
 
 
 def _reject(code: RejectCode, message: str, order_id: OrderId | None = None) -> list[Event]:
@@ -190,94 +192,143 @@ class Engine:
         """Apply one command; return its events (state events numbered by ``seq``)."""
         if command.user_id <= 0:
             return _reject(RejectCode.INVALID_USER, f"user_id must be positive: {command.user_id}")
+        if type(command) is PlaceOrder:  # most commands: a direct call, not the table's
+            return self._place(command)
         return self._handlers[type(command)](command)
 
     # --- placing -------------------------------------------------------------------------
 
     def _place(self, cmd: PlaceOrder) -> list[Event]:
-        market = self.markets.get(cmd.market)
+        # Every field read once: on a command (a msgspec Struct) each read is a lookup.
+        order_id, user, symbol, side = cmd.order_id, cmd.user_id, cmd.market, cmd.side
+        client_order_id = cmd.client_order_id
+        market = self.markets.get(symbol)
         if market is None:
-            return _reject(
-                RejectCode.INVALID_MARKET, f"unknown market {cmd.market!r}", cmd.order_id
-            )
+            return _reject(RejectCode.INVALID_MARKET, f"unknown market {symbol!r}", order_id)
         problem = order_shape_problem(cmd, market.spec)
         if problem is not None:
-            return _reject(problem[0], problem[1], cmd.order_id)
-        user, side = cmd.user_id, cmd.side
+            return _reject(problem[0], problem[1], order_id)
         index = self.index
-        if cmd.order_id in index.orders or cmd.order_id in index.closed:
-            return _reject(
-                RejectCode.DUPLICATE_ORDER_ID, f"order {cmd.order_id} exists", cmd.order_id
-            )
-        if cmd.client_order_id is not None:
+        if order_id in index.orders or order_id in index.closed:
+            return _reject(RejectCode.DUPLICATE_ORDER_ID, f"order {order_id} exists", order_id)
+        if client_order_id is not None:
             first = index.earlier(cmd)
             if first is not None:
                 return self._repeat(cmd, first)
-            if (user, cmd.client_order_id) in index.client_ids:  # open since before the window
+            if (user, client_order_id) in index.client_ids:  # open since before the window
                 return _reject(
                     RejectCode.DUPLICATE_CLIENT_ORDER_ID,
-                    f"clientOrderId {cmd.client_order_id!r} is in use by an open order",
-                    cmd.order_id,
+                    f"clientOrderId {client_order_id!r} is in use by an open order",
+                    order_id,
                 )
-        is_limit = cmd.type is _LIMIT
-        if is_limit and cmd.tif is _GTC:
-            open_count = len(index.by_user.get(user, ()))
-            if open_count >= self.max_open_orders:
+        order_type, tif, price, quantity = cmd.type, cmd.tif, cmd.price, cmd.quantity
+        quote_quantity = cmd.quote_quantity
+        is_limit = order_type is _LIMIT
+        is_buy = side is _BUY
+        if is_limit and tif is _GTC:
+            mine = index.by_user.get(user)
+            if mine is not None and len(mine) >= self.max_open_orders:
                 return _reject(
                     RejectCode.TOO_MANY_OPEN_ORDERS,
                     f"at most {self.max_open_orders} open orders per user",
-                    cmd.order_id,
+                    order_id,
                 )
-        asset = market.lock_asset(side)
-        available = self.ledger.available(user, asset)
+        asset = market.quote if is_buy else market.base
+        account = self.ledger.accounts.get(user)  # opened only once an order is accepted
+        available = 0 if account is None else account.available[asset]
         if is_limit:
-            lock = (
-                market.spec.notional(cmd.price, cmd.quantity)
-                if side is _BUY
-                else cmd.quantity * market.bpl
-            )
-        elif side is _BUY:
-            lock = cmd.quote_quantity or available
+            # The notional (MarketSpec.notional) for a buy, the base quantity for a sell.
+            lock = price * quantity * market.tpl if is_buy else quantity * market.bpl
+        elif is_buy:
+            lock = quote_quantity or available
         else:
-            lock = cmd.quantity * market.bpl
+            lock = quantity * market.bpl
         if lock == 0 or lock > available:
             code = self.ledger.asset_codes[asset]
             return _reject(
                 RejectCode.INSUFFICIENT_FUNDS,
                 f"needs {lock} {code} atoms, {available} available",
-                cmd.order_id,
+                order_id,
             )
-        opposite = market.book.opposite(side)
-        if cmd.post_only and opposite.crosses(side, cmd.price):
+        book = market.book
+        own, opposite = (book.bids, book.asks) if is_buy else (book.asks, book.bids)
+        if cmd.post_only and opposite.crosses(side, price):
             return _reject(
-                RejectCode.POST_ONLY_WOULD_TAKE,
-                "post-only order would take liquidity",
-                cmd.order_id,
+                RejectCode.POST_ONLY_WOULD_TAKE, "post-only order would take liquidity", order_id
             )
         if not is_limit:
-            best = opposite.best()
+            best = opposite.best_level
             if best is None:
                 return _reject(
-                    RejectCode.NO_LIQUIDITY,
-                    f"no {market.spec.symbol} orders to trade with",
-                    cmd.order_id,
+                    RejectCode.NO_LIQUIDITY, f"no {symbol} orders to trade with", order_id
                 )
-            one_lot = best.price * market.tpl
-            if side is _BUY and lock < one_lot:
+            if is_buy and lock < best.price * market.tpl:
                 return _reject(
                     RejectCode.INVALID_QUANTITY
-                    if cmd.quote_quantity
+                    if quote_quantity
                     else RejectCode.INSUFFICIENT_FUNDS,
                     f"{lock} quote atoms buy less than one lot at the best price",
-                    cmd.order_id,
+                    order_id,
                 )
-        if cmd.tif is TimeInForce.FOK and not self._fillable(market, cmd):
+        if tif is TimeInForce.FOK and not self._fillable(market, cmd):
             return _reject(
-                RejectCode.FOK_NOT_FILLABLE,
-                "the book cannot fill the whole order now",
-                cmd.order_id,
+                RejectCode.FOK_NOT_FILLABLE, "the book cannot fill the whole order now", order_id
             )
-        return self._accept_and_match(cmd, market, asset, lock)
+        # Accepted: lock the funds, remember the clientOrderId, then match and rest or close.
+        assert account is not None  # it held the funds to lock
+        account.lock(asset, lock)
+        if client_order_id is not None:
+            index.note(cmd)
+        if not is_limit:
+            tif = _IOC
+        ts, post_only, stp = cmd.ts, cmd.post_only, cmd.stp
+        self.seq += 1
+        # Positional construction: these run for every order and are 4x cheaper than keywords.
+        # Field order: see OrderAccepted, OrderRested, OrderState (the differential test checks).
+        events: list[Event] = [
+            OrderAccepted(
+                self.seq, ts, symbol, order_id, user, side, order_type, tif, price, quantity,
+                quote_quantity, post_only, client_order_id, lock,
+            )
+        ]  # fmt: skip
+        best = opposite.best_level
+        reason: CloseReason | None
+        if best is None or (is_limit and (best.price > price if is_buy else best.price < price)):
+            # Nothing to trade with: skip the matching loop.
+            budget, reason, remaining, executed, spent = lock, None, quantity, 0, 0
+        else:
+            budget, reason, remaining, executed, spent = self._match(
+                market, opposite, order_id, user, is_buy, is_limit, price, quantity, stp, ts,
+                account, lock, events,
+            )  # fmt: skip
+        if reason is None and tif is _GTC:
+            order = Order(
+                order_id, user, symbol, side, price, quantity, remaining, spent, client_order_id,
+                post_only, stp, ts,
+            )  # fmt: skip
+            own.add(order)
+            index.add(order)
+            self.seq += 1
+            events.append(OrderRested(self.seq, ts, symbol, order_id, user, side, price, remaining))
+            return events
+        if reason is None:
+            reason = CloseReason.IOC_REST if is_limit else CloseReason.MARKET_REST
+        released = budget if is_buy else remaining * market.bpl
+        account.release(asset, released)
+        index.remember(
+            OrderState(
+                symbol, order_id, user, side, order_type, tif, price, quantity, remaining,
+                executed, spent, CLOSE_STATUS[reason], client_order_id, post_only, ts,
+            )
+        )  # fmt: skip
+        self.seq += 1
+        events.append(
+            OrderClosed(
+                self.seq, ts, symbol, order_id, user, side, price, remaining, released, reason,
+                False,
+            )
+        )  # fmt: skip
+        return events
 
     def _repeat(self, cmd: PlaceOrder, first: PlaceOrder) -> list[Event]:
         """A retry places nothing: the earlier order as it stands now, or 409 if the request
@@ -313,88 +364,43 @@ class Engine:
                 order = order.next
         return False
 
-    def _accept_and_match(
-        self, cmd: PlaceOrder, market: Market, asset: int, lock: int
-    ) -> list[Event]:
-        account = self.ledger.account(cmd.user_id)
-        account.lock(asset, lock)
-        if cmd.client_order_id is not None:
-            self.index.note(cmd)
-        is_limit = cmd.type is _LIMIT
-        tif = cmd.tif if is_limit else TimeInForce.IOC
-        # Positional construction: these run for every order and are 4x cheaper than keywords.
-        # Field order: see Order, OrderAccepted, OrderRested (the differential test checks).
-        taker = Order(
-            cmd.order_id, cmd.user_id, cmd.market, cmd.side, cmd.type, tif, cmd.price,
-            cmd.quantity, cmd.client_order_id, cmd.post_only, cmd.stp, cmd.ts, cmd.quantity,
-        )  # fmt: skip
-        self.seq += 1
-        events: list[Event] = [
-            OrderAccepted(
-                self.seq, cmd.ts, cmd.market, cmd.order_id, cmd.user_id, cmd.side, cmd.type, tif,
-                cmd.price, cmd.quantity, cmd.quote_quantity, cmd.post_only, cmd.client_order_id,
-                lock,
-            )
-        ]  # fmt: skip
-        # Both sides at once, not through book.side()/opposite(): two calls fewer per order.
-        book, is_buy = market.book, cmd.side is _BUY
-        own, opposite = (book.bids, book.asks) if is_buy else (book.asks, book.bids)
-        best = opposite.best_level
-        if best is None or (
-            is_limit and (best.price > cmd.price if is_buy else best.price < cmd.price)
-        ):
-            budget, reason = lock, None  # nothing to trade with: skip the matching loop
-        else:
-            budget, reason = self._match(market, taker, account, lock, events)
-        if reason is None and tif is _GTC:
-            own.add(taker)
-            self.index.add(taker)
-            self.seq += 1
-            events.append(
-                OrderRested(
-                    self.seq, cmd.ts, cmd.market, cmd.order_id, cmd.user_id, cmd.side, cmd.price,
-                    taker.remaining,
-                )
-            )  # fmt: skip
-            return events
-        if reason is None:
-            reason = CloseReason.IOC_REST if cmd.type is _LIMIT else CloseReason.MARKET_REST
-        released = budget if is_buy else taker.remaining * market.bpl
-        account.release(asset, released)
-        self.index.remember(taker, CLOSE_STATUS[reason])
-        self.seq += 1
-        events.append(
-            OrderClosed(
-                self.seq, cmd.ts, cmd.market, cmd.order_id, cmd.user_id, cmd.side, cmd.price,
-                taker.remaining, released, reason, False,
-            )
-        )  # fmt: skip
-        return events
-
     def _match(
-        self, market: Market, taker: Order, account: Account, budget: int, events: list[Event]
-    ) -> tuple[int, CloseReason | None]:
-        """Trade ``taker`` against the book; return its unspent buy budget and why it stopped.
+        self,
+        market: Market,
+        opposite: BookSide,
+        taker_id: OrderId,
+        user: UserId,
+        is_buy: bool,
+        is_limit: bool,
+        limit: int,
+        quantity: int,
+        stp: SelfTradePrevention,
+        ts: int,
+        account: Account,
+        budget: int,
+        events: list[Event],
+    ) -> tuple[int, CloseReason | None, int, int, int]:
+        """Trade an incoming order against ``opposite``, best level first.
 
-        The reason is ``None`` when the order still wants more and the book has no more at its
-        price: it then rests (GTC) or expires (IOC, market).
+        Return its unspent buy budget, why it stopped, and its remaining lots, executed lots
+        and executed quote atoms. The reason is ``None`` when the order still wants more
+        and the book has no more at its price: it then rests (GTC) or expires (IOC, market).
         """
-        is_buy = taker.side is _BUY
-        is_limit = taker.type is _LIMIT
-        by_quote = not is_limit and is_buy and taker.quantity == 0
-        want = market.spec.max_quantity_lots if by_quote else taker.remaining
-        limit = taker.price
-        opposite = market.book.opposite(taker.side)
+        by_quote = not is_limit and is_buy and quantity == 0
+        remaining = quantity
+        want = market.spec.max_quantity_lots if by_quote else quantity
+        executed = spent = 0
         tpl, bpl, base, quote = market.tpl, market.bpl, market.base, market.quote
         taker_ppm, maker_ppm = market.taker_ppm, market.maker_ppm
-        accounts = self.ledger.accounts
-        settle = self.ledger.settle_fill
-        drop = self.index.drop
-        taker_id, user = taker.order_id, taker.user_id
-        ts = taker.ts
+        symbol = market.spec.symbol
+        taker_side = _BUY if is_buy else _SELL
+        # Called through self, not through bound methods kept in locals: compiled, a method
+        # call is a direct C call, and a bound method object would go through Python's protocol.
+        ledger, index = self.ledger, self.index
+        accounts = ledger.accounts
         reason: CloseReason | None = None
         while want:
-            level = opposite.best()
+            level = opposite.best_level
             if level is None:
                 break
             price = level.price
@@ -403,12 +409,12 @@ class Engine:
             maker = level.head
             while maker is not None and want:
                 if maker.user_id == user:
-                    if taker.stp is _CANCEL_TAKER:
+                    if stp is _CANCEL_TAKER:
                         reason = CloseReason.SELF_TRADE
                         break
                     following = maker.next
                     events.append(self._close_resting(market, maker, CloseReason.SELF_TRADE, ts))
-                    if taker.stp is _CANCEL_BOTH:
+                    if stp is _CANCEL_BOTH:
                         reason = CloseReason.SELF_TRADE
                         break
                     maker = following
@@ -428,7 +434,7 @@ class Engine:
                     refund = (limit - price) * qty * tpl if is_limit else 0
                     taker_fee = base_amount * taker_ppm // _PPM
                     maker_fee = quote_amount * maker_ppm // _PPM
-                    settle(
+                    ledger.settle_fill(
                         account, accounts[maker.user_id], base, quote, base_amount, quote_amount,
                         refund, taker_fee, maker_fee,
                     )  # fmt: skip
@@ -437,32 +443,32 @@ class Engine:
                     refund = 0
                     taker_fee = quote_amount * taker_ppm // _PPM
                     maker_fee = base_amount * maker_ppm // _PPM
-                    settle(
+                    ledger.settle_fill(
                         accounts[maker.user_id], account, base, quote, base_amount, quote_amount,
                         0, maker_fee, taker_fee,
                     )  # fmt: skip
                 want -= qty
-                taker.remaining -= qty if not by_quote else 0
-                taker.executed_quantity += qty
-                taker.executed_quote += quote_amount
-                maker.remaining -= qty
-                maker.executed_quantity += qty
+                if not by_quote:
+                    remaining -= qty
+                executed += qty
+                spent += quote_amount
+                maker_remaining = maker.remaining - qty
+                maker.remaining = maker_remaining
                 maker.executed_quote += quote_amount
                 level.total -= qty
                 self.trade_id += 1
                 self.seq += 1
                 events.append(
                     TradeExecuted(
-                        self.seq, ts, taker.market, TradeId(self.trade_id), price, qty,
-                        taker.side, maker.order_id, taker_id, maker.user_id, user, base_amount,
-                        quote_amount, maker_fee, taker_fee, refund, maker.remaining,
-                        taker.remaining,
+                        self.seq, ts, symbol, TradeId(self.trade_id), price, qty, taker_side,
+                        maker.order_id, taker_id, maker.user_id, user, base_amount, quote_amount,
+                        maker_fee, taker_fee, refund, maker_remaining, remaining,
                     )
                 )  # fmt: skip
-                if maker.remaining == 0:
+                if maker_remaining == 0:
                     following = maker.next
                     level.unlink(maker)
-                    drop(maker, _FILLED)
+                    index.drop(maker, _FILLED)
                     maker = following
             if level.count == 0:
                 opposite.drop_level(level)
@@ -470,7 +476,7 @@ class Engine:
                 break
         if reason is None and want == 0:
             reason = CloseReason.FILLED
-        return budget, reason
+        return budget, reason, remaining, executed, spent
 
     def _close_resting(
         self, market: Market, order: Order, reason: CloseReason, ts: int

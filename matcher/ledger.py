@@ -17,6 +17,8 @@ available, that a fill does not exceed what the orders hold), so none of them ca
 Others may read the balances; only the snapshot's restore writes them directly.
 
 Assets are numbered (``asset_index``) so an account is two short lists, not a dict of dicts.
+Balances change as ``x[i] = x[i] + n``, never ``x[i] += n``: compiled (:mod:`matcher.build`),
+the first is integer arithmetic and the second a generic object addition.
 """
 
 from __future__ import annotations
@@ -38,13 +40,13 @@ class Account:
 
     def lock(self, asset: int, amount: int) -> None:
         """Move ``amount`` from available to locked (the caller checked it is there)."""
-        self.available[asset] -= amount
-        self.locked[asset] += amount
+        self.available[asset] = self.available[asset] - amount
+        self.locked[asset] = self.locked[asset] + amount
 
     def release(self, asset: int, amount: int) -> None:
         """Move ``amount`` from locked back to available."""
-        self.locked[asset] -= amount
-        self.available[asset] += amount
+        self.locked[asset] = self.locked[asset] - amount
+        self.available[asset] = self.available[asset] + amount
 
 
 class Ledger:
@@ -68,8 +70,9 @@ class Ledger:
 
     def deposit(self, user_id: UserId, asset: int, amount: int) -> None:
         """Credit ``amount`` to the user's available balance and to the deposits' total."""
-        self.account(user_id).available[asset] += amount
-        self.deposited[asset] += amount
+        available = self.account(user_id).available
+        available[asset] = available[asset] + amount
+        self.deposited[asset] = self.deposited[asset] + amount
 
     def settle_fill(
         self,
@@ -91,14 +94,14 @@ class Ledger:
         (``buyer_fee`` in base, ``seller_fee`` in quote), which goes to the fee account. The
         caller makes sure the locks hold that much.
         """
-        buyer.locked[quote] -= quote_amount + refund
-        buyer.available[quote] += refund
-        buyer.available[base] += base_amount - buyer_fee
-        seller.locked[base] -= base_amount
-        seller.available[quote] += quote_amount - seller_fee
+        buyer.locked[quote] = buyer.locked[quote] - (quote_amount + refund)
+        buyer.available[quote] = buyer.available[quote] + refund
+        buyer.available[base] = buyer.available[base] + (base_amount - buyer_fee)
+        seller.locked[base] = seller.locked[base] - base_amount
+        seller.available[quote] = seller.available[quote] + (quote_amount - seller_fee)
         fees = self.fees
-        fees[base] += buyer_fee
-        fees[quote] += seller_fee
+        fees[base] = fees[base] + buyer_fee
+        fees[quote] = fees[quote] + seller_fee
 
     def available(self, user_id: UserId, asset: int) -> int:
         """What the user can spend now (0 for a user who never had funds)."""
@@ -110,5 +113,5 @@ class Ledger:
         totals = list(self.fees)
         for account in self.accounts.values():
             for i, (free, held) in enumerate(zip(account.available, account.locked, strict=True)):
-                totals[i] += free + held
+                totals[i] = totals[i] + (free + held)
         return totals

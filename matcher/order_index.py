@@ -25,10 +25,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Final
 
 from matcher.book import Order
 from model.commands import PlaceOrder
-from model.enums import OrderStatus
+from model.enums import OrderStatus, OrderType, TimeInForce
 from model.events import OrderState
 from model.ids import OrderId, UserId
 
@@ -39,6 +40,11 @@ __all__ = ["CLIENT_ID_MEMORY", "CLIENT_ID_WINDOW_US", "OrderIndex", "order_state
 CLIENT_ID_WINDOW_US = 24 * 3600 * 1_000_000
 #: ... and among the user's last this many orders placed with a clientOrderId (in one shard).
 CLIENT_ID_MEMORY = 1000
+
+_LIMIT: Final = OrderType.LIMIT
+_GTC: Final = TimeInForce.GTC
+_NEW: Final = OrderStatus.NEW
+_PARTIAL: Final = OrderStatus.PARTIALLY_FILLED
 
 
 class OrderIndex:
@@ -91,7 +97,10 @@ class OrderIndex:
     def add(self, order: Order) -> None:
         """Index an order that has just come to rest."""
         self.orders[order.order_id] = order
-        self.by_user.setdefault(order.user_id, {})[order.order_id] = order
+        mine = self.by_user.get(order.user_id)
+        if mine is None:
+            mine = self.by_user[order.user_id] = {}
+        mine[order.order_id] = order
         if order.client_order_id is not None:
             self.client_ids[order.user_id, order.client_order_id] = order
 
@@ -110,10 +119,11 @@ class OrderIndex:
         if len(closed) > self.closed_memory:
             closed.popitem(last=False)
 
-    def remember(self, order: Order, status: OrderStatus) -> None:
-        """Remember the final state of a closed order; forget the oldest past ``closed_memory``."""
+    def remember(self, state: OrderState) -> None:
+        """Remember the final state of an order that closed without resting; forget the oldest
+        past ``closed_memory``."""
         closed = self.closed
-        closed[order.order_id] = order_state(order, status)
+        closed[state.order_id] = state
         if len(closed) > self.closed_memory:
             closed.popitem(last=False)
 
@@ -149,12 +159,14 @@ def same_request(cmd: PlaceOrder, first: PlaceOrder) -> bool:
 
 
 def order_state(order: Order, status: OrderStatus | None = None) -> OrderState:
-    """The public view of an order; ``status`` for a closed one, else derived (new/partial)."""
+    """The public view of a resting order; ``status`` once it closes, else new or partial."""
+    executed = order.quantity - order.remaining
     if status is None:
-        status = OrderStatus.PARTIALLY_FILLED if order.executed_quantity else OrderStatus.NEW
+        status = _PARTIAL if executed else _NEW
     # Positional (OrderState's field order): every closed order passes here, on the hot path.
+    # A resting order is always a limit GTC order.
     return OrderState(
-        order.market, order.order_id, order.user_id, order.side, order.type, order.tif,
-        order.price, order.quantity, order.remaining, order.executed_quantity,
-        order.executed_quote, status, order.client_order_id, order.post_only, order.ts,
+        order.market, order.order_id, order.user_id, order.side, _LIMIT, _GTC, order.price,
+        order.quantity, order.remaining, executed, order.executed_quote, status,
+        order.client_order_id, order.post_only, order.ts,
     )  # fmt: skip

@@ -67,6 +67,7 @@ from typing import Any, cast
 import msgspec
 import redis
 
+from matcher import BUILD
 from matcher.engine import Engine
 from model import stages, streams, topics, wire
 from model.config import MarketConfig
@@ -614,6 +615,7 @@ def serve(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    log.info("shard=%s engine build: %s", shard, BUILD)
     client = redis.Redis.from_url(redis_url, socket_keepalive=True, health_check_interval=30)
     try:
         return MatcherService(client, shard, config, settings, lease).run(stop)

@@ -132,22 +132,25 @@ def load(
         market = markets.get(rec.market)
         if market is None:
             raise ValueError(f"snapshot has orders in {rec.market}, which the config lacks")
+        if (
+            rec.type is not OrderType.LIMIT
+            or rec.tif is not TimeInForce.GTC
+            or rec.executed_quantity + rec.remaining != rec.quantity
+        ):
+            raise ValueError(f"snapshot order {rec.order_id} cannot rest: {rec}")
         order = Order(
             rec.order_id,
             rec.user_id,
             rec.market,
             rec.side,
-            rec.type,
-            rec.tif,
             rec.price,
             rec.quantity,
+            rec.remaining,
+            rec.executed_quote,
             rec.client_order_id,
             rec.post_only,
             rec.stp,
             rec.ts,
-            rec.remaining,
-            rec.executed_quantity,
-            rec.executed_quote,
         )
         market.book.side(order.side).add(order)
         index.add(order)
@@ -162,12 +165,12 @@ def _record(order: Order) -> _OrderRecord:
         user_id=order.user_id,
         market=order.market,
         side=order.side,
-        type=order.type,
-        tif=order.tif,
+        type=OrderType.LIMIT,  # only limit GTC orders rest
+        tif=TimeInForce.GTC,
         price=order.price,
         quantity=order.quantity,
         remaining=order.remaining,
-        executed_quantity=order.executed_quantity,
+        executed_quantity=order.quantity - order.remaining,
         executed_quote=order.executed_quote,
         client_order_id=order.client_order_id,
         post_only=order.post_only,

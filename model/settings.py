@@ -16,6 +16,7 @@ from model.config import DEFAULT_MARKETS_FILE, MarketConfig, load_markets
 
 __all__ = [
     "DEV_JWT_SECRET",
+    "ENGINE_BUILDS",
     "DashSettings",
     "EdgeSettings",
     "FlowSettings",
@@ -24,6 +25,7 @@ __all__ = [
     "MarketMakerSettings",
     "MatcherSettings",
     "Settings",
+    "get_engine_build",
     "get_log_settings",
     "get_settings",
 ]
@@ -201,6 +203,22 @@ def get_log_settings() -> LogSettings:
     if level not in _LEVELS:
         raise ValueError(f"TIDEWATER_LOG_LEVEL must be one of {sorted(_LEVELS)}, got {level!r}")
     return LogSettings(format=fmt, level=_LEVELS[level])
+
+
+ENGINE_BUILDS = ("auto", "compiled", "interpreted")
+"""``TIDEWATER_ENGINE_BUILD``: ``auto`` (the default) runs the compiled engine when a build made
+from the current sources exists and the interpreted one otherwise; ``compiled`` refuses to start
+without it; ``interpreted`` always runs the ``.py`` files (see :mod:`matcher.build`)."""
+
+
+@cache
+def get_engine_build() -> str:
+    """Read the engine build setting alone: it is read when ``matcher`` is first imported,
+    before (and whether or not) a service reads the rest of its settings."""
+    choice = _env("ENGINE_BUILD", "auto").strip().lower()
+    if choice not in ENGINE_BUILDS:
+        raise ValueError(f"TIDEWATER_ENGINE_BUILD must be one of {ENGINE_BUILDS}, got {choice!r}")
+    return choice
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
+def pytest_report_header() -> str:
+    """Which engine build this run tests (``TIDEWATER_ENGINE_BUILD``, see matcher/build.py)."""
+    import matcher
+
+    return f"engine build: {matcher.BUILD}"
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """URL of the test Redis: ``TEST_REDIS_URL``, else a throwaway embedded server."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from matcher.book import Order
 from matcher.order_index import OrderIndex, order_state
-from model.enums import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
+from model.enums import OrderStatus, SelfTradePrevention, Side
 from model.ids import OrderId, UserId
 
 ALICE, BOB = UserId(1), UserId(2)
@@ -12,8 +12,8 @@ ALICE, BOB = UserId(1), UserId(2)
 
 def _order(order_id: int, user: UserId, client_id: str | None = None) -> Order:
     return Order(
-        OrderId(order_id), user, "BASE_QUOTE", Side.BUY, OrderType.LIMIT, TimeInForce.GTC, 100,
-        5, client_id, False, SelfTradePrevention.CANCEL_TAKER, order_id, 5,
+        OrderId(order_id), user, "BASE_QUOTE", Side.BUY, 100, 5, 5, 0, client_id, False,
+        SelfTradePrevention.CANCEL_TAKER, order_id,
     )  # fmt: skip
 
 
@@ -32,7 +32,7 @@ def test_a_dropped_order_leaves_every_index_frees_its_client_id_and_is_remembere
     index = OrderIndex(closed_memory=10)
     order = _order(1, ALICE, "a")
     index.add(order)
-    order.remaining, order.executed_quantity, order.executed_quote = 0, 5, 500
+    order.remaining, order.executed_quote = 0, 500
     index.drop(order, OrderStatus.FILLED)
     assert index.orders == index.by_user == index.client_ids == {}
     assert index.closed == {1: order_state(order, OrderStatus.FILLED)}
@@ -43,7 +43,7 @@ def test_the_memory_forgets_the_oldest_first_but_a_restore_keeps_what_it_is_give
     index = OrderIndex(closed_memory=2)
     orders = [_order(i, BOB) for i in (1, 2, 3)]
     for order in orders:
-        index.remember(order, OrderStatus.CANCELED)
+        index.remember(order_state(order, OrderStatus.CANCELED))
     assert list(index.closed) == [2, 3]
     restored = OrderIndex(closed_memory=1)
     restored.recall(order_state(o, OrderStatus.EXPIRED) for o in orders)
@@ -53,5 +53,5 @@ def test_the_memory_forgets_the_oldest_first_but_a_restore_keeps_what_it_is_give
 def test_an_open_order_state_says_new_or_partially_filled() -> None:
     order = _order(1, ALICE)
     assert order_state(order).status is OrderStatus.NEW
-    order.remaining, order.executed_quantity = 3, 2
+    order.remaining = 3
     assert order_state(order).status is OrderStatus.PARTIALLY_FILLED
