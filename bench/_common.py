@@ -72,6 +72,18 @@ class Figure:
 
 _C16_ORDERS_PER_S = 6_000.0
 
+
+def _peer_figures(key: str, name: str) -> tuple[Figure, ...]:
+    """One peer's figures in bench/peers.py (not measured when skipped or when its fills differ)."""
+    return (
+        Figure(f"{key}_w1_cmd_per_s", f"{name} W1 throughput", "cmd/s"),
+        Figure(f"{key}_w1_ratio", f"{name} / Tidewater, throughput", "×"),
+        Figure(f"{key}_w1_p50_us", f"{name} W1 latency, p50", "µs"),
+        Figure(f"{key}_w1_p99_us", f"{name} W1 latency, p99", "µs"),
+        Figure(f"{key}_w1_p999_us", f"{name} W1 latency, p99.9", "µs"),
+    )
+
+
 #: The headline figures of each bench, in the order the report shows them.
 FIGURES: dict[str, tuple[Figure, ...]] = {
     "matcher": (
@@ -88,14 +100,12 @@ FIGURES: dict[str, tuple[Figure, ...]] = {
     ),
     "peer": (
         Figure("tidewater_w1_cmd_per_s", "Tidewater W1 throughput", "cmd/s"),
-        Figure("peer_w1_cmd_per_s", "lightmatchingengine W1 throughput", "cmd/s"),
-        Figure("w1_cmd_per_s_ratio", "Tidewater / lightmatchingengine, throughput", "×"),
         Figure("tidewater_w1_p50_us", "Tidewater W1 latency, p50", "µs"),
-        Figure("peer_w1_p50_us", "lightmatchingengine W1 latency, p50", "µs"),
         Figure("tidewater_w1_p99_us", "Tidewater W1 latency, p99", "µs"),
-        Figure("peer_w1_p99_us", "lightmatchingengine W1 latency, p99", "µs"),
         Figure("tidewater_w1_p999_us", "Tidewater W1 latency, p99.9", "µs"),
-        Figure("peer_w1_p999_us", "lightmatchingengine W1 latency, p99.9", "µs"),
+        *_peer_figures("lme", "lightmatchingengine"),
+        *_peer_figures("liquibook", "liquibook"),
+        *_peer_figures("nautilus", "nautilus_trader"),
     ),
     "edge": (
         Figure("c1_p50_ms", "1 connection: latency p50", "ms", "<=", 0.6),

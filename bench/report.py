@@ -39,7 +39,7 @@ from bench._common import ROOT, SCHEMA, machine_busy_seconds
 #: The benches in the order they run: name -> script. The name is the JSON result's ``bench``.
 BENCHES: dict[str, str] = {
     "matcher": "bench/engine.py",
-    "peer": "bench/peer_lightmatchingengine.py",
+    "peer": "bench/peers.py",
     "edge": "bench/order_path.py",
     "market_data": "bench/market_data.py",
 }

@@ -79,12 +79,13 @@ def test_each_figure_stands_beside_its_target_with_its_verdict(
 
 
 def test_a_ratio_has_no_target_and_reads_as_times() -> None:
-    values = {"tidewater_w1_cmd_per_s": 200_000, "peer_w1_cmd_per_s": 300_000}
+    values = {"tidewater_w1_cmd_per_s": 200_000, "liquibook_w1_cmd_per_s": 300_000}
     page = report.render(
-        [report.BenchRun("peer", result("peer", values | {"w1_cmd_per_s_ratio": 0.667}))], MACHINE
+        [report.BenchRun("peer", result("peer", values | {"liquibook_w1_ratio": 1.5}))], MACHINE
     )
-    assert row(page, "Tidewater / lightmatchingengine, throughput")[1:] == ["0.67×", "", ""]
-    assert row(page, "lightmatchingengine W1 throughput")[1] == "300,000 cmd/s"
+    assert row(page, "liquibook / Tidewater, throughput")[1:] == ["1.50×", "", ""]
+    assert row(page, "liquibook W1 throughput")[1] == "300,000 cmd/s"
+    assert row(page, "nautilus_trader W1 throughput")[1] == "not measured"  # skipped peer
 
 
 def test_the_verdict_is_computed_from_value_and_target_not_copied() -> None:
