@@ -87,13 +87,13 @@ def _peer_figures(key: str, name: str) -> tuple[Figure, ...]:
 #: The headline figures of each bench, in the order the report shows them.
 FIGURES: dict[str, tuple[Figure, ...]] = {
     "matcher": (
-        Figure("w1_cmd_per_s", "W1 throughput (limit orders)", "cmd/s", ">=", 500_000),
+        Figure("w1_cmd_per_s", "W1 throughput (limit orders)", "cmd/s", ">=", 1_000_000),
         Figure("w1_p50_us", "W1 latency per command, p50", "µs"),
-        Figure("w1_p99_us", "W1 latency per command, p99", "µs", "<=", 10.0),
+        Figure("w1_p99_us", "W1 latency per command, p99", "µs", "<=", 5.0),
         Figure("w1_p999_us", "W1 latency per command, p99.9", "µs"),
-        Figure("w2_cmd_per_s", "W2 throughput (exchange-core mix)", "cmd/s", ">=", 300_000),
+        Figure("w2_cmd_per_s", "W2 throughput (exchange-core mix)", "cmd/s", ">=", 600_000),
         Figure("w2_p99_us", "W2 latency per apply, p99", "µs"),
-        Figure("bytes_per_resting_order", "Memory per resting order (tracemalloc)", "B", "<=", 400),
+        Figure("bytes_per_resting_order", "Memory per resting order (tracemalloc)", "B", "<=", 200),
         Figure("bytes_per_resting_order_rss", "Memory per resting order (RSS growth)", "B"),
         Figure("bytes_per_client_id", "Memory per remembered clientOrderId (tracemalloc)", "B"),
         Figure("w1_ref_ratio", "W1 engine / test-suite reference matcher", "×"),
