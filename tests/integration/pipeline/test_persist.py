@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 
 from infra.migrate import migrate
 from matcher.engine import Engine
+from matcher.order_index import order_state
 from matcher.service import MatcherService
 from model import topics
 from model.config import load_markets
@@ -106,12 +107,12 @@ def _check_tables(db_url: str, events: list[StateEvent], engine: Engine) -> None
             )
         }
     for order_id, order in engine.orders.items():
-        status = "partially_filled" if order.executed_quantity else "new"
+        view = order_state(order)  # an open order as the engine reports it (new or partial)
         assert orders[order_id] == (
-            status,
-            order.executed_quantity,
-            order.executed_quote,
-            order.remaining,
+            view.status.value,
+            view.executed_quantity,
+            view.executed_quote,
+            view.remaining,
         ), order_id
     for order_id, state in engine.closed.items():
         assert orders[order_id] == (
