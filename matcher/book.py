@@ -46,10 +46,14 @@ class Order:
     """A resting limit GTC order. ``remaining`` and ``executed_quote`` change as it trades;
     what it has executed in lots is ``quantity - remaining``.
 
+    An order is in two intrusive lists: its level's queue (``prev``/``next``) and its owner's
+    orders (``user_prev``/``user_next``, kept by :class:`matcher.order_index.OrderIndex`).
+
     Compiled, orders are not tracked by the collector (``acyclic``). A resting order does sit in
-    a reference cycle (level <-> order <-> neighbours), but every path off the book goes through
-    :meth:`Level.unlink`, which breaks it; so nothing needs the collector, and a full collection
-    never has to walk a million resting orders (it would stall the matcher for a second).
+    reference cycles (level <-> order <-> neighbours), but every path off the book goes through
+    :meth:`Level.unlink` and ``OrderIndex.drop``, which break them; so nothing needs the
+    collector, and a full collection never has to walk a million resting orders (it would stall
+    the matcher for a second).
     """
 
     __slots__ = (
@@ -68,6 +72,8 @@ class Order:
         "stp",
         "ts",
         "user_id",
+        "user_next",
+        "user_prev",
     )
 
     def __init__(
@@ -100,6 +106,9 @@ class Order:
         self.level: Level | None = None
         self.prev: Order | None = None
         self.next: Order | None = None
+        # The owner's other resting orders (matcher.order_index.UserOrders), newest first.
+        self.user_prev: Order | None = None
+        self.user_next: Order | None = None
 
 
 @mypyc_attr(acyclic=True)

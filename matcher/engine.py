@@ -168,8 +168,8 @@ class Engine:
 
     @property
     def user_orders(self) -> dict[UserId, dict[OrderId, Order]]:
-        """Open orders by user, then id (read-only)."""
-        return self.index.by_user
+        """Open orders by user, then id (a copy)."""
+        return {user: mine.ids() for user, mine in self.index.by_user.items()}
 
     @property
     def client_ids(self) -> dict[tuple[UserId, str], Order]:
@@ -227,7 +227,7 @@ class Engine:
         is_buy = side is _BUY
         if is_limit and tif is _GTC:
             mine = index.by_user.get(user)
-            if mine is not None and len(mine) >= self.max_open_orders:
+            if mine is not None and mine.count >= self.max_open_orders:
                 return _reject(
                     RejectCode.TOO_MANY_OPEN_ORDERS,
                     f"at most {self.max_open_orders} open orders per user",

@@ -58,6 +58,10 @@ def check_engine(engine: Engine) -> list[str]:
     by_user = {oid for mine in engine.user_orders.values() for oid in mine}
     if by_user != seen.keys():
         problems.append("per-user order index differs from the books")
+    for uid, mine in engine.index.by_user.items():
+        listed = mine.ids()
+        if mine.count != len(listed) or any(o.user_id != uid for o in listed.values()):
+            problems.append(f"user {uid}: order list says {mine.count}, holds {len(listed)}")
     for (uid, client_id), order in engine.client_ids.items():
         if order.user_id != uid or order.client_order_id != client_id or order.order_id not in seen:
             problems.append(f"clientOrderId index entry ({uid}, {client_id!r}) is stale")

@@ -3,8 +3,9 @@
 Index invariants
 ----------------
 * ``orders`` holds exactly the orders resting on the books, by order id.
-* ``by_user[user]`` holds exactly that user's resting orders; a user with none has no entry.
-  (Its order carries no meaning: readers sort.)
+* ``by_user[user]`` holds exactly that user's resting orders, as an intrusive list through the
+  orders themselves (:class:`UserOrders`: no dict entry per order); a user with none has no
+  entry. (Its order carries no meaning: readers sort.)
 * ``client_ids[(user, client_order_id)]`` holds every resting order that has a client order id,
   and nothing else: a client id is unique among a user's open orders, and free again once the
   order closes.
@@ -27,13 +28,22 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Final
 
+from mypy_extensions import mypyc_attr
+
 from matcher.book import Order
 from model.commands import PlaceOrder
 from model.enums import OrderStatus, OrderType, TimeInForce
 from model.events import OrderState
 from model.ids import OrderId, UserId
 
-__all__ = ["CLIENT_ID_MEMORY", "CLIENT_ID_WINDOW_US", "OrderIndex", "order_state", "same_request"]
+__all__ = [
+    "CLIENT_ID_MEMORY",
+    "CLIENT_ID_WINDOW_US",
+    "OrderIndex",
+    "UserOrders",
+    "order_state",
+    "same_request",
+]
 
 #: How long a retry with the same clientOrderId finds the original order: 24 hours of command
 #: time (the edge's receipt time, ``ts``), ...
@@ -47,6 +57,51 @@ _NEW: Final = OrderStatus.NEW
 _PARTIAL: Final = OrderStatus.PARTIALLY_FILLED
 
 
+@mypyc_attr(acyclic=True)
+class UserOrders:
+    """One user's resting orders: a doubly linked list through ``Order.user_prev``/``user_next``
+    (newest first), and how many there are."""
+
+    __slots__ = ("count", "head")
+
+    def __init__(self) -> None:
+        self.head: Order | None = None
+        self.count = 0
+
+    def push(self, order: Order) -> None:
+        """Add a resting order (it is in no user's list)."""
+        head = self.head
+        order.user_next = head
+        order.user_prev = None
+        if head is not None:
+            head.user_prev = order
+        self.head = order
+        self.count += 1
+
+    def remove(self, order: Order) -> None:
+        """Take one of this user's orders out of the list in O(1)."""
+        before = order.user_prev
+        after = order.user_next
+        if before is None:
+            self.head = after
+        else:
+            before.user_next = after
+        if after is not None:
+            after.user_prev = before
+        order.user_prev = None
+        order.user_next = None
+        self.count -= 1
+
+    def ids(self) -> dict[OrderId, Order]:
+        """The orders by id (for readers; not the hot path)."""
+        found: dict[OrderId, Order] = {}
+        order = self.head
+        while order is not None:
+            found[order.order_id] = order
+            order = order.user_next
+        return found
+
+
 class OrderIndex:
     """Open orders by id, by user and by (user, clientOrderId); the memory of closed orders."""
 
@@ -55,7 +110,7 @@ class OrderIndex:
     def __init__(self, closed_memory: int) -> None:
         self.closed_memory = closed_memory
         self.orders: dict[OrderId, Order] = {}
-        self.by_user: dict[UserId, dict[OrderId, Order]] = {}
+        self.by_user: dict[UserId, UserOrders] = {}
         self.client_ids: dict[tuple[UserId, str], Order] = {}
         self.closed: OrderedDict[OrderId, OrderState] = OrderedDict()
         self.placed: dict[UserId, OrderedDict[str, PlaceOrder]] = {}
@@ -92,15 +147,15 @@ class OrderIndex:
     def of_user(self, user_id: UserId) -> list[Order]:
         """The user's open orders (in no meaningful order)."""
         mine = self.by_user.get(user_id)
-        return [] if mine is None else list(mine.values())
+        return [] if mine is None else list(mine.ids().values())
 
     def add(self, order: Order) -> None:
         """Index an order that has just come to rest."""
         self.orders[order.order_id] = order
         mine = self.by_user.get(order.user_id)
         if mine is None:
-            mine = self.by_user[order.user_id] = {}
-        mine[order.order_id] = order
+            mine = self.by_user[order.user_id] = UserOrders()
+        mine.push(order)
         if order.client_order_id is not None:
             self.client_ids[order.user_id, order.client_order_id] = order
 
@@ -108,8 +163,8 @@ class OrderIndex:
         """Unindex a resting order that has closed (it is already off its level); remember it."""
         del self.orders[order.order_id]
         mine = self.by_user[order.user_id]
-        del mine[order.order_id]
-        if not mine:
+        mine.remove(order)
+        if mine.count == 0:
             del self.by_user[order.user_id]
         if order.client_order_id is not None:
             del self.client_ids[order.user_id, order.client_order_id]
