@@ -57,7 +57,9 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, cast
+
+from msgspec.structs import astuple
 
 from matcher import queries
 from matcher import snapshot as _snapshot
@@ -122,6 +124,20 @@ _IOC: Final = TimeInForce.IOC
 _FILLED: Final = OrderStatus.FILLED
 
 
+#: A PlaceOrder's fields, in its declared (and wire) order.
+_PlaceFields = tuple[
+    UserId, int, OrderId, str, Side, OrderType, int, int, int, TimeInForce, bool, str | None,
+    SelfTradePrevention,
+]  # fmt: skip
+
+
+def _place_fields(cmd: PlaceOrder) -> _PlaceFields:
+    """Every field of ``cmd`` at once: one C call, where each attribute read of a command (a
+    msgspec Struct) is a lookup of its own. ``tests/unit/matcher/test_scenarios.py`` checks the
+    order against ``PlaceOrder``'s."""
+    return cast(_PlaceFields, astuple(cmd))
+
+
 def _reject(code: RejectCode, message: str, order_id: OrderId | None = None) -> list[Event]:
     return [Rejected(code=code, message=message, order_id=order_id)]
 
@@ -178,8 +194,8 @@ class Engine:
 
     @property
     def closed(self) -> OrderedDict[OrderId, OrderState]:
-        """The remembered closed orders, oldest first (read-only)."""
-        return self.index.closed
+        """The remembered closed orders' final states, oldest first (a copy)."""
+        return OrderedDict((state.order_id, state) for state in self.index.closed_states())
 
     @property
     def closed_memory(self) -> int:
@@ -199,9 +215,8 @@ class Engine:
     # --- placing -------------------------------------------------------------------------
 
     def _place(self, cmd: PlaceOrder) -> list[Event]:
-        # Every field read once: on a command (a msgspec Struct) each read is a lookup.
-        order_id, user, symbol, side = cmd.order_id, cmd.user_id, cmd.market, cmd.side
-        client_order_id = cmd.client_order_id
+        (user, ts, order_id, symbol, side, order_type, price, quantity, quote_quantity, tif,
+         post_only, client_order_id, stp) = _place_fields(cmd)  # fmt: skip
         market = self.markets.get(symbol)
         if market is None:
             return _reject(RejectCode.INVALID_MARKET, f"unknown market {symbol!r}", order_id)
@@ -221,8 +236,6 @@ class Engine:
                     f"clientOrderId {client_order_id!r} is in use by an open order",
                     order_id,
                 )
-        order_type, tif, price, quantity = cmd.type, cmd.tif, cmd.price, cmd.quantity
-        quote_quantity = cmd.quote_quantity
         is_limit = order_type is _LIMIT
         is_buy = side is _BUY
         if is_limit and tif is _GTC:
@@ -252,7 +265,7 @@ class Engine:
             )
         book = market.book
         own, opposite = (book.bids, book.asks) if is_buy else (book.asks, book.bids)
-        if cmd.post_only and opposite.crosses(side, price):
+        if post_only and opposite.crosses(side, price):
             return _reject(
                 RejectCode.POST_ONLY_WOULD_TAKE, "post-only order would take liquidity", order_id
             )
@@ -281,7 +294,6 @@ class Engine:
             index.note(cmd)
         if not is_limit:
             tif = _IOC
-        ts, post_only, stp = cmd.ts, cmd.post_only, cmd.stp
         self.seq += 1
         # Positional construction: these run for every order and are 4x cheaper than keywords.
         # Field order: see OrderAccepted, OrderRested, OrderState (the differential test checks).
@@ -342,7 +354,7 @@ class Engine:
             )
         index = self.index
         order = index.orders.get(first.order_id)
-        state = order_state(order) if order is not None else index.closed.get(first.order_id)
+        state = order_state(order) if order is not None else index.closed_state(first.order_id)
         return [OrderRepeated(first.order_id, state)]
 
     def _fillable(self, market: Market, cmd: PlaceOrder) -> bool:
@@ -521,7 +533,7 @@ class Engine:
         ):
             return _reject(RejectCode.UNKNOWN_ORDER, "no such open order", cmd.order_id)
         closed = self._cancel_one(order, CloseReason.USER_CANCEL, cmd.ts)
-        return [closed, self.index.closed[order.order_id]]
+        return [closed, order_state(order, OrderStatus.CANCELED)]
 
     def _cancel_one(self, order: Order, reason: CloseReason, ts: int) -> OrderClosed:
         market = self.markets[order.market]

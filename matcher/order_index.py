@@ -13,7 +13,10 @@ Index invariants
   engine accepted with a client order id, for the retry window: at most
   :data:`CLIENT_ID_MEMORY` per user, none older than :data:`CLIENT_ID_WINDOW_US` by the commands'
   own ``ts`` (see :meth:`OrderIndex.earlier`). A user with none has no entry.
-* ``closed`` remembers the final state of the last ``closed_memory`` orders closed, oldest first
+* ``closed`` remembers the final state of the last ``closed_memory`` orders closed, oldest first:
+  a filled resting order as its own :class:`Order` (it changes no more, and building its public
+  state for every fill would cost more than the fill), any other as its ``OrderState``. Read it
+  through :meth:`OrderIndex.closed_state` and :meth:`OrderIndex.closed_states`
   (the oldest is forgotten first; a restore keeps what the snapshot held, see
   :meth:`OrderIndex.recall`). An order id is never both open and remembered.
 
@@ -55,6 +58,7 @@ _LIMIT: Final = OrderType.LIMIT
 _GTC: Final = TimeInForce.GTC
 _NEW: Final = OrderStatus.NEW
 _PARTIAL: Final = OrderStatus.PARTIALLY_FILLED
+_FILLED: Final = OrderStatus.FILLED
 
 
 @mypyc_attr(acyclic=True)
@@ -112,7 +116,7 @@ class OrderIndex:
         self.orders: dict[OrderId, Order] = {}
         self.by_user: dict[UserId, UserOrders] = {}
         self.client_ids: dict[tuple[UserId, str], Order] = {}
-        self.closed: OrderedDict[OrderId, OrderState] = OrderedDict()
+        self.closed: OrderedDict[OrderId, Order | OrderState] = OrderedDict()
         self.placed: dict[UserId, OrderedDict[str, PlaceOrder]] = {}
 
     def earlier(self, cmd: PlaceOrder) -> PlaceOrder | None:
@@ -168,11 +172,25 @@ class OrderIndex:
             del self.by_user[order.user_id]
         if order.client_order_id is not None:
             del self.client_ids[order.user_id, order.client_order_id]
-        # remember(), inlined: every filled maker passes here, and a call costs as much as this.
+        # Remembered as it is when filled (every filled maker passes here), else as its state.
         closed = self.closed
-        closed[order.order_id] = order_state(order, status)
+        closed[order.order_id] = order if status is _FILLED else order_state(order, status)
         if len(closed) > self.closed_memory:
             closed.popitem(last=False)
+
+    def closed_state(self, order_id: OrderId) -> OrderState | None:
+        """The final state of a remembered closed order, or ``None``."""
+        remembered = self.closed.get(order_id)
+        if isinstance(remembered, Order):
+            return order_state(remembered, _FILLED)
+        return remembered
+
+    def closed_states(self) -> list[OrderState]:
+        """Every remembered closed order's final state, oldest first."""
+        return [
+            order_state(kept, _FILLED) if isinstance(kept, Order) else kept
+            for kept in self.closed.values()
+        ]
 
     def remember(self, state: OrderState) -> None:
         """Remember the final state of an order that closed without resting; forget the oldest

@@ -78,7 +78,7 @@ def quote(markets: Mapping[str, Market], cmd: Quote) -> list[Event]:
 def get_order(index: OrderIndex, cmd: GetOrder) -> list[Event]:
     """An open order, or one the engine still remembers closing; only the owner's."""
     order = index.orders.get(cmd.order_id)
-    state = order_state(order) if order is not None else index.closed.get(cmd.order_id)
+    state = order_state(order) if order is not None else index.closed_state(cmd.order_id)
     if state is None or state.user_id != cmd.user_id:
         return [
             Rejected(code=RejectCode.UNKNOWN_ORDER, message="no such order", order_id=cmd.order_id)

@@ -99,7 +99,7 @@ def dump(
         deposited=list(ledger.deposited),
         accounts=accounts,
         orders=orders,
-        closed=list(index.closed.values()),
+        closed=index.closed_states(),
         placed=[cmd for _, mine in sorted(index.placed.items()) for cmd in mine.values()],
     )
     return _encoder.encode(state)

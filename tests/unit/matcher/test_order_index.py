@@ -35,8 +35,12 @@ def test_a_dropped_order_leaves_every_index_frees_its_client_id_and_is_remembere
     order.remaining, order.executed_quote = 0, 500
     index.drop(order, OrderStatus.FILLED)
     assert index.orders == index.by_user == index.client_ids == {}
-    assert index.closed == {1: order_state(order, OrderStatus.FILLED)}
-    assert index.closed[OrderId(1)].status is OrderStatus.FILLED
+    assert index.closed_states() == [order_state(order, OrderStatus.FILLED)]
+    state = index.closed_state(OrderId(1))
+    assert state is not None
+    assert state.status is OrderStatus.FILLED
+    assert state.executed_quantity == 5
+    assert state.executed_quote == 500
 
 
 def test_the_memory_forgets_the_oldest_first_but_a_restore_keeps_what_it_is_given() -> None:

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from matcher.engine import Engine
+from matcher.engine import Engine, _place_fields
 from matcher.invariants import check_engine
-from model.commands import GetOrder
-from model.enums import CloseReason, OrderStatus, Side
+from model.commands import GetOrder, PlaceOrder
+from model.enums import CloseReason, OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from model.events import Event, OrderClosed, OrderState, Rejected, StateEvent, TradeExecuted
-from model.ids import FEE_ACCOUNT, OrderId
+from model.ids import FEE_ACCOUNT, OrderId, UserId
 from model.ledger import LedgerReplica
 from model.rejects import RejectCode
 from tests.support.scenario import USERS, deposit, parse_step, scenario_config
@@ -400,3 +400,21 @@ def test_an_order_is_readable_after_it_closes_until_memory_runs_out() -> None:
     restored = Engine.restore(engine.config, engine.snapshot(), closed_memory=2)
     assert restored.state_hash() == engine.state_hash()
     assert restored.apply(GetOrder(user_id=bob, ts=9, order_id=OrderId(4))) == [expired]
+
+
+def test_the_engine_reads_a_place_order_in_its_declared_field_order() -> None:
+    # Engine._place takes a PlaceOrder apart in one call (matcher/engine.py, _place_fields):
+    # a field added, removed or moved in model/commands.py must be matched there.
+    assert PlaceOrder.__struct_fields__ == (
+        "user_id", "ts", "order_id", "market", "side", "type", "price", "quantity",
+        "quote_quantity", "tif", "post_only", "client_order_id", "stp",
+    )  # fmt: skip
+    order = PlaceOrder(
+        user_id=UserId(3), ts=9, order_id=OrderId(7), market="BTC_USDC", side=Side.SELL,
+        type=OrderType.LIMIT, price=11, quantity=12, quote_quantity=0, tif=TimeInForce.IOC,
+        post_only=False, client_order_id="c", stp=SelfTradePrevention.CANCEL_BOTH,
+    )  # fmt: skip
+    assert _place_fields(order) == (
+        3, 9, 7, "BTC_USDC", Side.SELL, OrderType.LIMIT, 11, 12, 0, TimeInForce.IOC, False, "c",
+        SelfTradePrevention.CANCEL_BOTH,
+    )  # fmt: skip
