@@ -24,6 +24,7 @@ from edge.errors import exception_handlers
 from edge.fastpath import FastOrderLane
 from edge.gate import Gate
 from edge.gateway import MatcherGateway
+from edge.history import HistoryController
 from edge.limits import GateRateLimit
 from edge.openapi import finisher
 from edge.public import (
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
         route_handlers=[
             AccountsController,
             TradingController,
+            HistoryController,
             MarketsController,
             PublicTradesController,
             MarketDataController,

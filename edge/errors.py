@@ -85,6 +85,9 @@ def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response
     if details and isinstance(details[0], dict):
         first = details[0]
         field = first.get("key")
+        if isinstance(field, str):  # a parameter's Python name; the API names it in camelCase
+            head, *rest = field.split("_")
+            field = head + "".join(part.title() for part in rest)
         message = str(first.get("message", message))
         if field == "data":  # Litestar's name for the body: only ever missing here (edge.request)
             return Response(

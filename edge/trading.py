@@ -10,7 +10,7 @@ import re
 import time
 from typing import Annotated, Any
 
-from litestar import Controller, HttpMethod, Request, delete, get, post, route
+from litestar import Controller, HttpMethod, Request, get, post, route
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import Parameter
@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from edge.auth import AuthUser
 from edge.errors import ApiError
 from edge.gateway import Answer, MatcherGateway, MatcherTimeoutError, MatcherUnavailableError
+from edge.history import CURSOR_PATTERN, MAX_MS, ORDER_STATUSES, orders_page, stored_order
 from edge.openapi import errors
 from edge.request import invalid
 from edge.views import order_placed, order_view, quote_view, raise_if_rejected
@@ -29,6 +30,7 @@ from model.api import (
     CancelAllResponse,
     OnrampRequest,
     OrderRequest,
+    OrdersPage,
     OrderView,
     QuoteRequest,
     QuoteView,
@@ -45,7 +47,7 @@ from model.commands import (
     Quote,
 )
 from model.config import MarketConfig
-from model.enums import OrderStatus, OrderType, Side, TimeInForce
+from model.enums import OrderType
 from model.events import (
     BalancesResult,
     OpenOrdersResult,
@@ -283,14 +285,36 @@ class TradingController(Controller):
         """Your open orders, in one market or all."""
         return await exchange.order_lists(OpenOrders, UserId(request.user.id), market)
 
-    @delete("/orders", status_code=200, responses=errors(400, 401, *_BUSY))
-    async def cancel_all(
+    @route(
+        "/orders",
+        http_method=[HttpMethod.GET, HttpMethod.DELETE],
+        status_code=200,
+        responses=errors(400, 401, *_BUSY),
+    )
+    async def orders(
         self,
         request: AuthRequest,
         exchange: Exchange,
-        market: str | None = Parameter(default=None, max_length=32),
-    ) -> CancelAllResponse:
-        """Cancel all your open orders, in one market or all."""
+        market: str | None = Parameter(default=None, min_length=3, max_length=32),
+        status: str | None = Parameter(default=None, pattern=f"^({ORDER_STATUSES})$"),
+        start_time: int = Parameter(
+            query="startTime", default=0, ge=0, le=MAX_MS, schema_extra={"minimum": 0}
+        ),
+        end_time: int = Parameter(
+            query="endTime", default=MAX_MS, ge=0, le=MAX_MS, schema_extra={"minimum": 0}
+        ),
+        limit: int = Parameter(default=100, ge=1, le=1000),
+        cursor: str | None = Parameter(
+            default=None, min_length=1, max_length=200, pattern=CURSOR_PATTERN
+        ),
+    ) -> OrdersPage | CancelAllResponse:
+        """GET: your orders, open and closed, newest first, a page at a time (``OrdersPage``;
+        from PostgreSQL, ``startTime``/``endTime`` in ms, both inclusive, on when the order was
+        placed). DELETE: cancel all your open orders, in ``market`` or all (``CancelAllResponse``;
+        the other parameters are for GET)."""
+        # One handler for both methods, as for /order/{id}.
+        if request.method == HttpMethod.GET:
+            return await orders_page(request, market, status, start_time, end_time, limit, cursor)
         canceled = await exchange.order_lists(CancelAll, UserId(request.user.id), market)
         return CancelAllResponse(canceled=canceled)
 
@@ -357,41 +381,6 @@ class TradingController(Controller):
         )
         raise_if_rejected(answer.events)
         return await _balances(exchange, user)
-
-
-_STORED_ORDER = """
-SELECT market, side, type, tif, price, quantity, remaining, executed_qty, executed_quote, status,
-       client_order_id, post_only, (extract(epoch from created_at) * 1000000)::bigint
-FROM orders WHERE order_id = %s AND user_id = %s"""
-
-
-async def stored_order(
-    pool: AsyncConnectionPool, order_id: OrderId, user: UserId
-) -> OrderState | None:
-    """An order as the persist agent stored it (only the owner's)."""
-    async with pool.connection() as conn:
-        row = await (await conn.execute(_STORED_ORDER, (order_id, user))).fetchone()
-    if row is None:
-        return None
-    (market, side, type_, tif, price, quantity, remaining, executed, executed_quote, status,
-     client_order_id, post_only, created_us) = row  # fmt: skip
-    return OrderState(
-        market=market,
-        order_id=order_id,
-        user_id=user,
-        side=Side(side),
-        type=OrderType(type_),
-        tif=TimeInForce(tif),
-        price=price,
-        quantity=quantity,
-        remaining=remaining,
-        executed_quantity=executed,
-        executed_quote=executed_quote,
-        status=OrderStatus(status),
-        client_order_id=client_order_id,
-        post_only=post_only,
-        ts=created_us,
-    )
 
 
 async def _read_order(

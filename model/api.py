@@ -18,6 +18,7 @@ from model.enums import OrderStatus, OrderType, SelfTradePrevention, Side, TimeI
 
 __all__ = [
     "REQUEST_SCHEMAS",
+    "AccountFillView",
     "BalanceView",
     "CancelAllResponse",
     "Credentials",
@@ -25,11 +26,13 @@ __all__ = [
     "ErrorBody",
     "ErrorDetail",
     "FillView",
+    "FillsPage",
     "KlineView",
     "MarketView",
     "OnrampRequest",
     "OrderRequest",
     "OrderView",
+    "OrdersPage",
     "QuoteRequest",
     "QuoteView",
     "TickerView",
@@ -142,6 +145,39 @@ class OrderView(_View, frozen=True):
     client_order_id: str | None
     created_at: int
     fills: list[FillView] = []
+
+
+class OrdersPage(_View, frozen=True):
+    """A page of ``GET /orders``, newest first; ``nextCursor`` asks for the next (older) page,
+    ``null`` on the last."""
+
+    orders: list[OrderView]
+    next_cursor: str | None
+
+
+class AccountFillView(_View, frozen=True):
+    """One of your trades: what your order ``orderId`` did in trade ``tradeId``, as maker (its
+    order rested) or taker, and the fee you paid, in the asset you received."""
+
+    trade_id: int
+    order_id: str
+    market: str
+    kind: Side
+    price: str
+    quantity: str
+    quote_quantity: str
+    fee: str
+    fee_asset: str
+    is_maker: bool
+    timestamp: int
+    """Milliseconds since the epoch."""
+
+
+class FillsPage(_View, frozen=True):
+    """A page of ``GET /fills``, newest first (``nextCursor`` as for orders)."""
+
+    fills: list[AccountFillView]
+    next_cursor: str | None
 
 
 class CancelAllResponse(_View, frozen=True):

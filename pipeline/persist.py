@@ -14,7 +14,10 @@ each batch in ONE transaction:
 Rows reach PostgreSQL by ``COPY`` into per-connection temporary tables, then one
 ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` or ``UPDATE ... FROM`` per table.
 
-After the commit it publishes each affected user's order updates on ``user:{id}``. If PostgreSQL
+After the commit it publishes each affected user's private updates on ``user:{id}`` (the
+WebSocket's ``orders`` stream): order changes (``{"e": "order"}``) and fills (``{"e": "fill"}``,
+:func:`model.fills.account_fill`) in event order, then every balance the batch touched as it now
+stands (``{"e": "balance"}``), from the ``balances`` table the same transaction keeps. If PostgreSQL
 is down the batch fails, the agent restarts with backoff, and the unacked entries come again:
 nothing is lost and nothing is counted twice.
 
@@ -50,15 +53,16 @@ import redis.asyncio as aioredis
 
 from model import topics, wire
 from model.config import MarketConfig
-from model.enums import CLOSE_STATUS, OrderStatus, Side
+from model.enums import CLOSE_STATUS, OrderStatus
 from model.events import (
-    Deposited,
     OrderAccepted,
     OrderClosed,
     OrderRested,
     StateEvent,
     TradeExecuted,
 )
+from model.fills import TradeRecord, account_fill
+from model.ids import FEE_ACCOUNT
 from model.lease import FENCE, LeaseLostError
 from model.ledger import balance_changes
 from model.settings import LeaseSettings, get_settings
@@ -101,7 +105,25 @@ _COPY_LEDGER = """COPY stage_ledger (shard, seq, entry, ts, user_id, asset, avai
 _COPY_CHANGES = "COPY stage_changes (order_id, seq, qty, quote, remaining, status) FROM STDIN"
 _INSERT_ORDERS = "INSERT INTO orders SELECT * FROM stage_orders ON CONFLICT DO NOTHING"
 _INSERT_TRADES = "INSERT INTO trades SELECT * FROM stage_trades ON CONFLICT DO NOTHING"
-_INSERT_LEDGER = "INSERT INTO ledger SELECT * FROM stage_ledger ON CONFLICT DO NOTHING"
+# The rows actually added (a replayed batch adds none) move the balances they sum.
+_INSERT_LEDGER = """
+WITH added AS (
+    INSERT INTO ledger SELECT * FROM stage_ledger ON CONFLICT DO NOTHING
+    RETURNING user_id, asset, available, locked
+), moved AS (
+    SELECT user_id, asset, sum(available) AS available, sum(locked) AS locked
+    FROM added GROUP BY user_id, asset
+)
+INSERT INTO balances AS b (user_id, asset, available, locked)
+SELECT user_id, asset, available, locked FROM moved
+ON CONFLICT (user_id, asset) DO UPDATE
+    SET available = b.available + excluded.available, locked = b.locked + excluded.locked"""
+# Every balance the batch touched, as it stands after it: what the private stream pushes (a
+# batch delivered again pushes the same figures again).
+_TOUCHED_BALANCES = """
+SELECT b.user_id, b.asset, b.available, b.locked
+FROM balances b JOIN (SELECT DISTINCT user_id, asset FROM stage_ledger) s USING (user_id, asset)
+ORDER BY b.user_id, b.asset"""
 # Each order's new events (seq above its updated_seq) folded into one update: fills add up,
 # the last event sets remaining and status. An order back on the book ("new") after a fill is
 # partially filled.
@@ -156,7 +178,8 @@ class PersistStore:
             await self._conn.close()
 
     async def write(self, events: list[StateEvent]) -> dict[int, list[dict[str, Any]]]:
-        """Store ``events`` (in seq order); return each user's order updates to publish."""
+        """Store ``events`` (in seq order); return each user's private updates to publish: their
+        orders' changes and fills in event order, then each balance the batch touched."""
         trades: list[tuple[Any, ...]] = []
         ledger: list[tuple[Any, ...]] = []
         new_orders: list[tuple[Any, ...]] = []
@@ -179,6 +202,11 @@ class PersistStore:
                     event.quantity, OrderStatus.NEW.value, when, event.seq,
                 ))  # fmt: skip
             elif isinstance(event, TradeExecuted):
+                record: TradeRecord = (
+                    event.trade_id, event.ts, event.price, event.quantity, event.quote_amount,
+                    event.taker_side, event.maker_order_id, event.taker_order_id,
+                    event.maker_user_id, event.maker_fee, event.taker_fee,
+                )  # fmt: skip
                 trades.append((
                     event.market, event.trade_id, when, event.price, event.quantity,
                     event.quote_amount, event.taker_side.value, event.maker_order_id,
@@ -199,11 +227,8 @@ class PersistStore:
                         order_id, event.seq, event.quantity, event.quote_amount, remaining,
                         status.value,
                     ))  # fmt: skip
-                    updates[user].append({
-                        "e": "trade", "orderId": str(order_id), "tradeId": event.trade_id,
-                        "price": event.price, "quantity": event.quantity, "maker": is_maker,
-                        "side": _side_of(event, is_maker).value,
-                    })  # fmt: skip
+                    fill = account_fill(self.config.markets[event.market], record, user)
+                    updates[user].append({"e": "fill", **msgspec.to_builtins(fill)})
             elif isinstance(event, OrderRested | OrderClosed):
                 status = (
                     OrderStatus.NEW
@@ -214,8 +239,6 @@ class PersistStore:
                 updates[event.user_id].append(
                     {"e": "order", "orderId": str(event.order_id), "status": status.value}
                 )
-            elif isinstance(event, Deposited):
-                updates[event.user_id].append({"e": "balance", "asset": event.asset})
         conn = await self._connection()
         try:
             async with conn.transaction(), conn.cursor() as cur:
@@ -238,6 +261,15 @@ class PersistStore:
                 await aclaim(cur, self.fence)
                 for _, _, apply_sql in staged:
                     await cur.execute(apply_sql)
+                if ledger:
+                    await cur.execute(_TOUCHED_BALANCES)
+                    for user, asset, available, locked in await cur.fetchall():
+                        if user != FEE_ACCOUNT:
+                            spec = self.config.assets[asset]
+                            updates[user].append({
+                                "e": "balance", "asset": asset,
+                                "available": spec.format(available), "locked": spec.format(locked),
+                            })  # fmt: skip
         except psycopg.OperationalError:
             # PostgreSQL went away: drop the connection; the agent restarts and the batch,
             # never acked, comes again once the database answers.
@@ -246,12 +278,6 @@ class PersistStore:
                 await conn.close()
             raise
         return dict(updates)
-
-
-def _side_of(trade: TradeExecuted, is_maker: bool) -> Side:
-    if is_maker:
-        return Side.SELL if trade.taker_side is Side.BUY else Side.BUY
-    return trade.taker_side
 
 
 def _decode_batch(fields: dict[bytes, bytes]) -> wire.EventBatch:

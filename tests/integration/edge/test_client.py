@@ -133,7 +133,7 @@ def test_the_async_client_and_the_streams(full: Cluster) -> None:
                     while not any(p.stream == trades_name(MARKET) for p in pushes):
                         pushes.append(await market.recv())
                     private = [await own.recv()]
-                    while not any(p.data.get("e") == "trade" for p in private):
+                    while not any(p.data.get("e") == "fill" for p in private):
                         private.append(await own.recv())
             left = await api.cancel_all(maker, MARKET)
             assert [o.order_id for o in left.canceled] == [ask.order_id]
@@ -144,7 +144,7 @@ def test_the_async_client_and_the_streams(full: Cluster) -> None:
     assert (trade["e"], trade["p"], trade["q"], trade["m"]) == ("trade", "101.50", "2", False)
     assert any(p.stream == depth_name(MARKET) and p.data["e"] == "depth" for p in pushes)
     assert {p.stream for p in private} == {ORDERS_STREAM}
-    fill = next(p.data for p in private if p.data.get("e") == "trade")
+    fill = next(p.data for p in private if p.data.get("e") == "fill")
     assert fill["tradeId"] == trade["t"]
 
 
