@@ -124,6 +124,9 @@ _IOC: Final = TimeInForce.IOC
 _FILLED: Final = OrderStatus.FILLED
 
 
+#: A CancelOrder's fields, in its declared (and wire) order.
+_CancelFields = tuple[UserId, int, str | None, OrderId | None, str | None]
+
 #: A PlaceOrder's fields, in its declared (and wire) order.
 _PlaceFields = tuple[
     UserId, int, OrderId, str, Side, OrderType, int, int, int, TimeInForce, bool, str | None,
@@ -136,6 +139,11 @@ def _place_fields(cmd: PlaceOrder) -> _PlaceFields:
     msgspec Struct) is a lookup of its own. ``tests/unit/matcher/test_scenarios.py`` checks the
     order against ``PlaceOrder``'s."""
     return cast(_PlaceFields, astuple(cmd))
+
+
+def _cancel_fields(cmd: CancelOrder) -> _CancelFields:
+    """Every field of ``cmd`` at once, as :func:`_place_fields` (checked by the same test)."""
+    return cast(_CancelFields, astuple(cmd))
 
 
 def _reject(code: RejectCode, message: str, order_id: OrderId | None = None) -> list[Event]:
@@ -208,8 +216,11 @@ class Engine:
         """Apply one command; return its events (state events numbered by ``seq``)."""
         if command.user_id <= 0:
             return _reject(RejectCode.INVALID_USER, f"user_id must be positive: {command.user_id}")
-        if type(command) is PlaceOrder:  # most commands: a direct call, not the table's
+        # The commands of the hot path: a direct call, not through the table.
+        if type(command) is PlaceOrder:
             return self._place(command)
+        if type(command) is CancelOrder:
+            return self._cancel(command)
         return self._handlers[type(command)](command)
 
     # --- placing -------------------------------------------------------------------------
@@ -502,38 +513,32 @@ class Engine:
         self.index.drop(order, CLOSE_STATUS[reason])
         self.seq += 1
         return OrderClosed(
-            seq=self.seq,
-            ts=ts,
-            market=order.market,
-            order_id=order.order_id,
-            user_id=order.user_id,
-            side=order.side,
-            price=order.price,
-            remaining=order.remaining,
-            released=released,
-            reason=reason,
-            was_resting=True,
-        )
+            self.seq, ts, order.market, order.order_id, order.user_id, order.side, order.price,
+            order.remaining, released, reason, True,
+        )  # fmt: skip
 
     # --- canceling -----------------------------------------------------------------------
 
     def _cancel(self, cmd: CancelOrder) -> list[Event]:
+        user, ts, market, order_id, client_order_id = _cancel_fields(cmd)
         order: Order | None = None
-        if cmd.order_id is not None:
-            order = self.index.orders.get(cmd.order_id)
-        elif cmd.client_order_id is not None:
-            order = self.index.client_ids.get((cmd.user_id, cmd.client_order_id))
+        if order_id is not None:
+            order = self.index.orders.get(order_id)
+        elif client_order_id is not None:
+            order = self.index.client_ids.get((user, client_order_id))
         else:
             return _reject(RejectCode.INVALID_ORDER, "give orderId or clientOrderId")
         # Someone else's order is reported exactly like a missing one.
         if (
             order is None
-            or order.user_id != cmd.user_id
-            or (cmd.market is not None and order.market != cmd.market)
+            or order.user_id != user
+            or (market is not None and order.market != market)
         ):
-            return _reject(RejectCode.UNKNOWN_ORDER, "no such open order", cmd.order_id)
-        closed = self._cancel_one(order, CloseReason.USER_CANCEL, cmd.ts)
-        return [closed, order_state(order, OrderStatus.CANCELED)]
+            return _reject(RejectCode.UNKNOWN_ORDER, "no such open order", order_id)
+        closed = self._cancel_one(order, CloseReason.USER_CANCEL, ts)
+        state = self.index.closed_state(order.order_id)  # as remembered on closing
+        assert state is not None
+        return [closed, state]
 
     def _cancel_one(self, order: Order, reason: CloseReason, ts: int) -> OrderClosed:
         market = self.markets[order.market]

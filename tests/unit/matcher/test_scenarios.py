@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from matcher.engine import Engine, _place_fields
+from matcher.engine import Engine, _cancel_fields, _place_fields
 from matcher.invariants import check_engine
-from model.commands import GetOrder, PlaceOrder
+from model.commands import CancelOrder, GetOrder, PlaceOrder
 from model.enums import CloseReason, OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from model.events import Event, OrderClosed, OrderState, Rejected, StateEvent, TradeExecuted
 from model.ids import FEE_ACCOUNT, OrderId, UserId
@@ -402,9 +402,15 @@ def test_an_order_is_readable_after_it_closes_until_memory_runs_out() -> None:
     assert restored.apply(GetOrder(user_id=bob, ts=9, order_id=OrderId(4))) == [expired]
 
 
-def test_the_engine_reads_a_place_order_in_its_declared_field_order() -> None:
-    # Engine._place takes a PlaceOrder apart in one call (matcher/engine.py, _place_fields):
-    # a field added, removed or moved in model/commands.py must be matched there.
+def test_the_engine_reads_commands_in_their_declared_field_order() -> None:
+    # Engine._place and _cancel take their commands apart in one call each (matcher/engine.py,
+    # _place_fields and _cancel_fields): a field added, removed or moved in model/commands.py
+    # must be matched there.
+    assert CancelOrder.__struct_fields__ == (
+        "user_id", "ts", "market", "order_id", "client_order_id",
+    )  # fmt: skip
+    cancel = CancelOrder(user_id=UserId(3), ts=9, market="BTC_USDC", order_id=OrderId(7))
+    assert _cancel_fields(cancel) == (3, 9, "BTC_USDC", 7, None)
     assert PlaceOrder.__struct_fields__ == (
         "user_id", "ts", "order_id", "market", "side", "type", "price", "quantity",
         "quote_quantity", "tif", "post_only", "client_order_id", "stp",
