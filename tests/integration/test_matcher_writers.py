@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from matcher import BUILD
 from matcher.service import EXIT_FENCED
 from model import streams, topics
 from model.config import load_markets
@@ -234,6 +235,8 @@ def test_a_writer_paused_past_its_lease_writes_nothing_and_exits(
         second = _start(redis_url, tmp_path / "second.log")
         matchers.append(second)
         _wait(lambda: "standby" in second.text(), 30, "the second matcher to stand by")
+        # Each says which engine it runs: this process's (same sources, same setting).
+        assert f"engine build: {BUILD}" in first.text()
         load = Load(redis_client, seed=77)
         producer = load.start()
         time.sleep(0.3)
