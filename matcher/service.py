@@ -516,6 +516,10 @@ class MatcherService:
         self._execute(keys, args, last)
         self._since_snapshot = 0
         self._snapshot_at = time.monotonic()
+        # What lives now is mostly resting orders: long-lived, and their reference cycles are
+        # broken by the engine when they leave the book. Interpreted, orders are tracked by the
+        # collector (compiled, they are not): keep full collections from walking them.
+        gc.freeze()
 
     # --- running -------------------------------------------------------------------------
 
