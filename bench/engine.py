@@ -874,6 +874,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elapsed_s=round(elapsed, 1),
     )
     print(json.dumps(figures))
+    result.notes.append(f"engine build: {matcher.BUILD}")
     result.notes.append(f"invariants and reference events: {_verdict(ok)}")
     result.write(figures, exit_ok=ok)
     return 0 if ok else 1
