@@ -3,8 +3,9 @@
 Client → server: ``{"method": "SUBSCRIBE" | "UNSUBSCRIBE", "params": [...], "id": n}``,
 ``{"method": "AUTH", "params": [token], "id": n}`` (then the private ``orders`` stream may be
 subscribed: the user's order changes, fills and balances, each pushed once stored, in order;
-see :mod:`pipeline.persist`), ``{"method": "PING", "id": n}``. Every request is answered ``{"id": n, "result":
-...}`` or ``{"id": n, "error": {"code", "message"}}``. Pushes: ``{"stream": name, "data": ...}``.
+see :mod:`pipeline.persist`), ``{"method": "PING", "id": n}``. Every request is answered
+``{"id": n, "result": ...}`` or ``{"id": n, "error": {"code", "message"}}``. Pushes:
+``{"stream": name, "data": ...}``.
 The acknowledgement of a SUBSCRIBE is sent once the stream is followed: every message published
 after it reaches the client. So a depth client subscribes, waits for the acknowledgement, then
 takes the ``GET /depth`` snapshot and applies the diffs from ``lastUpdateId + 1`` on.
