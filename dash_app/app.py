@@ -57,7 +57,7 @@ def create_app(
         serve_locally=True,
     )
     app.index_string = _INDEX
-    app.layout = build_layout(settings.refresh_ms)
+    app.layout = build_layout(settings.refresh_ms, settings.edge_url)
     client = client or Client(settings.edge_url, timeout=POLL_TIMEOUT)
     register_all(app, client, database_url, config.markets())
     return app

@@ -10,6 +10,13 @@ SESSION = "session-store"
 OPEN_ORDERS_DATA = "open-orders-store"
 ACCOUNT_NONCE = "account-nonce"
 
+# Live data from the browser's WebSocket (dash_app/assets/live.js writes these stores)
+LIVE_CONFIG = "live-config"
+LIVE_FOLLOW = "live-follow"
+LIVE_MARKET = "live-market"
+LIVE_ACCOUNT = "live-account"
+LIVE_STATUS = "live-status"
+
 # Header
 MARKET = "market-select"
 TICKER = "ticker-bar"
@@ -48,6 +55,7 @@ QUANTITY = "order-quantity"
 PLACE = "place-order-button"
 ORDER_MESSAGE = "order-message"
 OPEN_ORDERS = "open-orders"
+NOTICE = "fill-notice"
 
 # Analytics
 AN_INTERVAL = "analytics-interval"

@@ -15,7 +15,7 @@ from dash_app.components import ticker_bar
 from dash_app.figures import empty_figure
 from model.intervals import HOUR_US, INTERVAL_US, INTERVALS
 
-__all__ = ["BANNER_TEXT", "HIDDEN", "SHOWN", "build_layout"]
+__all__ = ["BANNER_TEXT", "HIDDEN", "SHOWN", "build_layout", "live_config"]
 
 BANNER_TEXT = "Exchange unreachable — retrying"
 HIDDEN = {"display": "none"}
@@ -190,6 +190,7 @@ def _account_column() -> html.Div:
             html.Button("Buy", id=ids.PLACE, n_clicks=0, className="buy"), className="form-row"
         ),
         html.Div(id=ids.ORDER_MESSAGE, className="message"),
+        html.Div(id=ids.NOTICE, className="message ok"),
     )
     return html.Div(
         [account, order_form], style={"display": "grid", "gap": "8px", "alignContent": "start"}
@@ -271,8 +272,25 @@ def _analytics_tab() -> html.Div:
     )
 
 
-def build_layout(refresh_ms: int) -> html.Div:
-    """The whole page; market data refreshes every ``refresh_ms`` milliseconds."""
+def live_config(edge_url: str) -> dict[str, object]:
+    """What the browser's live client (``assets/live.js``) needs: the edge's WebSocket and REST
+    addresses as the browser reaches them, the stores it writes, each interval's length."""
+    root = edge_url.rstrip("/")
+    return {
+        "ws": ("wss://" if root.startswith("https://") else "ws://")
+        + root.split("://", 1)[1]
+        + "/ws",
+        "api": root + "/api/v1",
+        "marketStore": ids.LIVE_MARKET,
+        "accountStore": ids.LIVE_ACCOUNT,
+        "statusStore": ids.LIVE_STATUS,
+        "intervalsMs": {name: INTERVAL_US[name] // 1000 for name in INTERVALS},
+    }
+
+
+def build_layout(refresh_ms: int, edge_url: str) -> html.Div:
+    """The whole page. Market and account data come live from the browser's WebSocket to the
+    edge at ``edge_url``; the market list is read every ``refresh_ms`` until it is known."""
     return html.Div(
         [
             dcc.Location(id=ids.URL, refresh=False),
@@ -280,6 +298,11 @@ def build_layout(refresh_ms: int) -> html.Div:
             dcc.Store(id=ids.MARKETS),
             dcc.Store(id=ids.OPEN_ORDERS_DATA),
             dcc.Store(id=ids.ACCOUNT_NONCE, data=0),
+            dcc.Store(id=ids.LIVE_CONFIG, data=live_config(edge_url)),
+            dcc.Store(id=ids.LIVE_FOLLOW),
+            dcc.Store(id=ids.LIVE_MARKET),
+            dcc.Store(id=ids.LIVE_ACCOUNT),
+            dcc.Store(id=ids.LIVE_STATUS),
             dcc.Interval(id=ids.TICK, interval=refresh_ms),
             dcc.Interval(id=ids.AN_REFRESH, interval=max(refresh_ms * 10, 5000)),
             _header(),

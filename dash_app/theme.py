@@ -1,7 +1,7 @@
 """Colours and the page's style sheet (one dark theme), shared by figures and layout.
 
-The CSS is served inline through the page template rather than from an ``assets/`` folder, so
-the dashboard needs no data files next to the code however it is installed.
+The CSS is served inline through the page template rather than from the ``assets/`` folder
+(which holds only the browser's live client, ``live.js``, installed as package data).
 """
 
 from __future__ import annotations

@@ -128,7 +128,7 @@ class EdgeSettings:
     max_in_flight: int = 10_000
     """Requests one edge process lets wait for the matcher before answering 503."""
     cors_origins: tuple[str, ...] = ("http://localhost:8050", "http://127.0.0.1:8050")
-    """Browser origins allowed to call the API."""
+    """Browser origins allowed to call the API (by default the dashboard's, on its port)."""
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]", "testserver")
     """Host headers the edge answers."""
 
@@ -152,9 +152,9 @@ class DashSettings:
     port: int = 8050
     """Port of the Dash app."""
     edge_url: str = "http://127.0.0.1:8000"
-    """Where the Dash app finds the edge's REST API (``/api/v1`` is appended)."""
+    """Where the Dash app and the browsers showing it find the edge (``/api/v1``, ``/ws``)."""
     refresh_ms: int = 1000
-    """How often the browser asks for fresh market data."""
+    """How often the page asks for the market list until it has it (the data itself is live)."""
 
 
 @dataclass(frozen=True)
@@ -253,6 +253,10 @@ class Settings:
         return sorted(m for m, s in self.shards.items() if s == shard)
 
 
+def _dashboard_origins(port: int) -> tuple[str, ...]:
+    return (f"http://localhost:{port}", f"http://127.0.0.1:{port}")
+
+
 def _csv(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = _env(name, ",".join(default))
     return tuple(p.strip() for p in raw.split(",") if p.strip())
@@ -265,6 +269,8 @@ def get_settings() -> Settings:
     markets = sorted(load_markets(markets_file).markets)
     production = _env("ENV", "development").lower() == "production"
     secret = _env("JWT_SECRET", "" if production else DEV_JWT_SECRET)
+    # The dashboard's browsers read the edge (its live data), so its origin is allowed by default.
+    dash_port = _env_int("DASH_PORT", DashSettings.port)
     edge = EdgeSettings(
         host=_env("EDGE_HOST", EdgeSettings.host),
         port=_env_int("EDGE_PORT", EdgeSettings.port),
@@ -278,7 +284,7 @@ def get_settings() -> Settings:
         ip_limit_per_second=_env_int("IP_RATE_LIMIT", EdgeSettings.ip_limit_per_second),
         max_in_flight=_env_int("MAX_IN_FLIGHT", EdgeSettings.max_in_flight),
         signin_limit_per_minute=_env_int("SIGNIN_LIMIT", EdgeSettings.signin_limit_per_minute),
-        cors_origins=_csv("CORS_ORIGINS", EdgeSettings.cors_origins),
+        cors_origins=_csv("CORS_ORIGINS", _dashboard_origins(dash_port)),
         allowed_hosts=_csv("ALLOWED_HOSTS", EdgeSettings.allowed_hosts),
     )
     matcher = MatcherSettings(
@@ -304,7 +310,7 @@ def get_settings() -> Settings:
     edge_url = _env("EDGE_URL", f"http://127.0.0.1:{edge.port}")
     dash = DashSettings(
         host=_env("DASH_HOST", DashSettings.host),
-        port=_env_int("DASH_PORT", DashSettings.port),
+        port=dash_port,
         edge_url=edge_url,
         refresh_ms=_env_int("DASH_REFRESH_MS", DashSettings.refresh_ms),
     )

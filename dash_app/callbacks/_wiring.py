@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from dash import Dash
+from dash import ClientsideFunction, Dash
 
-__all__ = ["callback"]
+__all__ = ["callback", "clientside"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,3 +22,8 @@ def callback(app: Dash, *dependencies: Any, **options: Any) -> Callable[[F], F]:
         return function
 
     return decorate
+
+
+def clientside(app: Dash, function: ClientsideFunction, *dependencies: Any) -> None:
+    """Register a callback that runs in the browser (a function of ``dash_app/assets``)."""
+    app.clientside_callback(function, *dependencies)  # type: ignore[no-untyped-call]

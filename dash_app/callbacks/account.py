@@ -1,5 +1,9 @@
 """Accounts and trading: sign up / sign in, balances, deposits, the order form, open orders.
 
+Balances and open orders are read again whenever the user's private stream (followed by the
+browser, ``dash_app/assets/live.js``) says something changed, and after the user's own actions;
+never on a timer. A fill is announced under the order form.
+
 The token lives in the browser's session store (``dcc.Store(storage_type="session")``) and comes
 with each callback as ``State``; the server keeps none. The order form sends the price and
 quantity exactly as typed (only surrounding spaces removed): the edge checks them against the
@@ -22,7 +26,7 @@ from dash_app.format import decimal_text
 from dash_app.layout import HIDDEN, SHOWN
 from dash_app.types import Session, markets_from_store, orders_from_store, to_store
 
-__all__ = ["UNREACHABLE", "authenticate", "order_body", "register"]
+__all__ = ["UNREACHABLE", "authenticate", "fill_notice", "order_body", "register"]
 
 UNREACHABLE = "Exchange unreachable — try again in a moment"
 _ERROR, _OK = "message error", "message ok"
@@ -47,6 +51,18 @@ def authenticate(
         "username": name,
     }
     return session, ""
+
+
+def fill_notice(push: Any) -> str | None:
+    """The line shown when one of the user's orders trades (a ``fill`` of the private stream)."""
+    if not isinstance(push, dict) or push.get("e") != "fill":
+        return None
+    verb = "Bought" if push.get("kind") == "buy" else "Sold"
+    role = "maker" if push.get("isMaker") else "taker"
+    return (
+        f"{verb} {push.get('quantity')} {push.get('market', '').split('_')[0]} at "
+        f"{push.get('price')} ({role}, fee {push.get('fee')} {push.get('feeAsset')})"
+    )
 
 
 def order_body(
@@ -122,15 +138,13 @@ def register(app: Dash, client: Client) -> None:
         Output(ids.OPEN_ORDERS_DATA, "data"),
         Output(ids.SESSION, "data", allow_duplicate=True),
         Output(ids.AUTH_MESSAGE, "children", allow_duplicate=True),
-        Input(ids.TICK, "n_intervals"),
+        Input(ids.LIVE_ACCOUNT, "data"),
         Input(ids.SESSION, "data"),
         Input(ids.ACCOUNT_NONCE, "data"),
         State(ids.OPEN_ORDERS_DATA, "data"),
         prevent_initial_call="initial_duplicate",
     )
-    def account(
-        _tick: int | None, session: Session | None, _nonce: Any, shown: Any
-    ) -> tuple[Any, ...]:
+    def account(_pushed: Any, session: Session | None, _nonce: Any, shown: Any) -> tuple[Any, ...]:
         if not session:
             return "", None if shown is not None else no_update, no_update, no_update
         expired = (no_update, None, None, "Your session expired: sign in again")
@@ -151,6 +165,18 @@ def register(app: Dash, client: Client) -> None:
             no_update,
             no_update,
         )
+
+    @callback(
+        app,
+        Output(ids.NOTICE, "children"),
+        Input(ids.LIVE_ACCOUNT, "data"),
+        prevent_initial_call=True,
+    )
+    def notice(pushed: Any) -> Any:
+        text = fill_notice((pushed or {}).get("last"))
+        if text is None:
+            raise PreventUpdate
+        return text
 
     @callback(
         app,

@@ -1,25 +1,27 @@
-"""Market data by short polling: every tick, read ticker, depth, trades and candles from the edge
-and redraw the header, chart, depth chart, order book and trades tape.
+"""Market data, live: the browser's WebSocket client (``dash_app/assets/live.js``) keeps the
+chosen market's book, trades, ticker and candles from the edge's streams and writes them to the
+``live-market`` store; the callback here renders what it holds (header, chart, depth chart, order
+book, trades tape). Nothing here reads the edge for market data; the market list is read once.
 
-When the edge does not answer, the banner "Exchange unreachable — retrying" appears and every
-other output keeps its last value (``no_update``); the next tick that gets an answer hides the
-banner again, so recovery needs nothing from the user.
+When the browser's socket to the edge drops, the live client says "reconnecting" and the banner
+"Exchange unreachable — retrying" appears; every output keeps its last value until the socket is
+back and the client has started again from fresh snapshots.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
 
-from dash import Dash, Input, Output, State, no_update
+import msgspec
+from dash import ClientsideFunction, Dash, Input, Output, State
 from dash.exceptions import PreventUpdate
 
 from client import ApiError, Client
 from dash_app import ids
-from dash_app.callbacks._wiring import callback
+from dash_app.callbacks._wiring import callback, clientside
 from dash_app.components import order_book, ticker_bar, trades_tape
 from dash_app.figures import candles_figure, depth_figure
 from dash_app.format import format_time
@@ -29,31 +31,36 @@ from model.api import DepthView, KlineView, MarketView, TickerView, TradeView
 from model.intervals import INTERVAL_US, IntervalName, is_interval
 
 __all__ = [
-    "CANDLES_SHOWN",
+    "LiveTrade",
     "MarketSnapshot",
-    "fetch_market",
     "interval_ms",
     "pick_market",
     "register",
+    "render",
+    "snapshot_from_store",
 ]
 
 log = logging.getLogger("tidewater.dash")
 
-#: How many bars of the chosen interval the chart asks for.
-CANDLES_SHOWN = 120
-_DEPTH_LEVELS = 100
-_TAPE_TRADES = 40
+
+class LiveTrade(msgspec.Struct, rename="camel", frozen=True):
+    """A trade as the live client keeps it (the tape needs no quote amount)."""
+
+    id: int
+    price: str
+    quantity: str
+    timestamp: int
+    is_buyer_maker: bool
 
 
-@dataclass(frozen=True)
-class MarketSnapshot:
-    """One poll's worth of a market's data, as the edge returned it."""
+class MarketSnapshot(msgspec.Struct, rename="camel", frozen=True):
+    """What the live client holds of one market, in the REST API's shapes."""
 
     symbol: str
     interval: IntervalName
-    ticker: TickerView
+    ticker: TickerView | None
     depth: DepthView
-    trades: list[TradeView]
+    trades: list[LiveTrade]
     klines: list[KlineView]
 
 
@@ -62,19 +69,15 @@ def interval_ms(interval: IntervalName) -> int:
     return INTERVAL_US[interval] // 1000
 
 
-def fetch_market(
-    client: Client, symbol: str, interval: IntervalName, now_ms: int
-) -> MarketSnapshot:
-    """Read everything the trade view shows of ``symbol``; raises ``ApiError``."""
-    start = now_ms - CANDLES_SHOWN * interval_ms(interval)
-    return MarketSnapshot(
-        symbol=symbol,
-        interval=interval,
-        ticker=client.ticker(symbol),
-        depth=client.depth(symbol, _DEPTH_LEVELS),
-        trades=client.trades(symbol, _TAPE_TRADES),
-        klines=client.klines(symbol, interval, start_ms=start, limit=CANDLES_SHOWN + 1),
-    )
+def snapshot_from_store(data: Any) -> MarketSnapshot | None:
+    """The live client's store, decoded (``None`` before it has a snapshot, or if malformed)."""
+    if not data:
+        return None
+    try:
+        return msgspec.convert(data, MarketSnapshot)
+    except msgspec.ValidationError:
+        log.warning("the live client sent a market snapshot that does not decode")
+        return None
 
 
 def pick_market(markets: list[MarketView], search: str | None, current: str | None) -> str | None:
@@ -97,24 +100,35 @@ def render(snapshot: MarketSnapshot, market: MarketView | None) -> tuple[Any, ..
     base = market.base_symbol if market else ""
     quote = market.quote_symbol if market else ""
     revision = f"{snapshot.symbol}:{snapshot.interval}"
-    last = snapshot.trades[0].price if snapshot.trades else snapshot.ticker.last_price
+    last = snapshot.trades[0].price if snapshot.trades else None
+    if last is None and snapshot.ticker is not None:
+        last = snapshot.ticker.last_price
+    trades = [
+        TradeView(
+            id=t.id, price=t.price, quantity=t.quantity,
+            quote_quantity=str(Decimal(t.price) * Decimal(t.quantity)), timestamp=t.timestamp,
+            is_buyer_maker=t.is_buyer_maker,
+        )
+        for t in snapshot.trades
+    ]  # fmt: skip
     return (
         ticker_bar(snapshot.ticker, base, quote),
         candles_figure(snapshot.klines, interval_ms(snapshot.interval), revision),
         depth_figure(snapshot.depth, snapshot.symbol),
         order_book(snapshot.depth, last_price=last),
-        trades_tape(snapshot.trades),
+        trades_tape(trades),
     )
 
 
 def register(app: Dash, client: Client) -> None:
-    """Wire the market list and the market-data poll to ``app``."""
+    """Wire the market list, the live client and the rendering of what it holds to ``app``."""
 
     @callback(
         app,
         Output(ids.MARKETS, "data"),
         Output(ids.MARKET, "options"),
         Output(ids.MARKET, "value"),
+        Output(ids.TICK, "disabled"),
         Input(ids.TICK, "n_intervals"),
         State(ids.MARKETS, "data"),
         State(ids.URL, "search"),
@@ -128,9 +142,20 @@ def register(app: Dash, client: Client) -> None:
         try:
             markets = client.markets()
         except ApiError:
-            raise PreventUpdate from None  # the poll below shows the banner; retry next tick
+            raise PreventUpdate from None  # the banner says the edge is away; retry next tick
         options = [{"label": m.symbol.replace("_", " / "), "value": m.symbol} for m in markets]
-        return to_store(markets), options, pick_market(markets, search, current)
+        return to_store(markets), options, pick_market(markets, search, current), True
+
+    # The browser follows the chosen market and interval (and the user's stream once signed in).
+    clientside(
+        app,
+        ClientsideFunction(namespace="tidewater", function_name="follow"),
+        Output(ids.LIVE_FOLLOW, "data"),
+        Input(ids.MARKET, "value"),
+        Input(ids.INTERVAL, "value"),
+        Input(ids.SESSION, "data"),
+        State(ids.LIVE_CONFIG, "data"),
+    )
 
     @callback(
         app,
@@ -139,29 +164,25 @@ def register(app: Dash, client: Client) -> None:
         Output(ids.DEPTH, "figure"),
         Output(ids.BOOK, "children"),
         Output(ids.TAPE, "children"),
-        Output(ids.BANNER, "style"),
-        Output(ids.STATUS, "children"),
-        Input(ids.TICK, "n_intervals"),
-        Input(ids.MARKET, "value"),
-        Input(ids.INTERVAL, "value"),
+        Input(ids.LIVE_MARKET, "data"),
         State(ids.MARKETS, "data"),
     )
-    def refresh(
-        _: int | None, symbol: str | None, interval: str | None, markets: Any
-    ) -> tuple[Any, ...]:
-        keep = (no_update,) * 5
-        try:
-            if not symbol:
-                client.markets()  # no market chosen yet: still find out whether the edge is up
-                return (*keep, HIDDEN, "")
-            chosen = interval if interval is not None and is_interval(interval) else "1m"
-            snapshot = fetch_market(client, symbol, chosen, int(time.time() * 1000))
-        except ApiError as exc:
-            if exc.unavailable:
-                log.info("edge unavailable: %s", exc)
-                return (*keep, SHOWN, "reconnecting…")
-            log.warning("edge refused a market-data read: %s", exc)
-            return (*keep, HIDDEN, exc.message)
-        now = format_time(int(time.time() * 1000))
-        market = _market(markets_from_store(markets), symbol)
-        return (*render(snapshot, market), HIDDEN, f"live · {now} UTC")
+    def refresh(data: Any, markets: Any) -> tuple[Any, ...]:
+        snapshot = snapshot_from_store(data)
+        if snapshot is None or not is_interval(snapshot.interval):
+            raise PreventUpdate
+        return render(snapshot, _market(markets_from_store(markets), snapshot.symbol))
+
+    @callback(
+        app,
+        Output(ids.BANNER, "style"),
+        Output(ids.STATUS, "children"),
+        Input(ids.LIVE_STATUS, "data"),
+    )
+    def status(data: Any) -> tuple[Any, ...]:
+        state = (data or {}).get("state")
+        if state == "reconnecting":
+            return SHOWN, "reconnecting…"
+        if state == "live":
+            return HIDDEN, f"live since {format_time(int(data.get('at', 0)))} UTC"
+        return HIDDEN, "connecting…"

@@ -52,8 +52,15 @@ def exchange(
     """Matcher, edge, agents and flow on a fresh database, with market data for ``MARKET``."""
     with fresh_database(database_url, "tw_dash") as db_url:
         workdir = tmp_path_factory.mktemp("dash-exchange")
+        # The dashboard's port, known to the edge: its browsers call the edge (CORS).
+        extra = {"TIDEWATER_DASH_PORT": str(free_port())}
         cluster = Cluster(
-            fresh_redis_url(redis_url), db_url, workdir, with_agents=True, with_flow=True
+            fresh_redis_url(redis_url),
+            db_url,
+            workdir,
+            extra=extra,
+            with_agents=True,
+            with_flow=True,
         )
         cluster.start()
         maker = Service(
@@ -91,7 +98,7 @@ class DashServer:
     """``python -m dash_app`` on a free port, pointed at an edge."""
 
     def __init__(self, edge_url: str, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
+        self.port = int(env.get("TIDEWATER_DASH_PORT") or free_port())
         self.url = f"http://127.0.0.1:{self.port}"
         self.service = Service(
             "dash_app",

@@ -1,6 +1,6 @@
 """The dashboard's server side against a whole running exchange (matcher, edge, agents, flow,
-market maker): the edge client and the callbacks return real data, an empty market shows its
-empty state, analytics read the stored candles, and the banner follows the edge down and up."""
+market maker): analytics read the stored candles and trading goes through the callbacks. The
+market data, which the browser follows live, is tested in a browser (test_browser.py)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,12 @@ from typing import Any
 
 import pytest
 
-from client import UNREACHABLE, ApiError, Client
+from client import ApiError, Client
 from dash_app import create_app
-from dash_app.callbacks.market import fetch_market, render
 from model.settings import DashSettings
 from tests.integration.dash_app.conftest import MARKET
 from tests.support.cluster import Cluster
 from tests.support.dash_callbacks import fire
-from tests.support.waiting import eventually
-
-EMPTY_MARKET = "BTC_USDC"  # the market maker quotes only MARKET here
 
 
 @pytest.fixture
@@ -35,37 +31,6 @@ def app(exchange: Cluster) -> Any:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def test_edge_client_reads_live_market_data(client: Client) -> None:
-    snapshot = eventually(
-        lambda: fetch_market(client, MARKET, "1m", _now_ms()),
-        lambda s: s.klines and s.trades and s.depth.bids and s.depth.asks,
-    )
-    assert snapshot.ticker.trades > 0
-    assert snapshot.klines[-1].close
-    _, candles, depth, _, _ = render(snapshot, None)
-    assert len(candles.data[0].open) >= 2  # at least one bar (and the empty one after it)
-    assert [t.name for t in depth.data] == ["bids", "asks"]
-    assert {m.symbol for m in client.markets()} >= {MARKET, EMPTY_MARKET}
-
-
-def test_empty_market(client: Client) -> None:
-    snapshot = fetch_market(client, EMPTY_MARKET, "1m", _now_ms())
-    assert (snapshot.trades, snapshot.klines) == ([], [])
-    assert snapshot.ticker.last_price is None
-    _, candles, _, _, tape = render(snapshot, None)
-    assert candles.layout.annotations[0].text == "No trades yet"
-    assert tape.children == "No trades yet"
-
-
-def test_poll_callback_through_dash(app: Any) -> None:
-    poll = {("tick", "n_intervals"): 1, ("market-select", "value"): MARKET,
-            ("interval-select", "value"): "1m"}  # fmt: skip
-    out = fire(app, "candles-chart.figure", poll)
-    assert out[("edge-banner", "style")] == {"display": "none"}
-    assert out[("candles-chart", "figure")]["data"][0]["type"] == "candlestick"
-    assert "trade-row" in str(out[("trades-tape", "children")])
 
 
 def test_analytics_tab_reads_the_stored_candles(app: Any) -> None:
@@ -110,23 +75,3 @@ def test_trading_through_the_callbacks(app: Any, client: Client) -> None:
     with pytest.raises(ApiError) as refused:
         client.balances("not-a-token")
     assert refused.value.status == 401
-
-
-def test_banner_follows_the_edge_down_and_up(exchange: Cluster, app: Any) -> None:
-    poll = {("tick", "n_intervals"): 1, ("market-select", "value"): MARKET,
-            ("interval-select", "value"): "1m"}  # fmt: skip
-    exchange.edge.stop()
-    try:
-        with pytest.raises(ApiError) as unreachable:
-            Client(exchange.base_url).ticker(MARKET)
-        assert unreachable.value.code == UNREACHABLE
-        down = fire(app, "candles-chart.figure", poll)
-        # The banner shows; every panel keeps its last data (no update sent for them).
-        assert down == {("edge-banner", "style"): {"display": "block"},
-                        ("edge-status", "children"): "reconnecting…"}  # fmt: skip
-    finally:
-        exchange.edge.start()
-        exchange.wait_ready()
-    up = fire(app, "candles-chart.figure", poll)
-    assert up[("edge-banner", "style")] == {"display": "none"}
-    assert ("candles-chart", "figure") in up

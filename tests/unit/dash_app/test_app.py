@@ -1,4 +1,5 @@
-"""dash_app/app.py and the market callbacks, in process: the edge is an httpx mock transport and
+"""dash_app/app.py and the market callbacks, in process: the live client's stores are given as
+the browser's ``live.js`` writes them, the market list comes from an httpx mock transport, and
 callbacks are fired through Dash's own HTTP endpoint, as the browser fires them."""
 
 from __future__ import annotations
@@ -66,11 +67,24 @@ def edge() -> FakeEdge:
 @pytest.fixture
 def app(edge: FakeEdge) -> Any:
     client = Client("http://edge.test", transport=httpx.MockTransport(edge))
-    return create_app(DashSettings(refresh_ms=500), client=client, database_url="")
+    settings = DashSettings(refresh_ms=500, edge_url="http://edge.test")
+    return create_app(settings, client=client, database_url="")
 
 
-POLL = {("tick", "n_intervals"): 1, ("market-select", "value"): "TATA_INR",
-        ("interval-select", "value"): "1m", ("markets-store", "data"): MARKETS}  # fmt: skip
+# What the browser's live client (dash_app/assets/live.js) writes to the live-market store.
+LIVE = {
+    "symbol": "TATA_INR", "interval": "1m", "ticker": TICKER,
+    "depth": {"symbol": "TATA_INR", "lastUpdateId": 5, "bids": [["20.00", "2"]],
+              "asks": [["21.50", "1"]]},
+    "trades": [{"id": 1, "price": "21.00", "quantity": "1", "timestamp": 1_767_571_200_000,
+                "isBuyerMaker": False}],
+    "klines": [{"start": 1_767_571_200_000, "open": "20.00", "high": "21.00", "low": "20.00",
+                "close": "21.00", "volume": "3", "quoteVolume": "62.00", "trades": 2,
+                "closed": False}],
+    "at": 1_767_571_200_500,
+}  # fmt: skip
+EMPTY = {**LIVE, "ticker": EMPTY_TICKER, "trades": [], "klines": [],
+         "depth": {"symbol": "TATA_INR", "lastUpdateId": 0, "bids": [], "asks": []}}  # fmt: skip
 
 
 def test_the_page_serves(app: Any) -> None:
@@ -90,9 +104,13 @@ def test_market_list_and_initial_choice(app: Any) -> None:
     assert out[("market-select", "options")] == [{"label": "TATA / INR", "value": "TATA_INR"}]
 
 
-def test_poll_draws_every_panel(app: Any) -> None:
-    out = fire(app, "candles-chart.figure", POLL)
-    assert out[("edge-banner", "style")] == {"display": "none"}
+def _live(app: Any, data: Any) -> dict[tuple[str, str], Any]:
+    return fire(app, "candles-chart.figure",
+                {("live-market", "data"): data, ("markets-store", "data"): MARKETS})  # fmt: skip
+
+
+def test_the_live_snapshot_draws_every_panel(edge: FakeEdge, app: Any) -> None:
+    out = _live(app, LIVE)
     candles = out[("candles-chart", "figure")]
     assert [t["type"] for t in candles["data"]] == ["candlestick", "bar"]
     assert candles["layout"]["uirevision"] == "TATA_INR:1m"
@@ -100,12 +118,11 @@ def test_poll_draws_every_panel(app: Any) -> None:
     assert [t["name"] for t in depth["data"]] == ["bids", "asks"]
     assert "21.00" in str(out[("trades-tape", "children")])
     assert "spread 1.50" in str(out[("order-book", "children")])
-    assert "live" in out[("edge-status", "children")]
+    assert edge.requests == []  # rendering reads nothing from the edge
 
 
-def test_empty_market_shows_no_trades_yet(edge: FakeEdge, app: Any) -> None:
-    edge.traded = False
-    out = fire(app, "candles-chart.figure", POLL)
+def test_an_empty_market_shows_no_trades_yet(app: Any) -> None:
+    out = _live(app, EMPTY)
     candles = out[("candles-chart", "figure")]
     assert candles["data"] == []
     assert candles["layout"]["annotations"][0]["text"] == "No trades yet"
@@ -114,32 +131,34 @@ def test_empty_market_shows_no_trades_yet(edge: FakeEdge, app: Any) -> None:
     assert "—" in str(out[("ticker-bar", "children")])
 
 
-def test_edge_down_shows_the_banner_and_keeps_the_data(edge: FakeEdge, app: Any) -> None:
-    edge.up = False
-    out = fire(app, "candles-chart.figure", POLL)
-    # Only the banner and the status change: every panel keeps what it shows.
-    assert out == {("edge-banner", "style"): {"display": "block"},
-                   ("edge-status", "children"): "reconnecting…"}  # fmt: skip
+def test_nothing_is_drawn_before_the_first_snapshot_or_from_a_malformed_one(app: Any) -> None:
+    assert _live(app, None) == {}
+    assert _live(app, {**LIVE, "depth": "nope"}) == {}
+
+
+def test_the_banner_follows_the_live_connection(app: Any) -> None:
+    down = fire(app, "edge-banner.style", {("live-status", "data"): {"state": "reconnecting"}})
+    assert down == {("edge-banner", "style"): {"display": "block"},
+                    ("edge-status", "children"): "reconnecting…"}  # fmt: skip
     assert BANNER_TEXT == "Exchange unreachable — retrying"
-    edge.up = True
-    out = fire(app, "candles-chart.figure", POLL)
-    assert out[("edge-banner", "style")] == {"display": "none"}
+    up = fire(app, "edge-banner.style", {("live-status", "data"): {"state": "live", "at": 0}})
+    assert up[("edge-banner", "style")] == {"display": "none"}
+    assert "live" in up[("edge-status", "children")]
 
 
-def test_edge_down_before_any_market_is_known(edge: FakeEdge, app: Any) -> None:
+def test_the_market_list_is_read_until_known_then_no_more(edge: FakeEdge, app: Any) -> None:
     edge.up = False
-    poll: dict[tuple[str, str], Any] = {**POLL, ("market-select", "value"): None}
-    assert fire(app, "candles-chart.figure", poll)[("edge-banner", "style")] == {"display": "block"}
     assert fire(app, "markets-store.data", {}) == {}  # retried on the next tick
+    edge.up = True
+    out = fire(app, "markets-store.data", {})
+    assert out[("tick", "disabled")] is True  # the list is fixed: the timer stops
 
 
-def test_interval_change_asks_for_that_interval(edge: FakeEdge, app: Any) -> None:
-    fire(app, "candles-chart.figure", {**POLL, ("interval-select", "value"): "1h"},
-         changed=("interval-select", "value"))  # fmt: skip
-    klines = [r for r in edge.requests if r.url.path.endswith("/klines")]
-    assert klines[-1].url.params["interval"] == "1h"
-    start = int(klines[-1].url.params["startTime"])
-    assert start > 0
+def test_the_page_gives_the_browser_the_edge_it_follows(app: Any) -> None:
+    layout = str(app.server.test_client().get("/_dash-layout").get_json())
+    assert "ws://edge.test/ws" in layout
+    assert "http://edge.test/api/v1" in layout
+    assert "tidewater" in app.server.test_client().get("/assets/live.js").get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
