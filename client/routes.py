@@ -20,9 +20,11 @@ from model.api import (
     BalanceView,
     CancelAllResponse,
     DepthView,
+    FillsPage,
     KlineView,
     MarketView,
     OrderRequest,
+    OrdersPage,
     OrderView,
     QuoteRequest,
     QuoteView,
@@ -95,6 +97,8 @@ _balances = _decoder(dict[str, BalanceView])
 _order = _decoder(OrderView)
 _orders = _decoder(list[OrderView])
 _canceled = _decoder(CancelAllResponse)
+_orders_page = _decoder(OrdersPage)
+_fills_page = _decoder(FillsPage)
 _quote = _decoder(QuoteView)
 _json = msgspec.json.Encoder().encode
 
@@ -102,6 +106,10 @@ _json = msgspec.json.Encoder().encode
 def _segment(text: str) -> str:
     """``text`` as one path segment: ``"../orders"`` must not become another route."""
     return url_quote(text, safe="")
+
+
+def _present(params: dict[str, str | int | None]) -> Params:
+    return {key: value for key, value in params.items() if value is not None}
 
 
 def _market_param(market: str | None) -> Params | None:
@@ -218,3 +226,23 @@ def cancel_all(market: str | None = None) -> Call[CancelAllResponse]:
 def open_orders(market: str | None = None) -> Call[list[OrderView]]:
     """The caller's open orders in one market, or in all."""
     return Call("GET", "/orders/open", _orders, _market_param(market), private=True)
+
+
+def order_history(
+    market: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> Call[OrdersPage]:
+    """A page of the caller's orders, open and closed, newest first (``cursor``: the previous
+    page's ``next_cursor``)."""
+    params = {"market": market, "status": status, "limit": limit, "cursor": cursor}
+    return Call("GET", "/orders", _orders_page, _present(params), private=True)
+
+
+def fills(
+    market: str | None = None, limit: int = 100, cursor: str | None = None
+) -> Call[FillsPage]:
+    """A page of the caller's fills, newest first."""
+    params = {"market": market, "limit": limit, "cursor": cursor}
+    return Call("GET", "/fills", _fills_page, _present(params), private=True)

@@ -215,3 +215,30 @@ class Client:
     ) -> list[api.OrderView]:
         """Your open orders in one market, or in all."""
         return self.send(routes.open_orders(market), auth, retry=retry)
+
+    def order_history(
+        self,
+        auth: Auth,
+        market: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        *,
+        retry: bool | None = None,
+    ) -> api.OrdersPage:
+        """A page of your orders, open and closed, newest first; pass the page's
+        ``next_cursor`` for the next one."""
+        call = routes.order_history(market, status, limit, cursor)
+        return self.send(call, auth, retry=retry)
+
+    def fills(
+        self,
+        auth: Auth,
+        market: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        *,
+        retry: bool | None = None,
+    ) -> api.FillsPage:
+        """A page of your fills (side, role, fee), newest first."""
+        return self.send(routes.fills(market, limit, cursor), auth, retry=retry)

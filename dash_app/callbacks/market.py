@@ -36,7 +36,8 @@ __all__ = [
     "interval_ms",
     "pick_market",
     "register",
-    "render",
+    "render_charts",
+    "render_panels",
     "snapshot_from_store",
 ]
 
@@ -95,11 +96,10 @@ def _market(markets: list[MarketView], symbol: str) -> MarketView | None:
     return next((m for m in markets if m.symbol == symbol), None)
 
 
-def render(snapshot: MarketSnapshot, market: MarketView | None) -> tuple[Any, ...]:
-    """The trade view's outputs for one snapshot (ticker, candles, depth, book, tape)."""
+def render_panels(snapshot: MarketSnapshot, market: MarketView | None) -> tuple[Any, ...]:
+    """The ticker, order book and trades tape for one snapshot."""
     base = market.base_symbol if market else ""
     quote = market.quote_symbol if market else ""
-    revision = f"{snapshot.symbol}:{snapshot.interval}"
     last = snapshot.trades[0].price if snapshot.trades else None
     if last is None and snapshot.ticker is not None:
         last = snapshot.ticker.last_price
@@ -113,10 +113,17 @@ def render(snapshot: MarketSnapshot, market: MarketView | None) -> tuple[Any, ..
     ]  # fmt: skip
     return (
         ticker_bar(snapshot.ticker, base, quote),
-        candles_figure(snapshot.klines, interval_ms(snapshot.interval), revision),
-        depth_figure(snapshot.depth, snapshot.symbol),
         order_book(snapshot.depth, last_price=last),
         trades_tape(trades),
+    )
+
+
+def render_charts(snapshot: MarketSnapshot) -> tuple[Any, ...]:
+    """The candles and depth charts for one snapshot."""
+    revision = f"{snapshot.symbol}:{snapshot.interval}"
+    return (
+        candles_figure(snapshot.klines, interval_ms(snapshot.interval), revision),
+        depth_figure(snapshot.depth, snapshot.symbol),
     )
 
 
@@ -157,21 +164,32 @@ def register(app: Dash, client: Client) -> None:
         State(ids.LIVE_CONFIG, "data"),
     )
 
+    # Two callbacks, so the light panels (ticker, book, tape) do not wait for the charts.
     @callback(
         app,
         Output(ids.TICKER, "children"),
-        Output(ids.CANDLES, "figure"),
-        Output(ids.DEPTH, "figure"),
         Output(ids.BOOK, "children"),
         Output(ids.TAPE, "children"),
         Input(ids.LIVE_MARKET, "data"),
         State(ids.MARKETS, "data"),
     )
-    def refresh(data: Any, markets: Any) -> tuple[Any, ...]:
+    def refresh_panels(data: Any, markets: Any) -> tuple[Any, ...]:
         snapshot = snapshot_from_store(data)
         if snapshot is None or not is_interval(snapshot.interval):
             raise PreventUpdate
-        return render(snapshot, _market(markets_from_store(markets), snapshot.symbol))
+        return render_panels(snapshot, _market(markets_from_store(markets), snapshot.symbol))
+
+    @callback(
+        app,
+        Output(ids.CANDLES, "figure"),
+        Output(ids.DEPTH, "figure"),
+        Input(ids.LIVE_MARKET, "data"),
+    )
+    def refresh_charts(data: Any) -> tuple[Any, ...]:
+        snapshot = snapshot_from_store(data)
+        if snapshot is None or not is_interval(snapshot.interval):
+            raise PreventUpdate
+        return render_charts(snapshot)
 
     @callback(
         app,

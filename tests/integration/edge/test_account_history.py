@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from client import ORDERS_STREAM, Streams
+from client import ORDERS_STREAM, Client, Streams
 from tests.integration.edge.conftest import fresh_redis_url, sign_up
 from tests.support.cluster import Cluster
 from tests.support.waiting import eventually
@@ -177,3 +177,23 @@ def test_a_user_follows_fills_and_balances_from_the_private_stream_alone(
         ("buy", "3", False),
         ("sell", "2", False),
     ]
+
+
+def test_the_python_client_pages_through_orders_and_fills(
+    stored: Cluster, api: httpx.Client
+) -> None:
+    maker, taker = sign_up(api, {"TATA": "10"}), sign_up(api, {"INR": "5000"})
+    for _ in range(3):
+        _place(api, maker, _order("sell", "40", "1"))
+    _place(api, taker, _order("buy", "40", "2"))
+    token = maker["Authorization"].removeprefix("Bearer ")
+    with Client(stored.base_url) as client:
+        pages = [eventually(lambda: client.order_history(token, MARKET, limit=2),
+                            lambda page: page.next_cursor is not None)]  # fmt: skip
+        while pages[-1].next_cursor is not None:
+            pages.append(client.order_history(token, MARKET, limit=2, cursor=pages[-1].next_cursor))
+        fills = eventually(lambda: client.fills(token, MARKET), lambda p: len(p.fills) == 2)
+    assert [len(page.orders) for page in pages] == [2, 1]
+    assert sorted(o.status for page in pages for o in page.orders) == ["filled", "filled", "new"]
+    assert {f.order_id for f in fills.fills} <= {o.order_id for p in pages for o in p.orders}
+    assert all(f.is_maker for f in fills.fills)

@@ -105,8 +105,12 @@ def test_market_list_and_initial_choice(app: Any) -> None:
 
 
 def _live(app: Any, data: Any) -> dict[tuple[str, str], Any]:
-    return fire(app, "candles-chart.figure",
-                {("live-market", "data"): data, ("markets-store", "data"): MARKETS})  # fmt: skip
+    """Both renderings of the live store: the panels' callback and the charts'."""
+    values = {("live-market", "data"): data, ("markets-store", "data"): MARKETS}
+    return {
+        **fire(app, "trades-tape.children", values),
+        **fire(app, "candles-chart.figure", values),
+    }
 
 
 def test_the_live_snapshot_draws_every_panel(edge: FakeEdge, app: Any) -> None:

@@ -1,0 +1,135 @@
+"""The dashboard is live: a trade reaches the page by the WebSocket, and open dashboards add no
+REST load.
+
+* A trade placed through the API shows in the page's trades tape; the page notes when (its
+  ``Date.now()``, the same clock as this process's ``time.time()``). The latency from just before
+  the taker's order is sent to the row appearing is written to
+  ``artifacts/dashboard-latency.json`` and printed (a figure, not a pass mark: speed is for
+  benchmarks); the test asserts that every trade arrived, by push.
+* With 50 dashboards open, the browser's requests to the edge's REST API are counted from each
+  page's resource timing: after the first snapshots, none, however many dashboards are open,
+  while their data keeps changing.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.dash_app.conftest import MARKET, DashServer
+from tests.integration.dash_app.test_browser import CHROMIUM, sync_api
+from tests.integration.edge.conftest import sign_up
+from tests.support.cluster import ROOT, Cluster
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary")
+
+QUIET = "BTC_USDC"  # the market maker quotes only MARKET: trades here are the test's own
+TRADES = 40
+DASHBOARDS = 50
+
+_WATCH_TAPE = """() => {
+    window.tapeSeen = [];
+    const tape = document.querySelector('#trades-tape');
+    new MutationObserver(() => {
+        const at = Date.now();
+        for (const row of tape.querySelectorAll('.trade-row td:first-child')) {
+            const price = row.textContent;
+            if (!window.tapeSeen.some(s => s.price === price)) window.tapeSeen.push({price, at});
+        }
+    }).observe(tape, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+
+
+def _open(context: Any, url: str) -> Any:
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.wait_for_function(
+        "() => (document.querySelector('#edge-status') || {}).textContent?.startsWith('live')"
+    )
+    return page
+
+
+def test_a_trade_reaches_the_page_by_push(
+    browser: Any, dash_server: DashServer, exchange: Cluster
+) -> None:
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = _open(context, f"{dash_server.url}/?market={QUIET}")
+    page.evaluate(_WATCH_TAPE)
+    latencies: list[float] = []
+    with httpx.Client(base_url=f"{exchange.base_url}/api/v1", timeout=10) as api:
+        seller = sign_up(api, {"BTC": "10"})
+        buyer = sign_up(api, {"USDC": "1000000"})
+        base = 1000 + uuid.uuid4().int % 1000  # prices of this run only
+        for i in range(TRADES):
+            price = f"{base + i}.00"
+            order = {"market": QUIET, "type": "limit", "price": price, "quantity": "0.0001"}
+            assert api.post("/order", headers=seller, json={**order, "kind": "sell"}).is_success
+            sent = time.time() * 1000
+            bought = api.post("/order", headers=buyer, json={**order, "kind": "buy"}).json()
+            assert bought["status"] == "filled", bought
+            page.wait_for_function(
+                "price => window.tapeSeen.some(s => s.price === price)", arg=price
+            )
+            seen = page.evaluate("price => window.tapeSeen.find(s => s.price === price).at", price)
+            latencies.append(seen - sent)
+    # The REST snapshots were taken once, when the page started; every trade came by push.
+    rest = page.evaluate(
+        "api => performance.getEntriesByType('resource').filter(e => e.name.startsWith(api))"
+        ".map(e => e.name)",
+        f"{exchange.base_url}/api/v1/trades",
+    )
+    assert len(rest) == 1, rest
+    context.close()
+    ordered = sorted(latencies)
+    figures = {
+        "trades": len(latencies),
+        "p50_ms": statistics.median(ordered),
+        "p99_ms": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+        "max_ms": ordered[-1],
+    }
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    (ROOT / "artifacts" / "dashboard-latency.json").write_text(json.dumps(figures, indent=2))
+    print(f"\ntrade placed -> row in the page's tape: {figures}")
+    assert len(latencies) == TRADES
+
+
+def test_fifty_dashboards_ask_the_rest_api_nothing_once_live(
+    browser: Any, dash_server: DashServer, exchange: Cluster
+) -> None:
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    pages = [_open(context, f"{dash_server.url}/?market={MARKET}") for _ in range(DASHBOARDS)]
+    api = f"{exchange.base_url}/api/v1/"
+    count = (
+        "api => performance.getEntriesByType('resource').filter(e => e.name.startsWith(api)).length"
+    )
+    tape = "() => document.querySelector('#trades-tape').innerText"
+    before = [page.evaluate(count, api) for page in pages]
+    stamps = [page.evaluate(tape) for page in pages]
+    time.sleep(10)  # the market maker trades meanwhile: every page's data moves
+    after = [page.evaluate(count, api) for page in pages]
+    moved = sum(page.evaluate(tape) != stamp for page, stamp in zip(pages, stamps, strict=True))
+    context.close()
+    print(f"\n{DASHBOARDS} dashboards: REST requests while live: {sum(after) - sum(before)}; "
+          f"pages whose tape moved: {moved}")  # fmt: skip
+    assert sum(after) - sum(before) == 0
+    assert all(0 < n <= 6 for n in before), before  # the first snapshots, once per page
+    assert moved > 0
