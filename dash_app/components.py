@@ -12,11 +12,14 @@ from dash import html
 
 from dash_app.format import DASH, change_class, cumulative, format_time, share, spread, ticker_items
 from dash_app.theme import DOWN, UP
-from model.api import BalanceView, DepthView, OrderView, TickerView, TradeView
+from model.api import AccountFillView, BalanceView, DepthView, OrderView, TickerView, TradeView
 
 __all__ = [
+    "BOOK_LEVEL",
     "CANCEL_BUTTON",
     "balances_table",
+    "fills_table",
+    "history_table",
     "order_book",
     "orders_table",
     "ticker_bar",
@@ -25,6 +28,8 @@ __all__ = [
 
 #: ``type`` of the pattern-matching id of each open order's cancel button.
 CANCEL_BUTTON = "cancel-order"
+#: ``type`` of the pattern-matching id of each row of the order book (click: take its price).
+BOOK_LEVEL = "book-level"
 
 
 def _empty(message: str) -> html.Div:
@@ -57,9 +62,13 @@ def _ladder_row(side: str, price: str, quantity: str, total: str, whole: str) ->
             html.Td(total, className="muted"),
         ],
         className=side,
+        id={"type": BOOK_LEVEL, "side": side, "price": price},
+        n_clicks=0,
+        title="Click: take this price",
         style={
             "backgroundImage": f"linear-gradient({color}, {color})",
             "backgroundSize": f"{width:.1f}% 100%",
+            "cursor": "pointer",
         },
     )
 
@@ -144,3 +153,55 @@ def orders_table(orders: list[OrderView]) -> html.Div | html.Table:
             )
         )
     return html.Table([header, html.Tbody(rows)], id="open-orders-table")
+
+
+def history_table(orders: list[OrderView]) -> html.Div | html.Table:
+    """A page of the user's orders, open and closed, newest first."""
+    if not orders:
+        return _empty("No orders yet")
+    header = html.Thead(
+        html.Tr(
+            [html.Th(h) for h in ("Time", "Market", "Side", "Price", "Qty", "Filled", "Status")]
+        )
+    )
+    rows = [
+        html.Tr(
+            [
+                html.Td(format_time(o.created_at), className="muted"),
+                html.Td(o.market),
+                html.Td(o.kind.value, className="up" if o.kind.value == "buy" else "down"),
+                html.Td(o.price or DASH),
+                html.Td(o.quantity or DASH),
+                html.Td(o.executed_qty),
+                html.Td(o.status.value),
+            ],
+            className="history-order",
+        )
+        for o in orders
+    ]
+    return html.Table([header, html.Tbody(rows)], id="history-table")
+
+
+def fills_table(fills: list[AccountFillView]) -> html.Div | html.Table:
+    """A page of the user's fills, newest first: side, price, size, role and fee."""
+    if not fills:
+        return _empty("No fills yet")
+    header = html.Thead(
+        html.Tr([html.Th(h) for h in ("Time", "Market", "Side", "Price", "Qty", "Role", "Fee")])
+    )
+    rows = [
+        html.Tr(
+            [
+                html.Td(format_time(f.timestamp), className="muted"),
+                html.Td(f.market),
+                html.Td(f.kind.value, className="up" if f.kind.value == "buy" else "down"),
+                html.Td(f.price),
+                html.Td(f.quantity),
+                html.Td("maker" if f.is_maker else "taker"),
+                html.Td(f"{f.fee} {f.fee_asset}"),
+            ],
+            className="fill-row",
+        )
+        for f in fills
+    ]
+    return html.Table([header, html.Tbody(rows)], id="fills-table")

@@ -56,6 +56,16 @@ PLACE = "place-order-button"
 ORDER_MESSAGE = "order-message"
 OPEN_ORDERS = "open-orders"
 NOTICE = "fill-notice"
+AVAILABLE = "order-available"
+FRACTION = "order-fraction"  # the type of the 25/50/75/100 % buttons' pattern-matching ids
+BALANCES_DATA = "balances-store"
+
+# History
+HISTORY = "order-history"
+FILLS = "my-fills"
+HISTORY_OLDER = "history-older"
+HISTORY_NEWEST = "history-newest"
+HISTORY_CURSORS = "history-cursors"
 
 # Analytics
 AN_INTERVAL = "analytics-interval"

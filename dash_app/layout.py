@@ -64,7 +64,26 @@ def _market_column() -> html.Div:
         dcc.Graph(id=ids.DEPTH, figure=empty_figure("Loading…", height=300), config=_GRAPH_CONFIG),
     )
     orders = _panel("Open orders", html.Div(id=ids.OPEN_ORDERS))
-    return html.Div([chart, depth, orders], style={"display": "grid", "gap": "8px"})
+    history = _panel(
+        "History",
+        dcc.Tabs(
+            className="tabs-bar",
+            children=[
+                dcc.Tab(label="My orders", className="tab", selected_className="tab--selected",
+                        children=html.Div(id=ids.HISTORY)),
+                dcc.Tab(label="My fills", className="tab", selected_className="tab--selected",
+                        children=html.Div(id=ids.FILLS)),
+            ],
+        ),
+        html.Div(
+            [
+                html.Button("Newest", id=ids.HISTORY_NEWEST, n_clicks=0, className="small"),
+                html.Button("Older", id=ids.HISTORY_OLDER, n_clicks=0, className="small"),
+            ],
+            className="form-row",
+        ),
+    )  # fmt: skip
+    return html.Div([chart, depth, orders, history], style={"display": "grid", "gap": "8px"})
 
 
 def _book_column() -> html.Div:
@@ -187,6 +206,16 @@ def _account_column() -> html.Div:
         html.Div(_text(ids.PRICE, "price"), className="form-row"),
         html.Div(_text(ids.QUANTITY, "quantity"), className="form-row"),
         html.Div(
+            [
+                html.Button(
+                    f"{pct}%", id={"type": ids.FRACTION, "pct": pct}, n_clicks=0, className="small"
+                )
+                for pct in (25, 50, 75, 100)
+            ],
+            className="form-row",
+        ),
+        html.Div(id=ids.AVAILABLE, className="muted"),
+        html.Div(
             html.Button("Buy", id=ids.PLACE, n_clicks=0, className="buy"), className="form-row"
         ),
         html.Div(id=ids.ORDER_MESSAGE, className="message"),
@@ -297,6 +326,8 @@ def build_layout(refresh_ms: int, edge_url: str) -> html.Div:
             dcc.Store(id=ids.SESSION, storage_type="session"),
             dcc.Store(id=ids.MARKETS),
             dcc.Store(id=ids.OPEN_ORDERS_DATA),
+            dcc.Store(id=ids.BALANCES_DATA),
+            dcc.Store(id=ids.HISTORY_CURSORS, data=[]),
             dcc.Store(id=ids.ACCOUNT_NONCE, data=0),
             dcc.Store(id=ids.LIVE_CONFIG, data=live_config(edge_url)),
             dcc.Store(id=ids.LIVE_FOLLOW),

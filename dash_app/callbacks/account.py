@@ -13,6 +13,7 @@ market's grid and its refusal (``error.message``) is shown under the form.
 from __future__ import annotations
 
 import time
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
@@ -21,14 +22,30 @@ from dash.exceptions import PreventUpdate
 from client import ApiError, Client
 from dash_app import ids
 from dash_app.callbacks._wiring import callback
-from dash_app.components import CANCEL_BUTTON, balances_table, orders_table
+from dash_app.components import (
+    BOOK_LEVEL,
+    CANCEL_BUTTON,
+    balances_table,
+    fills_table,
+    history_table,
+    orders_table,
+)
 from dash_app.format import decimal_text
 from dash_app.layout import HIDDEN, SHOWN
 from dash_app.types import Session, markets_from_store, orders_from_store, to_store
+from model.api import MarketView
 
-__all__ = ["UNREACHABLE", "authenticate", "fill_notice", "order_body", "register"]
+__all__ = [
+    "UNREACHABLE",
+    "authenticate",
+    "fill_notice",
+    "fraction_quantity",
+    "order_body",
+    "register",
+]
 
 UNREACHABLE = "Exchange unreachable — try again in a moment"
+_PAGE = 10  # rows per page of the history
 _ERROR, _OK = "message error", "message ok"
 
 
@@ -63,6 +80,24 @@ def fill_notice(push: Any) -> str | None:
         f"{verb} {push.get('quantity')} {push.get('market', '').split('_')[0]} at "
         f"{push.get('price')} ({role}, fee {push.get('fee')} {push.get('feeAsset')})"
     )
+
+
+def fraction_quantity(
+    market: MarketView, side: str, pct: int, balances: dict[str, Any], price: str | None
+) -> str | None:
+    """``pct`` % of what the user can spend as an order quantity, rounded down to the market's
+    step: of the base asset to sell, or of the quote asset at ``price`` to buy (``None`` when a
+    buy has no price to size it by). Exact, on ``Decimal``."""
+    asset = market.quote_symbol if side == "buy" else market.base_symbol
+    held = Decimal(balances.get(asset, {}).get("available", "0")) * pct / 100
+    step = Decimal(market.step_size)
+    if side == "buy":
+        limit = decimal_text(price)
+        if limit is None or Decimal(limit) <= 0:
+            return None
+        held = held / Decimal(limit)
+    lots = (held / step).to_integral_value(rounding=ROUND_DOWN)
+    return str((lots * step).quantize(step))
 
 
 def order_body(
@@ -135,6 +170,7 @@ def register(app: Dash, client: Client) -> None:
     @callback(
         app,
         Output(ids.BALANCES, "children"),
+        Output(ids.BALANCES_DATA, "data"),
         Output(ids.OPEN_ORDERS_DATA, "data"),
         Output(ids.SESSION, "data", allow_duplicate=True),
         Output(ids.AUTH_MESSAGE, "children", allow_duplicate=True),
@@ -146,8 +182,8 @@ def register(app: Dash, client: Client) -> None:
     )
     def account(_pushed: Any, session: Session | None, _nonce: Any, shown: Any) -> tuple[Any, ...]:
         if not session:
-            return "", None if shown is not None else no_update, no_update, no_update
-        expired = (no_update, None, None, "Your session expired: sign in again")
+            return "", None, None if shown is not None else no_update, no_update, no_update
+        expired = (no_update, None, None, None, "Your session expired: sign in again")
         if session.get("expiresAt", 0) <= time.time() * 1000:
             return expired
         try:
@@ -158,9 +194,10 @@ def register(app: Dash, client: Client) -> None:
                 raise PreventUpdate from None  # keep what is shown; the banner says why
             if exc.status == 401:
                 return expired
-            return exc.message, no_update, no_update, no_update
+            return exc.message, no_update, no_update, no_update, no_update
         return (
             balances_table(balances),
+            to_store(balances),
             orders if orders != shown else no_update,
             no_update,
             no_update,
@@ -173,7 +210,10 @@ def register(app: Dash, client: Client) -> None:
         prevent_initial_call=True,
     )
     def notice(pushed: Any) -> Any:
-        text = fill_notice((pushed or {}).get("last"))
+        # The newest fill, not the newest push: a balance push right after a fill may be the
+        # only value of the store this callback sees.
+        fills = (pushed or {}).get("fills") or [None]
+        text = fill_notice(fills[0])
         if text is None:
             raise PreventUpdate
         return text
@@ -281,6 +321,111 @@ def register(app: Dash, client: Client) -> None:
         except ApiError as exc:
             return UNREACHABLE if exc.unavailable else exc.message, _ERROR, no_update
         return f"Deposited {value} {asset}", _OK, time.time_ns()
+
+    @callback(
+        app,
+        Output(ids.PRICE, "value"),
+        Output(ids.SIDE, "value"),
+        Input({"type": BOOK_LEVEL, "side": ALL, "price": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def take_price(clicks: list[int | None]) -> tuple[Any, ...]:
+        level = ctx.triggered_id
+        if not isinstance(level, dict) or not any(clicks):
+            raise PreventUpdate  # the book was redrawn, nobody clicked
+        # An ask's price is one to buy at; a bid's, one to sell at.
+        return level["price"], "buy" if level["side"] == "ask" else "sell"
+
+    @callback(
+        app,
+        Output(ids.AVAILABLE, "children"),
+        Input(ids.BALANCES_DATA, "data"),
+        Input(ids.MARKET, "value"),
+        Input(ids.SIDE, "value"),
+        State(ids.MARKETS, "data"),
+    )
+    def available(balances: Any, symbol: str | None, side: str, markets: Any) -> str:
+        market = next((m for m in markets_from_store(markets) if m.symbol == symbol), None)
+        if market is None or not balances:
+            return ""
+        asset = market.quote_symbol if side == "buy" else market.base_symbol
+        held = balances.get(asset, {}).get("available", "0")
+        return f"Available: {held} {asset}"
+
+    @callback(
+        app,
+        Output(ids.QUANTITY, "value"),
+        Output(ids.ORDER_MESSAGE, "children", allow_duplicate=True),
+        Output(ids.ORDER_MESSAGE, "className", allow_duplicate=True),
+        Input({"type": ids.FRACTION, "pct": ALL}, "n_clicks"),
+        State(ids.BALANCES_DATA, "data"),
+        State(ids.MARKET, "value"),
+        State(ids.SIDE, "value"),
+        State(ids.PRICE, "value"),
+        State(ids.MARKETS, "data"),
+        prevent_initial_call=True,
+    )
+    def fraction(
+        clicks: list[int | None],
+        balances: Any,
+        symbol: str | None,
+        side: str,
+        price: str | None,
+        markets: Any,
+    ) -> tuple[Any, ...]:
+        button = ctx.triggered_id
+        if not isinstance(button, dict) or not any(clicks):
+            raise PreventUpdate
+        market = next((m for m in markets_from_store(markets) if m.symbol == symbol), None)
+        if market is None or not balances:
+            return no_update, "Sign in and choose a market first", _ERROR
+        quantity = fraction_quantity(market, side, int(button["pct"]), balances, price)
+        if quantity is None:
+            return no_update, "Enter a price first: a buy's size depends on it", _ERROR
+        return quantity, "", "message"
+
+    @callback(
+        app,
+        Output(ids.HISTORY, "children"),
+        Output(ids.FILLS, "children"),
+        Output(ids.HISTORY_CURSORS, "data"),
+        Input(ids.LIVE_ACCOUNT, "data"),
+        Input(ids.SESSION, "data"),
+        Input(ids.ACCOUNT_NONCE, "data"),
+        Input(ids.HISTORY_OLDER, "n_clicks"),
+        Input(ids.HISTORY_NEWEST, "n_clicks"),
+        State(ids.HISTORY_CURSORS, "data"),
+    )
+    def history(
+        _pushed: Any,
+        session: Session | None,
+        _nonce: Any,
+        _older: int,
+        _newest: int,
+        cursors: Any,
+    ) -> tuple[Any, ...]:
+        if not session:
+            return "", "", []
+        # cursors: the (orders, fills) cursors that led to each page shown, oldest page last.
+        pages = list(cursors or [])
+        if ctx.triggered_id == ids.HISTORY_OLDER:
+            if not pages or pages[-1]["next"] == [None, None]:
+                raise PreventUpdate  # the oldest page is shown
+            at = pages[-1]["next"]
+        elif ctx.triggered_id == ids.HISTORY_NEWEST or not pages:
+            pages, at = [], [None, None]
+        else:  # something changed: show the same page again, fresh
+            at = pages[-1]["at"]
+            pages = pages[:-1]
+        try:
+            orders = client.order_history(session["token"], limit=_PAGE, cursor=at[0])
+            fills = client.fills(session["token"], limit=_PAGE, cursor=at[1])
+        except ApiError as exc:
+            if exc.unavailable:
+                raise PreventUpdate from None
+            return exc.message, "", no_update
+        pages.append({"at": at, "next": [orders.next_cursor, fills.next_cursor]})
+        return history_table(orders.orders), fills_table(fills.fills), pages
 
     @callback(
         app,

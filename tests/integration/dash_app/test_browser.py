@@ -15,7 +15,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +23,14 @@ import httpx
 import pytest
 
 from tests.integration.dash_app.conftest import MARKET, DashServer
+from tests.integration.edge.conftest import sign_up
 from tests.support.cluster import ROOT, Cluster
 
 CHROMIUM = os.environ.get("TIDEWATER_CHROMIUM") or next(
     filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None
 )
 SHOTS = ROOT / "artifacts" / "screenshots"
+QUIET = "BTC_USDC"  # the market maker quotes only MARKET
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no chromium binary (apt-get install chromium)"
@@ -177,6 +179,50 @@ def test_sign_up_deposit_place_and_cancel_through_the_ui(page: Page, exchange: C
     page.wait_for_selector("#order-message:has-text('canceled')")
     row.wait_for(state="detached")
     page.wait_for_selector("#open-orders .empty:has-text('No open orders')")
+
+
+def test_a_full_trade_from_sign_up_to_fill_through_the_ui(
+    page: Page, exchange: Cluster, dash_server: DashServer
+) -> None:
+    # A resting ask of our own on the market the market maker leaves alone.
+    price = f"{2000 + uuid.uuid4().int % 1000}.00"
+    with httpx.Client(base_url=f"{exchange.base_url}/api/v1", timeout=10) as api:
+        seller = sign_up(api, {"BTC": "1"})
+        ask = {"market": QUIET, "kind": "sell", "type": "limit", "price": price,
+               "quantity": "0.0005"}  # fmt: skip
+        assert api.post("/order", headers=seller, json=ask).is_success
+    page.goto(f"{dash_server.url}/?market={QUIET}")
+    page.fill("#username", f"tr{uuid.uuid4().hex[:10]}")
+    page.fill("#password", "correct horse battery")
+    page.click("#signup-button")
+    page.wait_for_selector("#signed-in-as:has-text('Signed in as')")
+    page.fill("#deposit-amount", "100000")
+    page.click("#deposit-button")
+    page.wait_for_selector("#balances-table td:has-text('USDC')")
+    page.wait_for_selector("#order-available:has-text('Available: 100000.000000 USDC')")
+    shot(page, "10-signed-up-and-funded")
+
+    # Take the ask's price from the book: the form turns to a buy at that price.
+    page.locator("#order-book tr.ask", has_text=price).click()
+    page.wait_for_function("want => document.querySelector('#order-price').value === want",
+                           arg=price)  # fmt: skip
+    page.wait_for_selector("#place-order-button:has-text('Buy BTC')")
+    # 25 % of the USDC at that price, rounded down to the lot (0.0001 BTC).
+    page.click("button:has-text('25%')")
+    lots = (Decimal("25000") / Decimal(price) / Decimal("0.0001")).to_integral_value(ROUND_DOWN)
+    expected = str(lots * Decimal("0.0001"))
+    page.wait_for_function("want => document.querySelector('#order-quantity').value === want",
+                           arg=expected)  # fmt: skip
+    page.fill("#order-quantity", "0.0002")
+    shot(page, "11-order-form-from-the-book")
+    page.click("#place-order-button")
+    page.wait_for_selector("#order-message:has-text('filled')")
+    # The fill comes back by the private stream, once stored.
+    page.wait_for_selector("#fill-notice:has-text('Bought 0.0002 BTC at " + price + "')")
+    page.wait_for_selector("#history-table tr.history-order td:has-text('filled')")
+    page.click("text=My fills")
+    page.wait_for_selector("#fills-table tr.fill-row td:has-text('taker')")
+    shot(page, "12-filled")
 
 
 def test_banner_while_the_edge_is_down(page: Page, exchange: Cluster) -> None:

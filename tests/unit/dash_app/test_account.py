@@ -12,10 +12,17 @@ import pytest
 
 from client import Client
 from dash_app import create_app
-from dash_app.callbacks.account import UNREACHABLE, authenticate, order_body
+from dash_app.callbacks.account import (
+    UNREACHABLE,
+    authenticate,
+    fill_notice,
+    fraction_quantity,
+    order_body,
+)
+from model.api import MarketView
 from model.settings import DashSettings
 from tests.support.dash_callbacks import fire
-from tests.support.views import order_json
+from tests.support.views import order_json, view
 
 FAR = int(time.time() * 1000) + 3_600_000
 SESSION = {"token": "tok-1", "expiresAt": FAR, "userId": 7, "username": "alice"}
@@ -197,3 +204,35 @@ def test_an_edge_that_is_down_is_unreachable() -> None:
 
     client = Client("http://edge.test", transport=httpx.MockTransport(edge))
     assert authenticate(client, "signin", "alice", "correct horse battery") == (None, UNREACHABLE)
+
+
+_TATA = view(MarketView, {"symbol": "TATA_INR", "baseSymbol": "TATA", "quoteSymbol": "INR",
+                          "tickSize": "0.01", "stepSize": "1", "minPrice": "0.01",
+                          "maxPrice": "1000000", "minQuantity": "1", "maxQuantity": "1000000",
+                          "makerFee": "0.001", "takerFee": "0.002", "shard": "0"})  # fmt: skip
+_HELD = {"INR": {"available": "1000.00", "locked": "0"}, "TATA": {"available": "7", "locked": "0"}}
+
+
+@pytest.mark.parametrize(
+    ("side", "pct", "price", "quantity"),
+    [
+        ("sell", 100, None, "7"),
+        ("sell", 50, None, "3"),  # 3.5 rounds down to the step
+        ("buy", 25, "21.00", "11"),  # 250 INR at 21 buys 11.9: 11 lots
+        ("buy", 100, "1000.01", "0"),  # not one lot
+        ("buy", 50, None, None),  # a buy needs a price to be sized
+        ("buy", 50, "abc", None),
+    ],
+)
+def test_a_fraction_of_the_balance_becomes_a_quantity_on_the_step(
+    side: str, pct: int, price: str | None, quantity: str | None
+) -> None:
+    assert fraction_quantity(_TATA, side, pct, _HELD, price) == quantity
+
+
+def test_a_fill_is_announced_and_nothing_else_is() -> None:
+    fill = {"e": "fill", "kind": "buy", "quantity": "2", "market": "TATA_INR", "price": "21.00",
+            "isMaker": False, "fee": "0.004", "feeAsset": "TATA"}  # fmt: skip
+    assert fill_notice(fill) == "Bought 2 TATA at 21.00 (taker, fee 0.004 TATA)"
+    assert fill_notice({"e": "order", "status": "filled"}) is None
+    assert fill_notice(None) is None
