@@ -195,10 +195,13 @@ def register(app: Dash, client: Client) -> None:
             if exc.status == 401:
                 return expired
             return exc.message, no_update, no_update, no_update, no_update
+        # Always the fresh list, never no_update when unchanged: a no_update answer of a call
+        # that overlapped a newer one puts back what the store held when it started (Dash's
+        # overlapping-call behaviour), which would undo the newer call's update.
         return (
             balances_table(balances),
             to_store(balances),
-            orders if orders != shown else no_update,
+            orders,
             no_update,
             no_update,
         )

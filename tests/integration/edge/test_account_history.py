@@ -188,11 +188,11 @@ def test_the_python_client_pages_through_orders_and_fills(
     _place(api, taker, _order("buy", "40", "2"))
     token = maker["Authorization"].removeprefix("Bearer ")
     with Client(stored.base_url) as client:
-        pages = [eventually(lambda: client.order_history(token, MARKET, limit=2),
-                            lambda page: page.next_cursor is not None)]  # fmt: skip
+        # Once the two fills are stored, so are the orders they filled (one transaction).
+        fills = eventually(lambda: client.fills(token, MARKET), lambda p: len(p.fills) == 2)
+        pages = [client.order_history(token, MARKET, limit=2)]
         while pages[-1].next_cursor is not None:
             pages.append(client.order_history(token, MARKET, limit=2, cursor=pages[-1].next_cursor))
-        fills = eventually(lambda: client.fills(token, MARKET), lambda p: len(p.fills) == 2)
     assert [len(page.orders) for page in pages] == [2, 1]
     assert sorted(o.status for page in pages for o in page.orders) == ["filled", "filled", "new"]
     assert {f.order_id for f in fills.fills} <= {o.order_id for p in pages for o in p.orders}
