@@ -8,6 +8,7 @@ TICK = "tick"
 MARKETS = "markets-store"
 SESSION = "session-store"
 OPEN_ORDERS_DATA = "open-orders-store"
+OPEN_ORDERS_SHOWN = "open-orders-shown"
 ACCOUNT_NONCE = "account-nonce"
 
 # Live data from the browser's WebSocket (dash_app/assets/live.js writes these stores)

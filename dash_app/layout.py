@@ -326,6 +326,7 @@ def build_layout(refresh_ms: int, edge_url: str) -> html.Div:
             dcc.Store(id=ids.SESSION, storage_type="session"),
             dcc.Store(id=ids.MARKETS),
             dcc.Store(id=ids.OPEN_ORDERS_DATA),
+            dcc.Store(id=ids.OPEN_ORDERS_SHOWN),
             dcc.Store(id=ids.BALANCES_DATA),
             dcc.Store(id=ids.HISTORY_CURSORS, data=[]),
             dcc.Store(id=ids.ACCOUNT_NONCE, data=0),

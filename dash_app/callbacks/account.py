@@ -224,16 +224,23 @@ def register(app: Dash, client: Client) -> None:
     @callback(
         app,
         Output(ids.OPEN_ORDERS, "children"),
+        Output(ids.OPEN_ORDERS_SHOWN, "data"),
         Input(ids.OPEN_ORDERS_DATA, "data"),
         State(ids.SESSION, "data"),
+        State(ids.OPEN_ORDERS_SHOWN, "data"),
     )
-    def open_orders(orders: Any, session: Session | None) -> Any:
+    def open_orders(orders: Any, session: Session | None, shown: Any) -> tuple[Any, Any]:
         if orders is None:
-            return html.Div(
+            empty = html.Div(
                 className="empty",
                 children="Sign in to see your open orders" if not session else "Loading…",
             )
-        return orders_table(orders_from_store(orders))
+            return empty, None
+        if orders == shown:
+            # The same orders: no redraw, so a cancel button being clicked stays the same
+            # button. (Its data came fresh, so a stale answer cannot hide a newer list here.)
+            raise PreventUpdate
+        return orders_table(orders_from_store(orders)), orders
 
     @callback(
         app,
