@@ -9,6 +9,7 @@ import importlib.util
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -139,3 +140,19 @@ def dash_server(
     server.start()
     yield server
     assert server.service.stop() == 0, server.service.output()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, through Playwright (the browser tests skip without it)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.integration.dash_app.test_browser import CHROMIUM
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()

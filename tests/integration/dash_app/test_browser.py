@@ -43,17 +43,6 @@ sync_api = pytest.importorskip(
 Page = Any  # playwright.sync_api.Page, imported lazily above
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def page(browser: Any, dash_server: DashServer) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1440, "height": 1000})

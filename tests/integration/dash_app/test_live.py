@@ -13,14 +13,13 @@ import json
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.integration.dash_app.conftest import DashServer
-from tests.integration.dash_app.test_browser import CHROMIUM, sync_api
+from tests.integration.dash_app.test_browser import CHROMIUM
 from tests.integration.edge.conftest import sign_up
 from tests.support.cluster import ROOT, Cluster
 
@@ -40,17 +39,6 @@ _WATCH_TAPE = """() => {
         }
     }).observe(tape, {childList: true, subtree: true, characterData: true});
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
 
 
 def _open(context: Any, url: str) -> Any:
