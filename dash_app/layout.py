@@ -11,8 +11,8 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from dash_app import ids
-from dash_app.components import ticker_bar
-from dash_app.figures import empty_figure
+from dash_app.figures import empty_figure, plotly_template
+from dash_app.theme import DOWN, GRID, MUTED, PANEL, TEXT, UP
 from model.intervals import HOUR_US, INTERVAL_US, INTERVALS
 
 __all__ = ["BANNER_TEXT", "HIDDEN", "SHOWN", "build_layout", "live_config"]
@@ -40,7 +40,7 @@ def _header() -> html.Div:
                 placeholder="market",
                 className="market-select",
             ),
-            html.Div(ticker_bar(None), id=ids.TICKER, className="ticker"),
+            html.Div(id=ids.TICKER, className="ticker"),
             html.Span("", id=ids.STATUS, className="muted", style={"marginLeft": "auto"}),
         ],
         className="header",
@@ -303,7 +303,9 @@ def _analytics_tab() -> html.Div:
 
 def live_config(edge_url: str) -> dict[str, object]:
     """What the browser's live client (``assets/live.js``) needs: the edge's WebSocket and REST
-    addresses as the browser reaches them, the stores it writes, each interval's length."""
+    addresses as the browser reaches them, the stores it writes, each interval's length; and
+    what the market view (``assets/market_view.js``) draws with: the theme's colours and Plotly
+    template, the containers of the panels it draws and the order form a book row fills in."""
     root = edge_url.rstrip("/")
     return {
         "ws": ("wss://" if root.startswith("https://") else "ws://")
@@ -314,7 +316,15 @@ def live_config(edge_url: str) -> dict[str, object]:
         "accountStore": ids.LIVE_ACCOUNT,
         "statusStore": ids.LIVE_STATUS,
         "intervalsMs": {name: INTERVAL_US[name] // 1000 for name in INTERVALS},
-    }
+        "theme": {
+            "up": UP, "down": DOWN, "grid": GRID, "muted": MUTED, "panel": PANEL, "text": TEXT,
+            "template": plotly_template(),
+        },
+        "ids": {
+            "ticker": ids.TICKER, "book": ids.BOOK, "tape": ids.TAPE,
+            "price": ids.PRICE, "side": ids.SIDE,
+        },
+    }  # fmt: skip
 
 
 def build_layout(refresh_ms: int, edge_url: str) -> html.Div:
@@ -336,7 +346,7 @@ def build_layout(refresh_ms: int, edge_url: str) -> html.Div:
             dcc.Store(id=ids.LIVE_ACCOUNT),
             dcc.Store(id=ids.LIVE_STATUS),
             dcc.Interval(id=ids.TICK, interval=refresh_ms),
-            dcc.Interval(id=ids.AN_REFRESH, interval=max(refresh_ms * 10, 5000)),
+            dcc.Interval(id=ids.AN_REFRESH, interval=max(refresh_ms * 10, 5000), disabled=True),
             _header(),
             html.Div(BANNER_TEXT, id=ids.BANNER, className="banner", style=HIDDEN),
             dcc.Tabs(

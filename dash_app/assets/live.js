@@ -5,8 +5,9 @@
 // per kind, taken after the subscription is acknowledged (so no push is missed), and keeps the
 // book by the documented depth procedure: skip diffs with u <= lastUpdateId, apply the rest in
 // order, and take a new snapshot on a gap (a diff whose U is past lastUpdateId + 1). It hands
-// what it holds to Dash through dcc.Store components (the Python callbacks render them), at most
-// once per frame; it never polls. When the socket drops it says so and reconnects by itself,
+// the market to market_view.js, which draws it (the panels at once, the charts once a second at
+// most), and the user's stream to Dash through a dcc.Store (the account's callbacks run in
+// Python); it never polls. When the socket drops it says so and reconnects by itself,
 // with backoff, then starts again from fresh snapshots.
 //
 // Prices and quantities stay decimal strings: they are compared exactly (decimalKey), never
@@ -18,6 +19,7 @@
   const TAPE = 40;
   const BARS = 120;
   const MAX_BACKOFF_MS = 5000;
+  const CHART_MS = 1000; // the charts are redrawn at most this often (the panels, every frame)
 
   function decimalKey(text) {
     const [whole, fraction = ""] = text.split(".");
@@ -52,6 +54,9 @@
       this.reset();
       this.account = { version: 0, fills: [], balances: {} };
       this.scheduled = false;
+      this.market = null; // the chosen market's entry of the market list (asset names)
+      this.chartsAt = 0; // when the charts' store was last published
+      this.chartsTimer = null;
     }
 
     reset() {
@@ -61,10 +66,14 @@
       this.ticker = null;
     }
 
-    follow(config, market, interval, token) {
+    follow(config, market, interval, token, markets) {
       if (!config || !market || !interval) return;
+      this.market = (markets || []).find((m) => m.symbol === market) || null;
       const key = JSON.stringify([market, interval, token || null]);
-      if (this.target && this.target.key === key) return;
+      if (this.target && this.target.key === key) {
+        this.changed(); // the page may have mounted the panels again (a tab came back)
+        return;
+      }
       this.target = { config: config, market: market, interval: interval, token: token, key: key };
       this.connect();
     }
@@ -228,28 +237,45 @@
       });
     }
 
+    // What changed is drawn at the next frame: the panels at once, the charts (through the
+    // live-market store) at most every CHART_MS, and once more after the last change.
     changed() {
-      if (this.scheduled) return;
+      if (this.scheduled || !this.target) return;
       this.scheduled = true;
       requestAnimationFrame(() => {
         this.scheduled = false;
-        if (!this.book.ready) return;
-        const { market, interval } = this.target;
-        publish(this.target.config.marketStore, {
-          symbol: market,
-          interval: interval,
-          ticker: this.ticker,
-          depth: {
-            symbol: market,
-            lastUpdateId: this.book.lastUpdateId,
-            bids: sortedLevels(this.book.bids, true),
-            asks: sortedLevels(this.book.asks, false),
-          },
-          trades: this.trades,
-          klines: this.klines,
-          at: Date.now(),
-        });
+        const view = this.book.ready ? this.view() : null;
+        window.tidewaterMarketView.drawPanels(this.target.config, this.market, view);
+        if (view) this.chartsSoon();
       });
+    }
+
+    view() {
+      const market = this.target.market;
+      return {
+        symbol: market,
+        interval: this.target.interval,
+        ticker: this.ticker,
+        depth: {
+          symbol: market,
+          lastUpdateId: this.book.lastUpdateId,
+          bids: sortedLevels(this.book.bids, true),
+          asks: sortedLevels(this.book.asks, false),
+        },
+        trades: this.trades,
+        klines: this.klines,
+        at: Date.now(),
+      };
+    }
+
+    chartsSoon() {
+      if (this.chartsTimer !== null) return;
+      const wait = Math.max(0, this.chartsAt + CHART_MS - Date.now());
+      this.chartsTimer = setTimeout(() => {
+        this.chartsTimer = null;
+        this.chartsAt = Date.now();
+        if (this.book.ready) publish(this.target.config.marketStore, this.view());
+      }, wait);
     }
   }
 
@@ -266,12 +292,11 @@
 
   const live = new Live();
   window.tidewaterLive = live;
-  window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    tidewater: {
-      follow: function (market, interval, session, config) {
-        live.follow(config, market, interval, session && session.token);
-        return window.dash_clientside.no_update;
-      },
+  window.dash_clientside = Object.assign({}, window.dash_clientside);
+  window.dash_clientside.tidewater = Object.assign({}, window.dash_clientside.tidewater, {
+    follow: function (market, interval, session, tab, config, markets) {
+      live.follow(config, market, interval, session && session.token, markets);
+      return window.dash_clientside.no_update;
     },
   });
 })();

@@ -24,6 +24,7 @@ def callback(app: Dash, *dependencies: Any, **options: Any) -> Callable[[F], F]:
     return decorate
 
 
-def clientside(app: Dash, function: ClientsideFunction, *dependencies: Any) -> None:
-    """Register a callback that runs in the browser (a function of ``dash_app/assets``)."""
+def clientside(app: Dash, function: ClientsideFunction | str, *dependencies: Any) -> None:
+    """Register a callback that runs in the browser: a function of ``dash_app/assets``, or a
+    one-line function given as its source."""
     app.clientside_callback(function, *dependencies)  # type: ignore[no-untyped-call]

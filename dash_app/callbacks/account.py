@@ -23,7 +23,6 @@ from client import ApiError, Client
 from dash_app import ids
 from dash_app.callbacks._wiring import callback
 from dash_app.components import (
-    BOOK_LEVEL,
     CANCEL_BUTTON,
     balances_table,
     fills_table,
@@ -331,20 +330,6 @@ def register(app: Dash, client: Client) -> None:
         except ApiError as exc:
             return UNREACHABLE if exc.unavailable else exc.message, _ERROR, no_update
         return f"Deposited {value} {asset}", _OK, time.time_ns()
-
-    @callback(
-        app,
-        Output(ids.PRICE, "value"),
-        Output(ids.SIDE, "value"),
-        Input({"type": BOOK_LEVEL, "side": ALL, "price": ALL}, "n_clicks"),
-        prevent_initial_call=True,
-    )
-    def take_price(clicks: list[int | None]) -> tuple[Any, ...]:
-        level = ctx.triggered_id
-        if not isinstance(level, dict) or not any(clicks):
-            raise PreventUpdate  # the book was redrawn, nobody clicked
-        # An ask's price is one to buy at; a bid's, one to sell at.
-        return level["price"], "buy" if level["side"] == "ask" else "sell"
 
     @callback(
         app,

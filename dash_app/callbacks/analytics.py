@@ -15,7 +15,7 @@ from dash.exceptions import PreventUpdate
 from analytics import parse_interval
 from dash_app import ids
 from dash_app.analytics_view import AnalyticsUnavailableError, AnalyticsView, load_view
-from dash_app.callbacks._wiring import callback
+from dash_app.callbacks._wiring import callback, clientside
 from dash_app.figures import empty_figure, line_figure
 from dash_app.theme import ACCENT, UP
 from model.config import MarketConfig
@@ -72,6 +72,15 @@ def render(view: AnalyticsView) -> tuple[Any, ...]:
 
 def register(app: Dash, database_url: str | None, markets: MarketConfig) -> None:
     """Wire the analytics tab to ``app``, reading bars from ``database_url``."""
+
+    # The refresh timer runs only while the tab is shown: a dashboard on the trade tab sends the
+    # server nothing (a callback that declines still costs a request).
+    clientside(
+        app,
+        "function (tab) { return tab !== 'analytics'; }",
+        Output(ids.AN_REFRESH, "disabled"),
+        Input(ids.TABS, "value"),
+    )
 
     @callback(
         app,

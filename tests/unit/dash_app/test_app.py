@@ -71,22 +71,6 @@ def app(edge: FakeEdge) -> Any:
     return create_app(settings, client=client, database_url="")
 
 
-# What the browser's live client (dash_app/assets/live.js) writes to the live-market store.
-LIVE = {
-    "symbol": "TATA_INR", "interval": "1m", "ticker": TICKER,
-    "depth": {"symbol": "TATA_INR", "lastUpdateId": 5, "bids": [["20.00", "2"]],
-              "asks": [["21.50", "1"]]},
-    "trades": [{"id": 1, "price": "21.00", "quantity": "1", "timestamp": 1_767_571_200_000,
-                "isBuyerMaker": False}],
-    "klines": [{"start": 1_767_571_200_000, "open": "20.00", "high": "21.00", "low": "20.00",
-                "close": "21.00", "volume": "3", "quoteVolume": "62.00", "trades": 2,
-                "closed": False}],
-    "at": 1_767_571_200_500,
-}  # fmt: skip
-EMPTY = {**LIVE, "ticker": EMPTY_TICKER, "trades": [], "klines": [],
-         "depth": {"symbol": "TATA_INR", "lastUpdateId": 0, "bids": [], "asks": []}}  # fmt: skip
-
-
 def test_the_page_serves(app: Any) -> None:
     client = app.server.test_client()
     page = client.get("/")
@@ -102,42 +86,6 @@ def test_market_list_and_initial_choice(app: Any) -> None:
     assert out[("markets-store", "data")] == MARKETS
     assert out[("market-select", "value")] == "TATA_INR"
     assert out[("market-select", "options")] == [{"label": "TATA / INR", "value": "TATA_INR"}]
-
-
-def _live(app: Any, data: Any) -> dict[tuple[str, str], Any]:
-    """Both renderings of the live store: the panels' callback and the charts'."""
-    values = {("live-market", "data"): data, ("markets-store", "data"): MARKETS}
-    return {
-        **fire(app, "trades-tape.children", values),
-        **fire(app, "candles-chart.figure", values),
-    }
-
-
-def test_the_live_snapshot_draws_every_panel(edge: FakeEdge, app: Any) -> None:
-    out = _live(app, LIVE)
-    candles = out[("candles-chart", "figure")]
-    assert [t["type"] for t in candles["data"]] == ["candlestick", "bar"]
-    assert candles["layout"]["uirevision"] == "TATA_INR:1m"
-    depth = out[("depth-chart", "figure")]
-    assert [t["name"] for t in depth["data"]] == ["bids", "asks"]
-    assert "21.00" in str(out[("trades-tape", "children")])
-    assert "spread 1.50" in str(out[("order-book", "children")])
-    assert edge.requests == []  # rendering reads nothing from the edge
-
-
-def test_an_empty_market_shows_no_trades_yet(app: Any) -> None:
-    out = _live(app, EMPTY)
-    candles = out[("candles-chart", "figure")]
-    assert candles["data"] == []
-    assert candles["layout"]["annotations"][0]["text"] == "No trades yet"
-    assert "No trades yet" in str(out[("trades-tape", "children")])
-    assert "No orders in the book" in str(out[("order-book", "children")])
-    assert "—" in str(out[("ticker-bar", "children")])
-
-
-def test_nothing_is_drawn_before_the_first_snapshot_or_from_a_malformed_one(app: Any) -> None:
-    assert _live(app, None) == {}
-    assert _live(app, {**LIVE, "depth": "nope"}) == {}
 
 
 def test_the_banner_follows_the_live_connection(app: Any) -> None:
@@ -162,7 +110,9 @@ def test_the_page_gives_the_browser_the_edge_it_follows(app: Any) -> None:
     layout = str(app.server.test_client().get("/_dash-layout").get_json())
     assert "ws://edge.test/ws" in layout
     assert "http://edge.test/api/v1" in layout
-    assert "tidewater" in app.server.test_client().get("/assets/live.js").get_data(as_text=True)
+    assets = app.server.test_client()
+    assert "tidewater" in assets.get("/assets/live.js").get_data(as_text=True)
+    assert "panels" in assets.get("/assets/market_view.js").get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
