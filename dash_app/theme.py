@@ -1,7 +1,8 @@
 """Colours and the page's style sheet (one dark theme), shared by figures and layout.
 
 The CSS is served inline through the page template rather than from the ``assets/`` folder
-(which holds only the browser's live client, ``live.js``, installed as package data).
+(which holds only the browser's scripts, ``live.js`` and ``market_view.js``, installed as package
+data).
 """
 
 from __future__ import annotations
