@@ -5,7 +5,10 @@ Client → server: ``{"method": "SUBSCRIBE" | "UNSUBSCRIBE", "params": [...], "i
 subscribed: the user's order changes, fills and balances, each pushed once stored, in order;
 see :mod:`pipeline.persist`), ``{"method": "PING", "id": n}``. Every request is answered
 ``{"id": n, "result": ...}`` or ``{"id": n, "error": {"code", "message"}}``. Pushes:
-``{"stream": name, "data": ...}``.
+``{"stream": name, "data": ...}``. Every public stream has two names: ours (``trades@M``,
+``depth@M``, ``ticker@M``, ``kline.<i>@M``) and Backpack's (``trade.M``, ``depth.M``, ``ticker.M``,
+``kline.<i>.M``), whose pushes come in Backpack's shape (:mod:`model.backpack`): one stream, one
+pub/sub channel, translated once per message for the names that ask for it.
 The acknowledgement of a SUBSCRIBE is sent once the stream is followed: every message published
 after it reaches the client. So a depth client subscribes, waits for the acknowledgement, then
 takes the ``GET /depth`` snapshot and applies the diffs from ``lastUpdateId + 1`` on.
@@ -30,6 +33,7 @@ import logging
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -42,6 +46,7 @@ from websockets.frames import Frame, Opcode
 from edge.auth import verify_token
 from edge.wsprotocol import FRAMES_EXTENSION
 from model import topics
+from model.backpack import backpack_stream, translator
 from model.config import MarketConfig
 from model.intervals import INTERVAL_PATTERN, is_interval
 from model.settings import EdgeSettings
@@ -103,11 +108,13 @@ class FrameWriter(Protocol):
 
 @dataclass(eq=False)
 class _Stream:
-    """One pub/sub channel and its followers, grouped by the stream name each asked for."""
+    """One pub/sub channel and its followers, grouped by the stream name each asked for, with
+    the translation each name's pushes take (none for our names, Backpack's shape for its)."""
 
     channel: str
     subscriber: Subscriber
     followers: dict[str, dict[_Session, None]] = field(default_factory=dict)
+    shapes: dict[str, Callable[[bytes], bytes] | None] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
 
 
@@ -137,6 +144,9 @@ class Fanout:
                 stream.task = asyncio.create_task(self._push(stream))
                 self.streams[channel] = stream
             stream.followers.setdefault(name, {})[session] = None
+            if name not in stream.shapes:
+                named = backpack_stream(name)
+                stream.shapes[name] = None if named is None else translator(named[0])
 
     async def leave(self, channel: str, name: str, session: _Session) -> None:
         async with self._lock:
@@ -147,6 +157,7 @@ class Fanout:
             sessions.pop(session, None)
             if not sessions:
                 del stream.followers[name]
+                del stream.shapes[name]
             if stream.followers:
                 return
             del self.streams[channel]
@@ -167,7 +178,9 @@ class Fanout:
                         session.fall_behind("server behind: reconnect and resync")
             # No await below: followers cannot change while a message is handed out.
             for name, sessions in stream.followers.items():
-                payload = b'{"stream":"' + name.encode() + b'","data":' + data + b"}"
+                shape = stream.shapes[name]
+                pushed = data if shape is None else _translated(shape, data)
+                payload = b'{"stream":"' + name.encode() + b'","data":' + pushed + b"}"
                 frame = Frame(Opcode.TEXT, payload).serialize(mask=False)
                 for session in sessions:
                     try:
@@ -175,6 +188,16 @@ class Fanout:
                     except Exception:  # one broken connection must not stop the stream
                         log.exception("push to a WebSocket client failed; closing it")
                         session.fall_behind("internal error: reconnect and resync", 1011)
+
+
+def _translated(shape: Callable[[bytes], bytes], data: bytes) -> bytes:
+    """``data`` in another dialect's shape; a message that does not fit is passed on as is
+    (and logged), rather than stopping the stream for every follower."""
+    try:
+        return shape(data)
+    except Exception:
+        log.exception("a push could not be translated for a Backpack stream name")
+        return data
 
 
 class _Session:
@@ -322,12 +345,18 @@ class _Session:
         if name == "orders":
             return None if self.user is None else topics.user_channel(self.user)
         match = _STREAM.match(name)
-        if match is None:
-            return None
-        spec = self.config.market(match.group(3))
+        if match is not None:
+            kind, interval, market = match.group(1), match.group(2), match.group(3)
+            if interval is not None:
+                kind = "kline"
+        else:
+            named = backpack_stream(name)
+            if named is None:
+                return None
+            kind, interval, market = named
+        spec = self.config.market(market)
         if spec is None:
             return None
-        kind, interval = match.group(1), match.group(2)
         if kind == "trades":
             return topics.trades_stream(spec.symbol)
         if kind == "depth":

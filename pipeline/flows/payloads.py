@@ -20,8 +20,15 @@ encode = msgspec.json.Encoder().encode
 
 
 def trade_payload(spec: MarketSpec, trade: TradeExecuted) -> bytes:
-    """``trades@M``: ``m`` is true when the maker was the buyer (the taker sold)."""
+    """``trades@M``: ``m`` is true when the maker was the buyer (the taker sold); ``b`` and
+    ``a`` are the buyer's and the seller's order ids (as the API writes order ids)."""
     ms = trade.ts // 1000
+    taker_sold = trade.taker_side is Side.SELL
+    buyer, seller = (
+        (trade.maker_order_id, trade.taker_order_id)
+        if taker_sold
+        else (trade.taker_order_id, trade.maker_order_id)
+    )
     return encode(
         {
             "e": "trade",
@@ -30,7 +37,9 @@ def trade_payload(spec: MarketSpec, trade: TradeExecuted) -> bytes:
             "t": trade.trade_id,
             "p": spec.format_price(trade.price),
             "q": spec.format_quantity(trade.quantity),
-            "m": trade.taker_side is Side.SELL,
+            "b": str(buyer),
+            "a": str(seller),
+            "m": taker_sold,
             "T": ms,
         }
     )

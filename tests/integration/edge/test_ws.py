@@ -16,6 +16,11 @@ import redis
 import websockets
 
 from model import topics
+from model.config import load_markets
+from model.enums import Side
+from model.events import TradeExecuted
+from model.ids import OrderId, TradeId, UserId
+from pipeline.flows.payloads import trade_payload
 from tests.integration.edge.conftest import fresh_redis_url, sign_up
 from tests.support.cluster import Cluster
 
@@ -67,6 +72,44 @@ def test_subscribe_receive_unsubscribe(live: Cluster) -> None:
             assert await _next(ws) == {"id": 2, "result": None}
             await ws.send(json.dumps({"method": "PING", "id": 3}))
             assert await _next(ws) == {"id": 3, "result": "pong"}
+
+    asyncio.run(scenario())
+    publisher.close()
+
+
+def test_one_stream_two_names_each_in_its_own_shape(live: Cluster) -> None:
+    """``trades@M`` and Backpack's ``trade.M`` follow one channel; each name gets the flow's
+    push in its own shape, on one socket, in order."""
+    publisher = redis.Redis.from_url(live.matcher.env["REDIS_URL"])
+    spec = load_markets().markets["TATA_INR"]
+    trades = [
+        trade_payload(spec, TradeExecuted(
+            seq=i, ts=1_767_571_200_000_000 + i * 1000, market="TATA_INR", trade_id=TradeId(i),
+            price=spec.parse_price("10.00"), quantity=spec.parse_quantity("1"),
+            taker_side=Side.BUY, maker_order_id=OrderId(100 + i), taker_order_id=OrderId(200 + i),
+            maker_user_id=UserId(1), taker_user_id=UserId(2), base_amount=0, quote_amount=0,
+            maker_fee=0, taker_fee=0, taker_refund=0, maker_remaining=0, taker_remaining=0))
+        for i in (1, 2)
+    ]  # fmt: skip
+
+    async def scenario() -> None:
+        async with websockets.connect(_ws_url(live)) as ws:
+            names = ["trades@TATA_INR", "trade.TATA_INR", "depth.TATA_INR", "kline.1m.TATA_INR",
+                     "ticker.TATA_INR"]  # fmt: skip
+            await ws.send(json.dumps({"method": "SUBSCRIBE", "params": names, "id": 1}))
+            assert await _next(ws) == {"id": 1, "result": None}
+            for payload in trades:
+                await asyncio.to_thread(publisher.publish, "md:trades@TATA_INR", payload)
+            got = [await _next(ws) for _ in range(4)]
+            ours = [m["data"] for m in got if m["stream"] == "trades@TATA_INR"]
+            theirs = [m["data"] for m in got if m["stream"] == "trade.TATA_INR"]
+            assert ours == [json.loads(p) for p in trades]
+            assert [(t["t"], t["b"], t["a"], t["m"]) for t in theirs] == [
+                (1, "201", "101", False), (2, "202", "102", False)]  # fmt: skip
+            assert theirs[0]["E"] == ours[0]["E"] * 1000  # microseconds, as Backpack's
+            await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["bookTicker.TATA_INR"],
+                                      "id": 2}))  # fmt: skip
+            assert (await _next(ws))["error"]["code"] == "UNKNOWN_STREAM"
 
     asyncio.run(scenario())
     publisher.close()

@@ -152,6 +152,9 @@ def test_trades_are_published_once_and_never_stored(session: Any) -> None:
         "t": t.trade_id,
         "p": spec.format_price(t.price),
         "q": spec.format_quantity(t.quantity),
+        # The buyer's and the seller's order ids, as the API writes them.
+        "b": str(t.maker_order_id if t.taker_side is Side.SELL else t.taker_order_id),
+        "a": str(t.taker_order_id if t.taker_side is Side.SELL else t.maker_order_id),
         "m": t.taker_side is Side.SELL,
         "T": t.ts // 1000,
     }
