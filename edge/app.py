@@ -19,6 +19,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from psycopg_pool import AsyncConnectionPool
 
+from edge.apikeys import ApiKeysController
 from edge.auth import AccountsController, build_jwt_auth, check_secret
 from edge.errors import exception_handlers
 from edge.fastpath import FastOrderLane
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
     app = Litestar(
         route_handlers=[
             AccountsController,
+            ApiKeysController,
             TradingController,
             HistoryController,
             MarketsController,

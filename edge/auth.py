@@ -17,20 +17,24 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar import Controller, Request, post
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
+from litestar.types import Receive, Scope, Send
 from psycopg_pool import AsyncConnectionPool
 
+from edge import apikeys
 from edge.errors import ApiError
 from edge.openapi import errors
+from edge.request import read_body, replaying
 from model.api import Credentials, TokenView
 from model.ids import UserId
 from model.settings import DEV_JWT_SECRET, EdgeSettings
@@ -102,14 +106,33 @@ def verify_token(encoded: str | bytes, secret: str) -> tuple[UserId, float] | No
     return None if user_id is None else (user_id, token.exp.timestamp())
 
 
+#: Where a signed request's body waits for its signature check (the app reads it again).
+_SIGNED_BODY = "tidewater.signed_body"
+
+
 class GateJWTMiddleware(JWTAuthenticationMiddleware):
     """Litestar's JWT middleware (its exclusions, scopes and ``request.user``) over the gate's
-    token check: the app's ``state.gate.tokens`` (``edge.gate.Tokens``)."""
+    token check: the app's ``state.gate.tokens`` (``edge.gate.Tokens``); and, for a request
+    signed with an API key (``X-API-Key``), the signature check of :mod:`edge.apikeys`."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and b"x-api-key" in dict(scope["headers"]):
+            # The signature covers the body: read it first, and hand it to the app again.
+            limit = scope["app"].state.settings.max_body_bytes
+            body, complete = await read_body(receive, limit)
+            if not complete:
+                raise ApiError(413, "PAYLOAD_TOO_LARGE", f"bodies are limited to {limit} bytes")
+            cast("dict[str, Any]", scope)[_SIGNED_BODY] = body
+            receive = replaying(body, complete, receive)
+        await super().__call__(scope, receive, send)
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        authorization = dict(connection.scope["headers"]).get(b"authorization")
+        headers = dict(connection.scope["headers"])
+        if b"x-api-key" in headers:
+            return AuthenticationResult(user=await _signed_user(connection, headers), auth=None)
+        authorization = headers.get(b"authorization")
         if not authorization:
             raise NotAuthorizedException("No JWT token found in request header")
         tokens: Tokens = connection.app.state.gate.tokens
@@ -117,6 +140,33 @@ class GateJWTMiddleware(JWTAuthenticationMiddleware):
         if user_id is None:
             raise NotAuthorizedException("Invalid token")
         return AuthenticationResult(user=AuthUser(id=user_id), auth=None)
+
+
+async def _signed_user(
+    connection: ASGIConnection[Any, Any, Any, Any], headers: dict[bytes, bytes]
+) -> AuthUser:
+    """The owner of the API key that signed this request, or 401 (``edge.apikeys``)."""
+    scope = cast("dict[str, Any]", connection.scope)
+    if b"authorization" in headers:
+        raise ApiError(
+            401, "UNAUTHORIZED", "send a JWT or an API key signature, not both", backpack=True
+        )
+    route = apikeys.instruction_for(scope.get("method", ""), scope["path"])
+    if route is None:
+        raise ApiError(
+            401, "UNAUTHORIZED", "this route takes a signed-in session, not an API key",
+            backpack=True,
+        )  # fmt: skip
+    instruction, path_params = route
+    signed = apikeys.SignedRequest.from_headers(headers, apikeys.now_ms())
+    params = apikeys.request_params(scope.get("query_string", b""), scope.get(_SIGNED_BODY, b""))
+    for name, value in path_params.items():
+        if params.setdefault(name, value) != value:
+            raise ApiError(
+                401, "INVALID_SIGNATURE", f"{name} differs from the path's", backpack=True
+            )
+    signed.verify(apikeys.signing_text(instruction, params, signed.timestamp, signed.window))
+    return AuthUser(id=await apikeys.key_owner(connection.app.state.db, signed.public_key))
 
 
 def build_jwt_auth(settings: EdgeSettings) -> JWTAuth[AuthUser, Token]:

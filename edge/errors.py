@@ -1,4 +1,6 @@
-"""One error shape for every failure: ``{"error": {"code", "message", "field"?}}``.
+"""One error shape for every failure: ``{"error": {"code", "message", "field"?}}``. A signed
+(API key) request's authentication failure also carries ``code`` and ``message`` at the top, as
+Backpack's clients read them (``edge.apikeys``).
 
 Handlers turn Litestar's own exceptions (validation, auth, 404, 405, 413, 429) into that shape so
 no client ever parses two formats, and no bad input ever surfaces as a 500.
@@ -46,6 +48,7 @@ class ApiError(Exception):
         field: str | None = None,
         extra: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        backpack: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -54,6 +57,8 @@ class ApiError(Exception):
         self.field = field
         self.extra = extra or {}
         self.headers = headers or {}
+        # Also ``code`` and ``message`` at the top, Backpack's error shape, for its clients.
+        self.backpack = backpack
 
 
 def _body(code: str, message: str, field: str | None, extra: dict[str, Any]) -> dict[str, Any]:
@@ -64,14 +69,19 @@ def _body(code: str, message: str, field: str | None, extra: dict[str, Any]) -> 
     return {"error": error}
 
 
+def _shape(exc: ApiError) -> dict[str, Any]:
+    body = _body(exc.code, exc.message, exc.field, exc.extra)
+    return {"code": exc.code, "message": exc.message, **body} if exc.backpack else body
+
+
 def error_body(exc: ApiError) -> bytes:
     """The JSON body of an ``ApiError``, for code that answers without Litestar."""
-    return msgspec.json.encode(_body(exc.code, exc.message, exc.field, exc.extra))
+    return msgspec.json.encode(_shape(exc))
 
 
 def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
     return Response(
-        _body(exc.code, exc.message, exc.field, exc.extra),
+        _shape(exc),
         status_code=exc.status,
         media_type=MediaType.JSON,
         headers=exc.headers,

@@ -6,9 +6,9 @@ ASGI wrapper serves the *ordinary* order request itself — right host, no ``Ori
 JSON content type, a valid bearer token, a body that ``edge.request.decode_body`` accepts as an
 ``OrderRequest`` (the decoder the Litestar route uses) — with the same checks, the same
 ``Exchange.place`` and the same JSON shapes as the Litestar route. Anything else (a bad token, a
-malformed body, a browser request needing CORS) is handed to Litestar untouched, body included,
-so every error is produced by the one code path the tests cover; Litestar also still serves the
-route in the OpenAPI document.
+malformed body, a browser request needing CORS, a request signed with an API key) is handed to
+Litestar untouched, body included, so every error is produced by the one code path the tests
+cover; Litestar also still serves the route in the OpenAPI document.
 
 The lane is also the edge's front door: it refuses a ``Host`` the edge does not serve on every
 request, HTTP and WebSocket, before anything else. Hosts, tokens and rate limits are the gate's
@@ -25,11 +25,9 @@ from typing import Any, Final
 import msgspec
 from litestar.enums import ScopeType
 from litestar.types import (
-    HTTPRequestEvent,
     HTTPResponseBodyEvent,
     HTTPResponseStartEvent,
     Receive,
-    ReceiveMessage,
     Scope,
     Send,
     WebSocketCloseEvent,
@@ -37,7 +35,7 @@ from litestar.types import (
 
 from edge.errors import ApiError, error_body, log
 from edge.gate import Gate, client_ip, rate_limited
-from edge.request import decode_body, is_json
+from edge.request import decode_body, is_json, read_body, replaying
 from edge.trading import Exchange
 from model import stages
 from model.api import OrderRequest
@@ -91,6 +89,7 @@ class FastOrderLane:
         user = None
         if (
             b"origin" not in headers
+            and b"x-api-key" not in headers  # signed: the Litestar middleware checks it
             and host in self._hosts
             and is_json(headers.get(b"content-type"))
         ):
@@ -100,8 +99,8 @@ class FastOrderLane:
             return
         if trace is not None:
             trace["auth"] = stages.now()
-        body, complete = await _read_body(receive, self._max_body)
-        replay = _replaying(body, complete, receive)
+        body, complete = await read_body(receive, self._max_body)
+        replay = replaying(body, complete, receive)
         if not complete:
             await self.app(scope, replay, send)
             return
@@ -138,42 +137,6 @@ class FastOrderLane:
         trace["sent"] = stages.now()
         trace["order_id"] = view.order_id
         _STAGES.add(trace)
-
-
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """The request body, and whether it was read whole within ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), False
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return b"".join(chunks), False
-        if not message.get("more_body", False):
-            return b"".join(chunks), True
-
-
-def _replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
-    """A ``receive`` that first gives back what was read, then continues the real one."""
-    sent = False
-
-    async def replay() -> ReceiveMessage:
-        nonlocal sent
-        if not sent:
-            sent = True
-            first: HTTPRequestEvent = {
-                "type": "http.request",
-                "body": body,
-                "more_body": not complete,
-            }
-            return first
-        return await receive()
-
-    return replay
 
 
 async def _respond(send: Send, status: int, body: bytes, headers: dict[str, str]) -> None:

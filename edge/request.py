@@ -27,11 +27,21 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
+from litestar.types import HTTPRequestEvent, Receive, ReceiveMessage
 
 from edge.errors import ApiError
 from model.numbers import ValidationError, parse_decimal
 
-__all__ = ["AMOUNT_CODES", "ExactRequest", "amount_fields", "decode_body", "invalid", "is_json"]
+__all__ = [
+    "AMOUNT_CODES",
+    "ExactRequest",
+    "amount_fields",
+    "decode_body",
+    "invalid",
+    "is_json",
+    "read_body",
+    "replaying",
+]
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -138,3 +148,39 @@ def _data_type(handler: Any) -> type[msgspec.Struct] | None:
     if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
         return annotation
     return None
+
+
+async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The request body, and whether it was read whole within ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks), False
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+
+
+def replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
+    """A ``receive`` that first gives back what was read, then continues the real one."""
+    sent = False
+
+    async def replay() -> ReceiveMessage:
+        nonlocal sent
+        if not sent:
+            sent = True
+            first: HTTPRequestEvent = {
+                "type": "http.request",
+                "body": body,
+                "more_body": not complete,
+            }
+            return first
+        return await receive()
+
+    return replay

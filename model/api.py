@@ -19,6 +19,8 @@ from model.enums import OrderStatus, OrderType, SelfTradePrevention, Side, TimeI
 __all__ = [
     "REQUEST_SCHEMAS",
     "AccountFillView",
+    "ApiKeyRequest",
+    "ApiKeyView",
     "BalanceView",
     "CancelAllResponse",
     "Credentials",
@@ -56,6 +58,19 @@ class Credentials(_Request, frozen=True):
     password: Annotated[str, Meta(min_length=8, max_length=128)]
 
 
+class ApiKeyRequest(_Request, frozen=True):
+    """The public half of an ED25519 key pair, to sign requests with (``edge.apikeys``)."""
+
+    public_key: Annotated[
+        str,
+        Meta(
+            pattern=r"^[A-Za-z0-9+/]{43}=$",
+            description="The 32-byte ED25519 public key, base64 (as X-API-Key carries it)",
+        ),
+    ]
+    label: Annotated[str, Meta(max_length=64, pattern=r"^[ -~]*$")] = ""
+
+
 class OrderRequest(_Request, frozen=True):
     """Limit: price and quantity. Market: quantity, or (to buy) quoteQuantity."""
 
@@ -85,6 +100,7 @@ class OnrampRequest(_Request, frozen=True):
 
 REQUEST_SCHEMAS: tuple[type[msgspec.Struct], ...] = (
     Credentials,
+    ApiKeyRequest,
     OrderRequest,
     QuoteRequest,
     OnrampRequest,
@@ -93,6 +109,18 @@ REQUEST_SCHEMAS: tuple[type[msgspec.Struct], ...] = (
 
 class _View(msgspec.Struct, rename="camel", frozen=True):
     pass
+
+
+class ApiKeyView(_View, frozen=True):
+    """One of the user's API keys: the public key only (the server never sees a private key)."""
+
+    id: int
+    public_key: str
+    label: str
+    created_at: int
+    """When it was registered, in ms."""
+    revoked_at: int | None
+    """When it was revoked, in ms; ``null`` while it signs."""
 
 
 class ErrorDetail(_View, frozen=True):

@@ -128,10 +128,13 @@ _STATE = """() => ({
 })"""
 
 
+_SHOWN = "price => window.tapeSeen.some(s => s.price === price)"
+
+
 def _wait_for_trade(page: Any, price: str) -> None:
     """Wait for ``price`` in the page's tape; if it never comes, say what the page holds."""
     try:
-        page.wait_for_function("price => window.tapeSeen.some(s => s.price === price)", arg=price)
+        page.wait_for_function(_SHOWN, arg=price)
     except PlaywrightTimeout:
         raise AssertionError(f"{price} never shown: {page.evaluate(_STATE)}") from None
 
@@ -170,8 +173,15 @@ def test_fifty_dashboards_ask_nothing_once_live(
             assert api.post("/order", headers=seller, json={**order, "kind": "sell"}).is_success
             assert api.post("/order", headers=buyer, json={**order, "kind": "buy"}).is_success
         last = f"{base + 9}.00"
-        for page in pages:  # every dashboard shows every trade...
-            _wait_for_trade(page, last)
+        try:
+            for page in pages:  # every dashboard shows every trade...
+                _wait_for_trade(page, last)
+        except AssertionError as missing:
+            shown = sum(p.evaluate(_SHOWN, last) for p in pages)
+            raise AssertionError(
+                f"{missing}; {shown} of {DASHBOARDS} pages show it; the edge's log ends:\n"
+                f"{exchange.edge.output()[-2000:]}"
+            ) from None
     # ...and asked neither the edge nor the Dash server for anything to show them.
     after = [len(page.evaluate(_REQUESTS, [api_root, dash_server.url])) for page in pages]
     context.close()
