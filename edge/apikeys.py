@@ -48,12 +48,15 @@ from model.ids import UserId
 __all__ = [
     "DEFAULT_WINDOW_MS",
     "MAX_WINDOW_MS",
+    "SIGNING_HEADERS",
     "ApiKeysController",
     "SignedRequest",
     "instruction_for",
     "signing_text",
 ]
 
+#: The headers of a signed request (a browser frontend's preflight must be allowed to send them).
+SIGNING_HEADERS = ("X-API-Key", "X-Signature", "X-Timestamp", "X-Window")
 DEFAULT_WINDOW_MS = 5_000
 MAX_WINDOW_MS = 60_000
 _KEY_BYTES = 32

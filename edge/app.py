@@ -19,7 +19,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from psycopg_pool import AsyncConnectionPool
 
-from edge.apikeys import ApiKeysController
+from edge.apikeys import SIGNING_HEADERS, ApiKeysController
 from edge.auth import AccountsController, build_jwt_auth, check_secret
 from edge.errors import exception_handlers
 from edge.fastpath import FastOrderLane
@@ -134,11 +134,12 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
         middleware=middleware,
         exception_handlers=exception_handlers,
         # Explicit lists, no "*": the browser origins of settings, the methods and headers the
-        # API uses, and no credentials (tokens travel in Authorization, never in cookies).
+        # API uses (a JWT, or an API key's signature), and no credentials (tokens travel in
+        # Authorization, never in cookies).
         cors_config=CORSConfig(
             allow_origins=list(edge.cors_origins),
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", *SIGNING_HEADERS],
             allow_credentials=False,
         ),
         request_max_body_size=edge.max_body_bytes,

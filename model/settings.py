@@ -17,6 +17,7 @@ from model.config import DEFAULT_MARKETS_FILE, MarketConfig, load_markets
 __all__ = [
     "DEV_JWT_SECRET",
     "ENGINE_BUILDS",
+    "LOCAL_FRONTEND_ORIGINS",
     "DashSettings",
     "EdgeSettings",
     "FlowSettings",
@@ -257,6 +258,11 @@ def _dashboard_origins(port: int) -> tuple[str, ...]:
     return (f"http://localhost:{port}", f"http://127.0.0.1:{port}")
 
 
+#: A browser frontend being developed beside the exchange (a Backpack-style web client on the
+#: usual development port), allowed by default outside production.
+LOCAL_FRONTEND_ORIGINS = ("http://localhost:3000", "http://127.0.0.1:3000")
+
+
 def _csv(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = _env(name, ",".join(default))
     return tuple(p.strip() for p in raw.split(",") if p.strip())
@@ -269,7 +275,8 @@ def get_settings() -> Settings:
     markets = sorted(load_markets(markets_file).markets)
     production = _env("ENV", "development").lower() == "production"
     secret = _env("JWT_SECRET", "" if production else DEV_JWT_SECRET)
-    # The dashboard's browsers read the edge (its live data), so its origin is allowed by default.
+    # The dashboard's browsers read the edge (its live data), so its origin is allowed by default;
+    # so is a local frontend's, outside production.
     dash_port = _env_int("DASH_PORT", DashSettings.port)
     edge = EdgeSettings(
         host=_env("EDGE_HOST", EdgeSettings.host),
@@ -284,7 +291,10 @@ def get_settings() -> Settings:
         ip_limit_per_second=_env_int("IP_RATE_LIMIT", EdgeSettings.ip_limit_per_second),
         max_in_flight=_env_int("MAX_IN_FLIGHT", EdgeSettings.max_in_flight),
         signin_limit_per_minute=_env_int("SIGNIN_LIMIT", EdgeSettings.signin_limit_per_minute),
-        cors_origins=_csv("CORS_ORIGINS", _dashboard_origins(dash_port)),
+        cors_origins=_csv(
+            "CORS_ORIGINS",
+            _dashboard_origins(dash_port) + (() if production else LOCAL_FRONTEND_ORIGINS),
+        ),
         allowed_hosts=_csv("ALLOWED_HOSTS", EdgeSettings.allowed_hosts),
     )
     matcher = MatcherSettings(

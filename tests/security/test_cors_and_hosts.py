@@ -15,7 +15,7 @@ import httpx
 import pytest
 import websockets
 
-from model.settings import EdgeSettings
+from model.settings import LOCAL_FRONTEND_ORIGINS, EdgeSettings, get_settings
 from tests.integration.edge.conftest import sign_up
 from tests.security.conftest import ALLOWED_ORIGIN, snapshot
 from tests.support.cluster import Cluster
@@ -32,15 +32,46 @@ def test_the_lists_are_explicit() -> None:
     assert ALLOWED_ORIGIN in settings.cors_origins
 
 
-def _preflight(api: httpx.Client, origin: str, method: str = "POST") -> httpx.Response:
+def test_a_local_frontend_is_allowed_outside_production_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for production, allowed in ((False, True), (True, False)):
+        monkeypatch.setenv("TIDEWATER_ENV", "production" if production else "development")
+        monkeypatch.setenv("TIDEWATER_JWT_SECRET", "x" * 40)
+        get_settings.cache_clear()
+        try:
+            origins = get_settings().edge.cors_origins
+        finally:
+            get_settings.cache_clear()
+        assert all((o in origins) is allowed for o in LOCAL_FRONTEND_ORIGINS), origins
+        assert "http://localhost:8050" in origins  # the dashboard's, always
+
+
+def _preflight(
+    api: httpx.Client,
+    origin: str,
+    method: str = "POST",
+    headers: str = "authorization, content-type",
+) -> httpx.Response:
     return api.options(
         "/order",
         headers={
             "Origin": origin,
             "Access-Control-Request-Method": method,
-            "Access-Control-Request-Headers": "authorization, content-type",
+            "Access-Control-Request-Headers": headers,
         },
     )
+
+
+def test_a_local_frontend_may_send_signed_requests(api: httpx.Client) -> None:
+    signing = "content-type, x-api-key, x-signature, x-timestamp, x-window"
+    response = _preflight(api, LOCAL_FRONTEND_ORIGINS[0], headers=signing)
+    assert response.status_code == 204, response.text
+    assert response.headers["access-control-allow-origin"] == LOCAL_FRONTEND_ORIGINS[0]
+    allowed = {
+        h.strip().lower() for h in response.headers["access-control-allow-headers"].split(",")
+    }
+    assert set(signing.split(", ")) <= allowed
 
 
 def test_a_preflight_from_an_allowed_origin_gets_exact_cors_headers(api: httpx.Client) -> None:
