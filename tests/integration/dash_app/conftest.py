@@ -53,8 +53,11 @@ def exchange(
     """Matcher, edge, agents and flow on a fresh database, with market data for ``MARKET``."""
     with fresh_database(database_url, "tw_dash") as db_url:
         workdir = tmp_path_factory.mktemp("dash-exchange")
-        # The dashboard's port, known to the edge: its browsers call the edge (CORS).
-        extra = {"TIDEWATER_DASH_PORT": str(free_port())}
+        # The dashboard's port, known to the edge: its browsers call the edge (CORS). The writer
+        # leases live 10 s, not 2: with 50 headless pages loading on two cores, the flow's
+        # renewal once waited more than 2 s, and a writer that loses its lease stops for good
+        # here (`tidewater up` restarts it; this cluster has no supervisor).
+        extra = {"TIDEWATER_DASH_PORT": str(free_port()), "TIDEWATER_LEASE_TTL_MS": "10000"}
         cluster = Cluster(
             fresh_redis_url(redis_url),
             db_url,
