@@ -33,6 +33,7 @@ from edge.public import (
     MarketDataController,
     MarketsController,
     PublicTradesController,
+    SystemController,
 )
 from edge.request import ExactRequest
 from edge.trading import Exchange, TradingController
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
             PublicTradesController,
             MarketDataController,
             HealthController,
+            SystemController,
             ws_endpoint,
         ],
         plugins=[channels],

@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, MediaType, Request, get
 from litestar.params import Parameter
 from litestar.response import Response
 
 from edge.openapi import errors
-from edge.views import market_view
+from edge.views import asset_view, market_view
 from model import topics
-from model.api import DepthView, KlineView, MarketView, TickerView, TradeView
+from model.api import (
+    AssetView,
+    DepthView,
+    KlineView,
+    MarketView,
+    StatusView,
+    TickerView,
+    TradeView,
+)
 from model.intervals import INTERVAL_PATTERN
 from model.numbers import MarketSpec
 from model.ticker import TICKER_DATA_FIELD, decode_ticker, ticker_push
 from model.timestamps import from_millis
 
 __all__ = [
+    "UNOFFERED",
     "HealthController",
     "MarketDataController",
     "MarketsController",
     "PublicTradesController",
+    "SystemController",
 ]
 
 _PUBLIC = {"exclude_from_auth": True}
@@ -35,18 +46,37 @@ class MarketsController(Controller):
 
     @get("/markets", responses=errors(429))
     async def markets(self, request: Request[Any, Any, Any]) -> list[MarketView]:
-        """Every market with its grid, limits and fees."""
+        """Every market with its grid, limits and fees (also as Backpack's ``filters``)."""
         exchange = request.app.state.exchange
         return [
             market_view(spec, exchange.shards[symbol])
             for symbol, spec in sorted(exchange.config.markets.items())
         ]
 
+    @get("/market", responses=errors(400, 429))
+    async def market(
+        self,
+        request: Request[Any, Any, Any],
+        symbol: str = Parameter(min_length=3, max_length=32),
+    ) -> MarketView:
+        """One market, as ``/markets`` lists it."""
+        exchange = request.app.state.exchange
+        spec = exchange.market(symbol, field="symbol")
+        return market_view(spec, exchange.shards[spec.symbol])
+
+    @get("/assets", responses=errors(429))
+    async def assets(self, request: Request[Any, Any, Any]) -> list[AssetView]:
+        """Every asset, Backpack's shape (no chain tokens: funds come as test deposits)."""
+        assets = request.app.state.exchange.config.assets
+        return [asset_view(asset) for _, asset in sorted(assets.items())]
+
 
 _RECENT_TRADES = """
 SELECT trade_id, price, quantity, quote_amount, taker_side,
        (extract(epoch from ts) * 1000)::bigint
-FROM trades WHERE market = %s ORDER BY ts DESC, trade_id DESC LIMIT %s"""
+FROM trades WHERE market = %s ORDER BY ts DESC, trade_id DESC LIMIT %s OFFSET %s"""
+#: Backpack's ``/trades/history`` pages by offset; deeper than this, ask by time (``/klines``).
+MAX_TRADES_OFFSET = 1_000_000
 
 
 class PublicTradesController(Controller):
@@ -62,21 +92,39 @@ class PublicTradesController(Controller):
         limit: int = Parameter(default=100, ge=1, le=1000),
     ) -> list[TradeView]:
         """The market's most recent trades, newest first (as stored by the persist agent)."""
-        exchange = request.app.state.exchange
-        spec = exchange.market(symbol, field="symbol")
-        async with request.app.state.db.connection() as conn:
-            rows = await (await conn.execute(_RECENT_TRADES, (spec.symbol, limit))).fetchall()
-        return [
-            TradeView(
-                id=trade_id,
-                price=spec.format_price(price),
-                quantity=spec.format_quantity(quantity),
-                quote_quantity=spec.quote.format(quote),
-                timestamp=ms,
-                is_buyer_maker=taker_side == "sell",
-            )
-            for trade_id, price, quantity, quote, taker_side, ms in rows
-        ]
+        return await _trades(request, symbol, limit, 0)
+
+    @get("/trades/history", responses=errors(400, 429))
+    async def history(
+        self,
+        request: Request[Any, Any, Any],
+        symbol: str = Parameter(min_length=3, max_length=32),
+        limit: int = Parameter(default=100, ge=1, le=1000),
+        offset: int = Parameter(default=0, ge=0, le=MAX_TRADES_OFFSET, schema_extra={"minimum": 0}),
+    ) -> list[TradeView]:
+        """Older trades, newest first, ``offset`` trades back from the newest (Backpack's)."""
+        return await _trades(request, symbol, limit, offset)
+
+
+async def _trades(
+    request: Request[Any, Any, Any], symbol: str, limit: int, offset: int
+) -> list[TradeView]:
+    """A page of a market's trades, newest first, ``offset`` back from the newest."""
+    exchange = request.app.state.exchange
+    spec = exchange.market(symbol, field="symbol")
+    async with request.app.state.db.connection() as conn:
+        rows = await (await conn.execute(_RECENT_TRADES, (spec.symbol, limit, offset))).fetchall()
+    return [
+        TradeView(
+            id=trade_id,
+            price=spec.format_price(price),
+            quantity=spec.format_quantity(quantity),
+            quote_quantity=spec.quote.format(quote),
+            timestamp=ms,
+            is_buyer_maker=taker_side == "sell",
+        )
+        for trade_id, price, quantity, quote, taker_side, ms in rows
+    ]
 
 
 _MAX_MS = 2**42  # milliseconds: the year 2109
@@ -215,18 +263,66 @@ class HealthController(Controller):
     @get("/readyz")
     async def readyz(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         """Redis, PostgreSQL and the reply readers all answer."""
-        state = request.app.state
-        checks: dict[str, bool] = {}
-        try:
-            checks["redis"] = bool(await state.redis.ping())
-        except Exception:
-            checks["redis"] = False
-        try:
-            async with state.db.connection() as conn:
-                await conn.execute("SELECT 1")
-            checks["postgres"] = True
-        except Exception:
-            checks["postgres"] = False
-        checks["replies"] = state.exchange.gateway.ready
+        checks = await _readiness(request.app.state)
         ready = all(checks.values())
         return Response({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+async def _readiness(state: Any) -> dict[str, bool]:
+    """Whether Redis, PostgreSQL and the matchers' reply readers answer."""
+    checks: dict[str, bool] = {}
+    try:
+        checks["redis"] = bool(await state.redis.ping())
+    except Exception:
+        checks["redis"] = False
+    try:
+        async with state.db.connection() as conn:
+            await conn.execute("SELECT 1")
+        checks["postgres"] = True
+    except Exception:
+        checks["postgres"] = False
+    checks["replies"] = state.exchange.gateway.ready
+    return checks
+
+
+#: Backpack's public routes for products this exchange does not run (perpetuals, lending,
+#: prediction markets, stocks): answered as Backpack answers for none of them, an empty list, so
+#: a Backpack client's start-up does not stop on a 404.
+UNOFFERED = (
+    "/markPrices", "/openInterest", "/fundingRates", "/borrowLend/markets",
+    "/borrowLend/markets/history", "/collateral", "/prediction", "/prediction/tags",
+    "/market-sessions", "/securities",
+)  # fmt: skip
+
+
+class SystemController(Controller):
+    """Backpack's system routes: status, ping, server time; and the products we do not run."""
+
+    path = "/api/v1"
+    tags = ["system"]  # noqa: RUF012
+    opt = _PUBLIC
+
+    @get("/status", responses=errors(429))
+    async def status(self, request: Request[Any, Any, Any]) -> StatusView:
+        """``Ok``, or ``Maintenance`` with what does not answer (as ``/readyz`` checks it)."""
+        checks = await _readiness(request.app.state)
+        down = sorted(name for name, ok in checks.items() if not ok)
+        if not down:
+            return StatusView(status="Ok", message=None)
+        return StatusView(status="Maintenance", message=f"not answering: {', '.join(down)}")
+
+    @get("/ping", media_type=MediaType.TEXT, responses=errors(429))
+    async def ping(self) -> str:
+        """``pong``, as plain text."""
+        return "pong"
+
+    @get("/time", media_type=MediaType.TEXT, responses=errors(429))
+    async def server_time(self) -> str:
+        """The server's clock in milliseconds since the epoch, as plain text."""
+        return str(time.time_ns() // 1_000_000)
+
+    @get(list(UNOFFERED), responses=errors(429))
+    async def unoffered(self) -> list[Any]:
+        """Backpack lists perpetuals, lending and other products here; this exchange runs spot
+        markets only, so each list is empty."""
+        return []

@@ -5,7 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 from edge.errors import ApiError
-from model.api import FillView, MarketView, OrderView, QuoteView
+from model.api import (
+    AssetView,
+    FillView,
+    MarketFilters,
+    MarketView,
+    OrderView,
+    PriceFilter,
+    QuantityFilter,
+    QuoteView,
+)
 from model.commands import PlaceOrder
 from model.enums import CLOSE_STATUS, OrderStatus, Side
 from model.events import (
@@ -18,10 +27,17 @@ from model.events import (
     TradeExecuted,
 )
 from model.ids import OrderIdFactory
-from model.numbers import MarketSpec
+from model.numbers import Asset, MarketSpec
 from model.rejects import HTTP_STATUS
 
-__all__ = ["market_view", "order_placed", "order_view", "quote_view", "raise_if_rejected"]
+__all__ = [
+    "asset_view",
+    "market_view",
+    "order_placed",
+    "order_view",
+    "quote_view",
+    "raise_if_rejected",
+]
 
 
 def raise_if_rejected(events: list[Event]) -> None:
@@ -132,17 +148,38 @@ def quote_view(spec: MarketSpec, result: QuoteResult) -> QuoteView:
 def market_view(spec: MarketSpec, shard: str) -> MarketView:
     """A market's public description."""
     fee = Decimal(1_000_000)
+    price = PriceFilter(
+        min_price=str(spec.tick_size),
+        max_price=spec.format_price(spec.max_price_ticks),
+        tick_size=str(spec.tick_size),
+    )
+    quantity = QuantityFilter(
+        min_quantity=str(spec.lot_size),
+        max_quantity=spec.format_quantity(spec.max_quantity_lots),
+        step_size=str(spec.lot_size),
+    )
     return MarketView(
         symbol=spec.symbol,
         base_symbol=spec.base.code,
         quote_symbol=spec.quote.code,
-        tick_size=str(spec.tick_size),
-        step_size=str(spec.lot_size),
-        min_price=str(spec.tick_size),
-        max_price=spec.format_price(spec.max_price_ticks),
-        min_quantity=str(spec.lot_size),
-        max_quantity=spec.format_quantity(spec.max_quantity_lots),
+        tick_size=price.tick_size,
+        step_size=quantity.step_size,
+        min_price=price.min_price,
+        max_price=price.max_price,
+        min_quantity=quantity.min_quantity,
+        max_quantity=quantity.max_quantity,
         maker_fee=str(Decimal(spec.maker_fee_ppm) / fee),
         taker_fee=str(Decimal(spec.taker_fee_ppm) / fee),
         shard=shard,
+        market_type="SPOT",
+        order_book_state="Open",
+        filters=MarketFilters(price=price, quantity=quantity),
     )
+
+
+def asset_view(asset: Asset) -> AssetView:
+    """An asset's public description, Backpack's shape."""
+    return AssetView(
+        symbol=asset.code, display_name=asset.code, coingecko_id=None, tokens=[],
+        decimals=asset.decimals,
+    )  # fmt: skip

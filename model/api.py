@@ -9,7 +9,7 @@ decimal strings.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
@@ -21,6 +21,7 @@ __all__ = [
     "AccountFillView",
     "ApiKeyRequest",
     "ApiKeyView",
+    "AssetView",
     "BalanceView",
     "CancelAllResponse",
     "Credentials",
@@ -30,13 +31,17 @@ __all__ = [
     "FillView",
     "FillsPage",
     "KlineView",
+    "MarketFilters",
     "MarketView",
     "OnrampRequest",
     "OrderRequest",
     "OrderView",
     "OrdersPage",
+    "PriceFilter",
+    "QuantityFilter",
     "QuoteRequest",
     "QuoteView",
+    "StatusView",
     "TickerView",
     "TokenView",
     "TradeView",
@@ -121,6 +126,13 @@ class ApiKeyView(_View, frozen=True):
     """When it was registered, in ms."""
     revoked_at: int | None
     """When it was revoked, in ms; ``null`` while it signs."""
+
+
+class StatusView(_View, frozen=True):
+    """``GET /api/v1/status``, Backpack's shape."""
+
+    status: Literal["Ok", "Maintenance"]
+    message: str | None
 
 
 class ErrorDetail(_View, frozen=True):
@@ -268,7 +280,31 @@ class BalanceView(_View, frozen=True):
     locked: str
 
 
+class PriceFilter(_View, frozen=True):
+    """Backpack's ``filters.price``: the price grid and its bounds."""
+
+    min_price: str
+    max_price: str
+    tick_size: str
+
+
+class QuantityFilter(_View, frozen=True):
+    """Backpack's ``filters.quantity``: the quantity grid and its bounds."""
+
+    min_quantity: str
+    max_quantity: str
+    step_size: str
+
+
+class MarketFilters(_View, frozen=True):
+    price: PriceFilter
+    quantity: QuantityFilter
+
+
 class MarketView(_View, frozen=True):
+    """A market: our flat fields (the seed's) and Backpack's (``marketType``, ``filters``,
+    ``orderBookState``), the same figures in both."""
+
     symbol: str
     base_symbol: str
     quote_symbol: str
@@ -281,3 +317,18 @@ class MarketView(_View, frozen=True):
     maker_fee: str
     taker_fee: str
     shard: str
+    market_type: Literal["SPOT"]
+    order_book_state: Literal["Open"]
+    filters: MarketFilters
+
+
+class AssetView(_View, frozen=True):
+    """``GET /api/v1/assets``, Backpack's shape: no chain tokens (funds are deposited as test
+    funds, ``POST /onramp``), so ``tokens`` is empty."""
+
+    symbol: str
+    display_name: str
+    coingecko_id: str | None
+    tokens: list[str]
+    decimals: int
+    """Ours: the asset's smallest unit is ``10**-decimals``."""

@@ -52,3 +52,14 @@ def test_depth_trades_candles_and_ticker(full: Cluster) -> None:
             api.get("/klines", params={"symbol": "TATA_INR", "interval": "2m"}).status_code == 400
         )
         assert api.get("/depth", params={"symbol": "NOPE_X"}).status_code == 400
+        # Backpack's /trades/history pages back from the newest by offset.
+        recent = eventually(
+            lambda: api.get("/trades", params={"symbol": "TATA_INR"}).json(),
+            lambda t: len(t) == 1,
+        )
+        newest = {"symbol": "TATA_INR", "limit": 1, "offset": 0}
+        assert api.get("/trades/history", params=newest).json() == recent
+        older = {"symbol": "TATA_INR", "limit": 1, "offset": 1}
+        assert api.get("/trades/history", params=older).json() == []
+        too_deep = {"symbol": "TATA_INR", "offset": -1}
+        assert api.get("/trades/history", params=too_deep).status_code == 400

@@ -9,6 +9,7 @@ import httpx
 import jwt
 import pytest
 
+from edge.public import UNOFFERED
 from tests.integration.edge.conftest import sign_up
 from tests.support.cluster import Cluster
 
@@ -22,11 +23,39 @@ def test_health_and_readiness(cluster: Cluster) -> None:
     assert ready["checks"] == {"redis": True, "postgres": True, "replies": True}
 
 
+def test_backpacks_system_routes_and_the_products_we_do_not_run(api: httpx.Client) -> None:
+    assert api.get("/status").json() == {"status": "Ok", "message": None}
+    pong = api.get("/ping")
+    assert (pong.text, pong.headers["content-type"].split(";")[0]) == ("pong", "text/plain")
+    before = int(time.time() * 1000)
+    server = int(api.get("/time").text)
+    assert before - 5000 <= server <= int(time.time() * 1000) + 5000
+    # A Backpack client's start-up asks for perpetuals' and lending's lists: empty, not a 404.
+    for path in UNOFFERED:
+        answer = api.get(path, params={"symbol": "TATA_INR"})
+        assert (path, answer.status_code, answer.json()) == (path, 200, [])
+
+
 def test_markets_are_public(api: httpx.Client) -> None:
     markets = {m["symbol"]: m for m in api.get("/markets").json()}
     assert {"TATA_INR", "BTC_USDC", "ETH_USDC"} <= set(markets)
-    assert markets["TATA_INR"]["tickSize"] == "0.01"
-    assert markets["TATA_INR"]["takerFee"] == "0.002"
+    tata = markets["TATA_INR"]
+    assert tata["tickSize"] == "0.01"
+    assert tata["takerFee"] == "0.002"
+    # Backpack's shape of the same figures.
+    assert (tata["marketType"], tata["orderBookState"]) == ("SPOT", "Open")
+    assert tata["filters"] == {
+        "price": {k: tata[k] for k in ("minPrice", "maxPrice", "tickSize")},
+        "quantity": {k: tata[k] for k in ("minQuantity", "maxQuantity", "stepSize")},
+    }
+    assert api.get("/market", params={"symbol": "tata-inr"}).json() == tata
+    unknown = api.get("/market", params={"symbol": "NOPE_X"})
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["field"] == "symbol"
+    assets = {a["symbol"]: a for a in api.get("/assets").json()}
+    assert {"INR", "TATA", "USDC", "BTC", "ETH"} <= set(assets)
+    assert assets["USDC"] == {"symbol": "USDC", "displayName": "USDC", "coingeckoId": None,
+                              "tokens": [], "decimals": 6}  # fmt: skip
 
 
 def test_signup_signin_and_bad_credentials(api: httpx.Client) -> None:

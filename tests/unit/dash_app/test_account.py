@@ -19,10 +19,11 @@ from dash_app.callbacks.account import (
     fraction_quantity,
     order_body,
 )
-from model.api import MarketView
+from edge.views import market_view
+from model.config import load_markets
 from model.settings import DashSettings
 from tests.support.dash_callbacks import fire
-from tests.support.views import order_json, view
+from tests.support.views import order_json
 
 FAR = int(time.time() * 1000) + 3_600_000
 SESSION = {"token": "tok-1", "expiresAt": FAR, "userId": 7, "username": "alice"}
@@ -208,10 +209,7 @@ def test_an_edge_that_is_down_is_unreachable() -> None:
     assert authenticate(client, "signin", "alice", "correct horse battery") == (None, UNREACHABLE)
 
 
-_TATA = view(MarketView, {"symbol": "TATA_INR", "baseSymbol": "TATA", "quoteSymbol": "INR",
-                          "tickSize": "0.01", "stepSize": "1", "minPrice": "0.01",
-                          "maxPrice": "1000000", "minQuantity": "1", "maxQuantity": "1000000",
-                          "makerFee": "0.001", "takerFee": "0.002", "shard": "0"})  # fmt: skip
+_TATA = market_view(load_markets().markets["TATA_INR"], "0")
 _HELD = {"INR": {"available": "1000.00", "locked": "0"}, "TATA": {"available": "7", "locked": "0"}}
 
 

@@ -13,7 +13,10 @@ from client import Client
 from dash_app import create_app
 from dash_app.callbacks.market import pick_market
 from dash_app.layout import BANNER_TEXT
+from dash_app.types import to_store
+from edge.views import market_view
 from model.api import MarketView
+from model.config import load_markets
 from model.settings import DashSettings
 from tests.support.dash_callbacks import fire
 from tests.support.views import view
@@ -24,10 +27,7 @@ TICKER = {"symbol": "TATA_INR", "firstPrice": "20.00", "lastPrice": "21.00", "hi
 EMPTY_TICKER = {**TICKER, "firstPrice": None, "lastPrice": None, "high": None, "low": None,
                 "priceChange": "0", "priceChangePercent": "0", "volume": "0",
                 "quoteVolume": "0.00", "trades": 0}  # fmt: skip
-MARKETS = [{"symbol": "TATA_INR", "baseSymbol": "TATA", "quoteSymbol": "INR", "tickSize": "0.01",
-            "stepSize": "1", "minPrice": "0.01", "maxPrice": "1000000", "minQuantity": "1",
-            "maxQuantity": "1000000", "makerFee": "0.001", "takerFee": "0.002",
-            "shard": "0"}]  # fmt: skip
+MARKETS = to_store([market_view(load_markets().markets["TATA_INR"], "0")])
 
 
 class FakeEdge:
