@@ -171,12 +171,12 @@ class AsyncClient:
         self,
         symbol: str,
         interval: IntervalName,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
+        start_s: int | None = None,
+        end_s: int | None = None,
         limit: int = 500,
     ) -> list[api.KlineView]:
-        """Candles of one interval, oldest first, opening in ``[start_ms, end_ms)``."""
-        return await self.send(routes.klines(symbol, interval, start_ms, end_ms, limit))
+        """Candles of one interval, oldest first, opening in ``[start_s, end_s)`` (seconds)."""
+        return await self.send(routes.klines(symbol, interval, start_s, end_s, limit))
 
     # --- the caller's own --------------------------------------------------------------------
 

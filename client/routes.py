@@ -147,16 +147,17 @@ def tickers() -> Call[list[TickerView]]:
 def klines(
     symbol: str,
     interval: IntervalName,
-    start_ms: int | None = None,
-    end_ms: int | None = None,
+    start_s: int | None = None,
+    end_s: int | None = None,
     limit: int = 500,
 ) -> Call[list[KlineView]]:
-    """Candles of one interval, oldest first, opening in ``[start_ms, end_ms)``."""
+    """Candles of one interval, oldest first, opening in ``[start_s, end_s)``: seconds since
+    the epoch, as Backpack's ``/klines`` takes them."""
     params: Params = {"symbol": symbol, "interval": interval, "limit": limit}
-    if start_ms is not None:
-        params["startTime"] = start_ms
-    if end_ms is not None:
-        params["endTime"] = end_ms
+    if start_s is not None:
+        params["startTime"] = start_s
+    if end_s is not None:
+        params["endTime"] = end_s
     return Call("GET", "/klines", _klines, params)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,10 +23,10 @@ from model.api import (
     TickerView,
     TradeView,
 )
-from model.intervals import INTERVAL_PATTERN
+from model.intervals import INTERVAL_PATTERN, INTERVAL_US, is_interval
 from model.numbers import MarketSpec
 from model.ticker import TICKER_DATA_FIELD, decode_ticker, ticker_push
-from model.timestamps import from_millis
+from model.timestamps import from_seconds
 
 __all__ = [
     "UNOFFERED",
@@ -127,14 +128,18 @@ async def _trades(
     ]
 
 
-_MAX_MS = 2**42  # milliseconds: the year 2109
+MAX_SECONDS = 2**42 // 1000  # the year 2109, in seconds: a millisecond value is far beyond
 
 _KLINES = """
-SELECT (extract(epoch from open_time) * 1000)::bigint, open, high, low, close, volume,
-       quote_volume, trades, closed
+SELECT open_time, open, high, low, close, volume, quote_volume, trades, closed
 FROM candles
 WHERE market = %s AND interval = %s AND open_time >= %s AND open_time < %s
 ORDER BY open_time LIMIT %s"""
+
+
+def _bar_time(moment: datetime) -> str:
+    """A bar's start or end as Backpack writes it: UTC, ``"2026-01-05 00:01:00"``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _ticker(spec: MarketSpec, raw: bytes | None) -> TickerView:
@@ -197,36 +202,51 @@ class MarketDataController(Controller):
         request: Request[Any, Any, Any],
         symbol: str = Parameter(min_length=3, max_length=32),
         interval: str = Parameter(pattern=f"^({INTERVAL_PATTERN})$"),
+        # Seconds, as Backpack's: a millisecond value is past the bound, a 400 naming the field.
         # Plain ints with defaults, not ``int | None``: Litestar would read "?startTime=null"
         # as None. ``schema_extra``: Litestar leaves ``ge=0`` out of the document (0 is falsy).
         start_time: int = Parameter(
-            query="startTime", default=0, ge=0, le=_MAX_MS, schema_extra={"minimum": 0}
+            query="startTime",
+            default=0,
+            ge=0,
+            le=MAX_SECONDS,
+            description="Seconds since the epoch (not milliseconds)",
+            schema_extra={"minimum": 0},
         ),
         end_time: int = Parameter(
-            query="endTime", default=_MAX_MS, ge=0, le=_MAX_MS, schema_extra={"minimum": 0}
+            query="endTime",
+            default=MAX_SECONDS,
+            ge=0,
+            le=MAX_SECONDS,
+            description="Seconds since the epoch (not milliseconds)",
+            schema_extra={"minimum": 0},
         ),
         limit: int = Parameter(default=500, ge=1, le=1000),
     ) -> list[KlineView]:
-        """Candles of one interval from the stored bars (ms timestamps, newest last)."""
+        """Candles of one interval opening in ``[startTime, endTime)``, oldest first, each with
+        its ``start`` and ``end`` (UTC, ``"2026-01-05 00:01:00"``), as Backpack's."""
+        assert is_interval(interval)  # the pattern admits only intervals
         spec = request.app.state.exchange.market(symbol, field="symbol")
-        start, end = from_millis(start_time), from_millis(end_time)
+        start, end = from_seconds(start_time), from_seconds(end_time)
+        length = timedelta(microseconds=INTERVAL_US[interval])
         async with request.app.state.db.connection() as conn:
             rows = await (
                 await conn.execute(_KLINES, (spec.symbol, interval, start, end, limit))
             ).fetchall()
         return [
             KlineView(
-                start=start_ms,
+                start=_bar_time(opened),
+                end=_bar_time(opened + length),
                 open=spec.format_price(o),
                 high=spec.format_price(h),
                 low=spec.format_price(lo),
                 close=spec.format_price(c),
                 volume=spec.format_quantity(v),
                 quote_volume=spec.quote.format(q),
-                trades=n,
+                trades=str(n),
                 closed=closed,
             )
-            for start_ms, o, h, lo, c, v, q, n, closed in rows
+            for opened, o, h, lo, c, v, q, n, closed in rows
         ]
 
     @get("/tickers", responses=errors(429))

@@ -251,14 +251,19 @@ class DepthView(_View, frozen=True):
 
 
 class KlineView(_View, frozen=True):
-    start: int
+    """A candle, Backpack's shape (``trades`` a string too), and ours: ``closed``."""
+
+    start: str
+    """When the bar opens, UTC: ``"2026-01-05 00:01:00"``."""
+    end: str
+    """When it closes (the next bar's start)."""
     open: str
     high: str
     low: str
     close: str
     volume: str
     quote_volume: str
-    trades: int
+    trades: str
     closed: bool
 
 

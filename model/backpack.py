@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from model.intervals import INTERVAL_PATTERN, INTERVAL_US, is_interval
+from model.timestamps import from_millis
 
 __all__ = ["BACKPACK_STREAM", "StreamKind", "backpack_stream", "translator"]
 
@@ -63,7 +63,7 @@ def _micros(ms: int) -> int:
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return from_millis(ms).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _trade(data: dict[str, Any]) -> dict[str, Any]:

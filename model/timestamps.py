@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-__all__ = ["EPOCH", "from_micros", "from_millis", "to_micros"]
+__all__ = ["EPOCH", "from_micros", "from_millis", "from_seconds", "to_micros"]
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -21,6 +21,11 @@ def from_micros(us: int) -> dt.datetime:
 def from_millis(ms: int) -> dt.datetime:
     """Milliseconds since the epoch as an aware UTC datetime."""
     return EPOCH + dt.timedelta(milliseconds=ms)
+
+
+def from_seconds(seconds: int) -> dt.datetime:
+    """Seconds since the epoch as an aware UTC datetime."""
+    return EPOCH + dt.timedelta(seconds=seconds)
 
 
 def to_micros(at: dt.datetime) -> int:

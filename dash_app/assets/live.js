@@ -130,7 +130,7 @@
       await this.request("SUBSCRIBE", streams);
       // Subscribed: every push from here on arrives, so the snapshots miss nothing.
       const bar = this.target.config.intervalsMs[interval];
-      const since = Date.now() - BARS * bar;
+      const since = Math.floor((Date.now() - BARS * bar) / 1000); // /klines takes seconds
       const [depth, trades, ticker, klines] = await Promise.all([
         this.rest("/depth?symbol=" + market + "&limit=" + DEPTH_LIMIT),
         this.rest("/trades?symbol=" + market + "&limit=" + TAPE),
@@ -143,7 +143,7 @@
       this.trades = trades.concat(this.trades).slice(0, TAPE);
       this.trades = dedupe(this.trades);
       this.ticker = this.ticker || ticker;
-      this.klines = mergeBars(klines, this.klines);
+      this.klines = mergeBars(klines.map(restBar), this.klines);
       this.backoff = 250;
       this.status("live");
       this.changed();
@@ -282,6 +282,13 @@
   function dedupe(trades) {
     const seen = new Set();
     return trades.filter((trade) => (seen.has(trade.id) ? false : seen.add(trade.id)));
+  }
+
+  // A /klines bar in the pushes' terms: its start in ms (REST says "2026-01-05 00:01:00", UTC).
+  function restBar(bar) {
+    return { start: Date.parse(bar.start.replace(" ", "T") + "Z"), open: bar.open, high: bar.high,
+      low: bar.low, close: bar.close, volume: bar.volume, quoteVolume: bar.quoteVolume,
+      trades: Number(bar.trades), closed: bar.closed };
   }
 
   function mergeBars(older, newer) {

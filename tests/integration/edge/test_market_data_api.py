@@ -3,6 +3,8 @@ Bytewax flow, read back as depth, trades, candles and tickers."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 
 from tests.integration.edge.conftest import sign_up
@@ -37,8 +39,22 @@ def test_depth_trades_candles_and_ticker(full: Cluster) -> None:
             lambda b: len(b) == 1,
         )
         assert [(b["open"], b["close"], b["volume"], b["trades"]) for b in bars] == [
-            ("20.00", "20.00", "2", 1)
+            ("20.00", "20.00", "2", "1")
         ]
+        # Backpack's bar times: UTC text, the end one interval after the start.
+        opened = dt.datetime.strptime(bars[0]["start"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
+        closes = dt.datetime.strptime(bars[0]["end"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
+        assert closes - opened == dt.timedelta(minutes=1)
+        # startTime and endTime are seconds: a window around the bar finds it, one after it not.
+        at = int(opened.timestamp())
+        window = {"symbol": "TATA_INR", "interval": "1m", "startTime": at, "endTime": at + 60}
+        assert api.get("/klines", params=window).json() == bars
+        later = {**window, "startTime": at + 60, "endTime": at + 120}
+        assert api.get("/klines", params=later).json() == []
+        # A millisecond value is refused, naming the field, rather than finding nothing.
+        in_ms = api.get("/klines", params={**window, "startTime": at * 1000})
+        assert in_ms.status_code == 400
+        assert in_ms.json()["error"]["field"] == "startTime"
         ticker = eventually(
             lambda: api.get("/ticker", params={"symbol": "TATA-INR"}).json(),
             lambda t: t["trades"] == 1,

@@ -86,7 +86,7 @@ def test_klines_window_parameters_and_no_token_on_public_calls(run: Any) -> None
         seen.append(request)
         return httpx.Response(200, json=[])
 
-    assert run(handler, lambda c: c.klines("TATA_INR", "5m", start_ms=1000, limit=10)) == []
+    assert run(handler, lambda c: c.klines("TATA_INR", "5m", start_s=1000, limit=10)) == []
     assert dict(seen[0].url.params) == {
         "symbol": "TATA_INR", "interval": "5m", "limit": "10", "startTime": "1000"
     }  # fmt: skip

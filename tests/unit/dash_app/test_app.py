@@ -52,9 +52,10 @@ class FakeEdge:
             "/trades": [{"id": 1, "price": "21.00", "quantity": "1", "quoteQuantity": "21.00",
                          "timestamp": 1_767_571_200_000, "isBuyerMaker": False}]
             if self.traded else [],
-            "/klines": [{"start": 1_767_571_200_000, "open": "20.00", "high": "21.00",
-                         "low": "20.00", "close": "21.00", "volume": "3", "quoteVolume": "62.00",
-                         "trades": 2, "closed": False}] if self.traded else [],
+            "/klines": [{"start": "2026-01-05 00:00:00", "end": "2026-01-05 00:01:00",
+                         "open": "20.00", "high": "21.00", "low": "20.00", "close": "21.00",
+                         "volume": "3", "quoteVolume": "62.00", "trades": "2",
+                         "closed": False}] if self.traded else [],
         }  # fmt: skip
         return httpx.Response(200, json=answers[path])
 
