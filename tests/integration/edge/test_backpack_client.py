@@ -1,0 +1,171 @@
+"""A client written from Backpack's public documentation (docs.backpack.exchange), not from our
+code, pointed at Tidewater by its base URL: it starts as a Backpack client starts, follows
+``depth.M`` with the documented sync procedure, and trades with a signed API key.
+
+What it does not do yet is send Backpack's private bodies (``side: Bid``, ``orderType``): those
+routes are still ours (issue 15); its orders use our body, signed as Backpack signs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import websockets
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from tests.integration.edge.conftest import sign_up
+from tests.support.cluster import Cluster
+from tests.support.waiting import eventually
+
+SYMBOL = "ETH_USDC"
+
+
+class BackpackClient:
+    """The calls a Backpack client makes, with its request signing."""
+
+    def __init__(self, base_url: str, key: Ed25519PrivateKey | None = None) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=10)
+        self.key = key
+        self.ws_url = base_url.replace("http", "ws", 1) + "/ws"
+
+    def public(self, path: str, **params: Any) -> Any:
+        answer = self.http.get(f"/api/v1/{path}", params=params)
+        answer.raise_for_status()
+        return answer.json() if "json" in answer.headers["content-type"] else answer.text
+
+    def _signed(self, instruction: str, params: dict[str, Any]) -> dict[str, str]:
+        assert self.key is not None
+        stamp, window = int(time.time() * 1000), 5000
+        fields = [f"instruction={instruction}"]
+        for name, value in sorted(params.items()):
+            fields.append(f"{name}={str(value).lower() if isinstance(value, bool) else value}")
+        text = "&".join([*fields, f"timestamp={stamp}", f"window={window}"])
+        public = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return {
+            "X-API-Key": base64.b64encode(public).decode(),
+            "X-Signature": base64.b64encode(self.key.sign(text.encode())).decode(),
+            "X-Timestamp": str(stamp),
+            "X-Window": str(window),
+        }
+
+    def get(self, path: str, instruction: str, **params: Any) -> Any:
+        headers = self._signed(instruction, params)
+        return self.http.get(f"/api/v1/{path}", params=params, headers=headers)
+
+    def send(self, method: str, path: str, instruction: str, body: dict[str, Any]) -> Any:
+        headers = {**self._signed(instruction, body), "Content-Type": "application/json"}
+        return self.http.request(method, f"/api/v1/{path}", content=json.dumps(body),
+                                 headers=headers)  # fmt: skip
+
+
+def test_a_backpack_client_starts_reads_and_follows_the_book(full: Cluster) -> None:
+    client = BackpackClient(full.base_url)
+    # A client's start: status, server time, markets, assets, and the lists of products
+    # (perpetuals, lending) a spot venue has none of.
+    assert client.public("status") == {"status": "Ok", "message": None}
+    assert client.public("ping") == "pong"
+    assert abs(int(client.public("time")) - time.time() * 1000) < 10_000
+    market = client.public("market", symbol=SYMBOL)
+    assert market["marketType"] == "SPOT"
+    tick = Decimal(market["filters"]["price"]["tickSize"])
+    step = Decimal(market["filters"]["quantity"]["stepSize"])
+    assert {"ETH", "USDC"} <= {a["symbol"] for a in client.public("assets")}
+    for listing in ("markPrices", "fundingRates", "borrowLend/markets", "openInterest"):
+        assert client.public(listing) == []
+
+    with httpx.Client(base_url=f"{full.base_url}/api/v1", timeout=10) as api:
+        seller, buyer = sign_up(api, {"ETH": "10"}), sign_up(api, {"USDC": "100000"})
+
+        def order(who: dict[str, str], kind: str, price: Decimal, qty: Decimal) -> None:
+            body = {"market": SYMBOL, "kind": kind, "type": "limit", "price": str(price),
+                    "quantity": str(qty)}  # fmt: skip
+            assert api.post("/order", headers=who, json=body).is_success
+
+        async def follow() -> dict[str, dict[str, str]]:
+            async with websockets.connect(client.ws_url) as ws:
+                await ws.send(json.dumps({"method": "SUBSCRIBE", "params": [f"depth.{SYMBOL}"],
+                                          "id": 1}))  # fmt: skip
+                assert json.loads(await ws.recv()) == {"id": 1, "result": None}
+                # The book moves while the client syncs.
+                for i in range(3):
+                    await asyncio.to_thread(order, seller, "sell", 2000 + i * tick, 2 * step)
+                snapshot = await asyncio.to_thread(client.public, "depth", symbol=SYMBOL)
+                book = {side: dict(snapshot[side]) for side in ("bids", "asks")}
+                last = int(snapshot["lastUpdateId"])
+                await asyncio.to_thread(order, buyer, "buy", 2000 + tick, 3 * step)
+                await asyncio.to_thread(order, buyer, "buy", Decimal("1900.00"), step)
+                # Where the book ends: the flow has stored the last order's level.
+                final = await asyncio.to_thread(
+                    eventually,
+                    lambda: client.public("depth", symbol=SYMBOL),
+                    lambda d: ["1900.00", str(step)] in d["bids"],
+                )
+                target = int(final["lastUpdateId"])
+                # Apply diffs: skip those the snapshot holds; each next one starts at u + 1.
+                while last < target:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    diff = message["data"]
+                    assert message["stream"] == f"depth.{SYMBOL}"
+                    assert diff["E"] > 10**15  # microseconds
+                    if diff["u"] <= last:
+                        continue
+                    assert diff["U"] == last + 1, (diff, last)  # no gap
+                    for side, key in (("bids", "b"), ("asks", "a")):
+                        for price, qty in diff[key]:
+                            if Decimal(qty) == 0:
+                                book[side].pop(price, None)
+                            else:
+                                book[side][price] = qty
+                    last = diff["u"]
+                assert last == target
+                return book
+
+        book = asyncio.run(follow())
+    # The book followed from the stream is the book the server shows.
+    fresh = client.public("depth", symbol=SYMBOL)
+    assert book == {side: dict(fresh[side]) for side in ("bids", "asks")}
+    trades = eventually(lambda: client.public("trades", symbol=SYMBOL), lambda t: len(t) >= 2)
+    assert client.public("trades/history", symbol=SYMBOL, limit=1, offset=1) == trades[1:2]
+    bars = eventually(lambda: client.public("klines", symbol=SYMBOL, interval="1m",
+                                            startTime=int(time.time()) - 3600), bool)  # fmt: skip
+    assert bars[-1]["start"] < bars[-1]["end"]
+    ticker = client.public("ticker", symbol=SYMBOL)
+    assert ticker["lastPrice"] is not None
+
+
+def test_a_backpack_client_trades_with_a_signed_key(full: Cluster) -> None:
+    key = Ed25519PrivateKey.generate()
+    client = BackpackClient(full.base_url, key)
+    with httpx.Client(base_url=f"{full.base_url}/api/v1", timeout=10) as api:
+        owner = sign_up(api, {"USDC": "1000"})
+        public = base64.b64encode(
+            key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        ).decode()
+        assert api.post("/apiKey", headers=owner, json={"publicKey": public}).status_code == 201
+    body = {"market": SYMBOL, "kind": "buy", "type": "limit", "price": "10.00",
+            "quantity": "1.000", "clientOrderId": "bp-1"}  # fmt: skip
+    placed = client.send("POST", "order", "orderExecute", body)
+    assert placed.status_code == 200, placed.text
+    order_id = placed.json()["orderId"]
+    opened = client.get("orders/open", "orderQueryAll", market=SYMBOL).json()
+    assert [o["orderId"] for o in opened] == [order_id]
+    balances = client.get("balances", "balanceQuery").json()
+    assert balances["USDC"]["locked"] != "0"
+    canceled = client.http.delete(
+        f"/api/v1/order/{order_id}", headers=client._signed("orderCancel", {"orderId": order_id})
+    )
+    assert canceled.json()["status"] == "canceled"
+    assert client.get("balances", "balanceQuery").json()["USDC"]["available"] == "1000.000000"
+    history = eventually(
+        lambda: client.get("orders", "orderHistoryQueryAll", market=SYMBOL).json()["orders"],
+        lambda orders: any(o["status"] == "canceled" for o in orders),
+    )
+    assert [o["orderId"] for o in history] == [order_id]
+    assert client.get("fills", "fillHistoryQueryAll", market=SYMBOL).json()["fills"] == []
