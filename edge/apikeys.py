@@ -44,6 +44,7 @@ from edge.errors import ApiError
 from edge.openapi import errors
 from model.api import ApiKeyRequest, ApiKeyView
 from model.ids import UserId
+from model.timestamps import to_micros
 
 __all__ = [
     "DEFAULT_WINDOW_MS",
@@ -204,15 +205,15 @@ UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
 WHERE id = %s AND user_id = %s RETURNING id, public_key, label, created_at, revoked_at"""
 
 
-def _millis_of(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp() * 1000)
+def _epoch_ms(moment: datetime) -> int:
+    return to_micros(moment) // 1000
 
 
 def _view(row: tuple[Any, ...]) -> ApiKeyView:
     key_id, public_key, label, created, revoked = row
     return ApiKeyView(
-        id=key_id, public_key=public_key, label=label, created_at=_millis_of(created) or 0,
-        revoked_at=_millis_of(revoked),
+        id=key_id, public_key=public_key, label=label, created_at=_epoch_ms(created),
+        revoked_at=None if revoked is None else _epoch_ms(revoked),
     )  # fmt: skip
 
 
@@ -241,7 +242,7 @@ class ApiKeysController(Controller):
             raise ApiError(409, "KEY_EXISTS", "this public key is already registered")
         return ApiKeyView(
             id=row[0], public_key=data.public_key, label=data.label,
-            created_at=_millis_of(row[1]) or 0, revoked_at=None,
+            created_at=_epoch_ms(row[1]), revoked_at=None,
         )  # fmt: skip
 
     @get("/apiKeys", responses=errors(401))

@@ -180,6 +180,8 @@ class Fanout:
             for name, sessions in stream.followers.items():
                 shape = stream.shapes[name]
                 pushed = data if shape is None else _translated(shape, data)
+                if pushed is None:
+                    continue
                 payload = b'{"stream":"' + name.encode() + b'","data":' + pushed + b"}"
                 frame = Frame(Opcode.TEXT, payload).serialize(mask=False)
                 for session in sessions:
@@ -190,14 +192,15 @@ class Fanout:
                         session.fall_behind("internal error: reconnect and resync", 1011)
 
 
-def _translated(shape: Callable[[bytes], bytes], data: bytes) -> bytes:
-    """``data`` in another dialect's shape; a message that does not fit is passed on as is
-    (and logged), rather than stopping the stream for every follower."""
+def _translated(shape: Callable[[bytes], bytes], data: bytes) -> bytes | None:
+    """``data`` in another dialect's shape, or ``None`` (logged) for a message that does not
+    fit: that name's followers miss it (a depth follower sees the gap and resyncs) rather than
+    get a shape they cannot read, and the stream goes on for every other follower."""
     try:
         return shape(data)
     except Exception:
         log.exception("a push could not be translated for a Backpack stream name")
-        return data
+        return None
 
 
 class _Session:

@@ -383,7 +383,6 @@
       ];
     },
   });
-  // The live client draws the panels; the tests check the pure parts in a browser.
-  window.tidewaterMarketView = { drawPanels: drawPanels, cumulative: cumulative,
-    decimal: decimal, decimalText: decimalText, share: share, tickerItems: tickerItems };
+  // The live client draws the panels with it (and the tests, with what they hand it).
+  window.tidewaterMarketView = { drawPanels: drawPanels };
 })();
