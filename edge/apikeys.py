@@ -107,7 +107,7 @@ def signing_text(instruction: str, params: Mapping[str, Any], timestamp: int, wi
 
 
 def _refuse(code: str, message: str) -> ApiError:
-    return ApiError(401, code, message, backpack=True)
+    return ApiError(401, code, message)
 
 
 def _b64(value: bytes, size: int, what: str) -> bytes:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
-from litestar import Litestar
+from litestar import HttpMethod, Litestar, Request, Response
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.config.cors import CORSConfig
@@ -52,6 +52,18 @@ __all__ = ["create_app"]
 def _hosts_with_port(edge: EdgeSettings) -> list[str]:
     """Each allowed host bare and with the edge's port (Litestar matches the whole header)."""
     return [h for host in edge.allowed_hosts for h in (host, f"{host}:{edge.port}")]
+
+
+def _allow_every_method(request: Request[Any, Any, Any]) -> Response[None] | None:
+    """Answer ``OPTIONS`` (not a CORS preflight, which the CORS middleware answers first) with
+    every method of the path. Litestar's own answer lists the methods of one handler only when
+    a path has several (``GET /order`` and ``POST /order``...)."""
+    if request.method != HttpMethod.OPTIONS:
+        return None
+    methods = set()
+    for path in request.route_handler.paths:
+        methods.update(request.app.route_handler_method_map.get(path, {}))
+    return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(methods))})
 
 
 def create_app(settings: Settings | None = None) -> FastOrderLane:
@@ -135,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
         on_app_init=[jwt_auth.on_app_init],
         middleware=middleware,
         exception_handlers=exception_handlers,
+        before_request=_allow_every_method,
         # Explicit lists, no "*": the browser origins of settings, the methods and headers the
         # API uses (a JWT, or an API key's signature), and no credentials (tokens travel in
         # Authorization, never in cookies).

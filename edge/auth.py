@@ -149,13 +149,12 @@ async def _signed_user(
     scope = cast("dict[str, Any]", connection.scope)
     if b"authorization" in headers:
         raise ApiError(
-            401, "UNAUTHORIZED", "send a JWT or an API key signature, not both", backpack=True
+            401, "UNAUTHORIZED", "send a JWT or an API key signature, not both"
         )
     route = apikeys.instruction_for(scope.get("method", ""), scope["path"])
     if route is None:
         raise ApiError(
             401, "UNAUTHORIZED", "this route takes a signed-in session, not an API key",
-            backpack=True,
         )  # fmt: skip
     instruction, path_params = route
     signed = apikeys.SignedRequest.from_headers(headers, apikeys.now_ms())
@@ -163,7 +162,7 @@ async def _signed_user(
     for name, value in path_params.items():
         if params.setdefault(name, value) != value:
             raise ApiError(
-                401, "INVALID_SIGNATURE", f"{name} differs from the path's", backpack=True
+                401, "INVALID_SIGNATURE", f"{name} differs from the path's"
             )
     signed.verify(apikeys.signing_text(instruction, params, signed.timestamp, signed.window))
     return AuthUser(id=await apikeys.key_owner(connection.app.state.db, signed.public_key))

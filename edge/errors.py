@@ -1,6 +1,6 @@
-"""One error shape for every failure: ``{"error": {"code", "message", "field"?}}``. A signed
-(API key) request's authentication failure also carries ``code`` and ``message`` at the top, as
-Backpack's clients read them (``edge.apikeys``).
+"""One error shape for every failure: ``{"code", "message", "error": {"code", "message",
+"field"?}}``. ``code`` and ``message`` at the top are Backpack's error shape, which its clients
+read; ``error`` is ours, with the field at fault and the order concerned. Both say the same.
 
 Handlers turn Litestar's own exceptions (validation, auth, 404, 405, 413, 429) into that shape so
 no client ever parses two formats, and no bad input ever surfaces as a 500.
@@ -48,7 +48,6 @@ class ApiError(Exception):
         field: str | None = None,
         extra: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
-        backpack: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -57,8 +56,6 @@ class ApiError(Exception):
         self.field = field
         self.extra = extra or {}
         self.headers = headers or {}
-        # Also ``code`` and ``message`` at the top, Backpack's error shape, for its clients.
-        self.backpack = backpack
 
 
 def _body(code: str, message: str, field: str | None, extra: dict[str, Any]) -> dict[str, Any]:
@@ -66,12 +63,11 @@ def _body(code: str, message: str, field: str | None, extra: dict[str, Any]) -> 
     if field is not None:
         error["field"] = field
     error.update(extra)
-    return {"error": error}
+    return {"code": code, "message": message, "error": error}
 
 
 def _shape(exc: ApiError) -> dict[str, Any]:
-    body = _body(exc.code, exc.message, exc.field, exc.extra)
-    return {"code": exc.code, "message": exc.message, **body} if exc.backpack else body
+    return _body(exc.code, exc.message, exc.field, exc.extra)
 
 
 def error_body(exc: ApiError) -> bytes:

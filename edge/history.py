@@ -31,7 +31,7 @@ from edge.openapi import errors
 from edge.views import order_view
 from model.api import AccountFillView, FillsPage, OrdersPage, OrderView
 from model.config import MarketConfig
-from model.enums import OrderStatus, OrderType, Side, TimeInForce
+from model.enums import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from model.events import OrderState
 from model.fills import account_fill
 from model.ids import OrderId, UserId
@@ -55,7 +55,7 @@ ORDER_STATUSES = "|".join(s.value for s in OrderStatus)
 
 _ORDERS = """
 SELECT order_id, market, side, type, tif, price, quantity, remaining, executed_qty,
-       executed_quote, status, client_order_id, post_only,
+       executed_quote, status, client_order_id, post_only, stp,
        (extract(epoch from created_at) * 1000000)::bigint
 FROM orders
 WHERE user_id = %(user)s
@@ -102,7 +102,7 @@ _cursor_decoder = msgspec.msgpack.Decoder(list[int | str])
 
 _STORED_ORDER = """
 SELECT market, side, type, tif, price, quantity, remaining, executed_qty, executed_quote, status,
-       client_order_id, post_only, (extract(epoch from created_at) * 1000000)::bigint
+       client_order_id, post_only, stp, (extract(epoch from created_at) * 1000000)::bigint
 FROM orders WHERE order_id = %s AND user_id = %s"""
 
 
@@ -118,7 +118,7 @@ async def stored_order(
 def state_from_row(order_id: int, user: int, row: Sequence[Any]) -> OrderState:
     """An ``orders`` row (the columns of ``_STORED_ORDER``, in order) as the engine's view."""
     (market, side, type_, tif, price, quantity, remaining, executed, executed_quote, status,
-     client_order_id, post_only, created_us) = row  # fmt: skip
+     client_order_id, post_only, stp, created_us) = row  # fmt: skip
     return OrderState(
         market=market,
         order_id=OrderId(order_id),
@@ -135,6 +135,7 @@ def state_from_row(order_id: int, user: int, row: Sequence[Any]) -> OrderState:
         client_order_id=client_order_id,
         post_only=post_only,
         ts=created_us,
+        stp=SelfTradePrevention(stp),
     )
 
 

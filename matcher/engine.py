@@ -311,7 +311,7 @@ class Engine:
         events: list[Event] = [
             OrderAccepted(
                 self.seq, ts, symbol, order_id, user, side, order_type, tif, price, quantity,
-                quote_quantity, post_only, client_order_id, lock,
+                quote_quantity, post_only, client_order_id, lock, stp,
             )
         ]  # fmt: skip
         best = opposite.best_level
@@ -341,7 +341,7 @@ class Engine:
         index.remember(
             OrderState(
                 symbol, order_id, user, side, order_type, tif, price, quantity, remaining,
-                executed, spent, CLOSE_STATUS[reason], client_order_id, post_only, ts,
+                executed, spent, CLOSE_STATUS[reason], client_order_id, post_only, ts, stp,
             )
         )  # fmt: skip
         self.seq += 1

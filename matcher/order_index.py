@@ -241,5 +241,5 @@ def order_state(order: Order, status: OrderStatus | None = None) -> OrderState:
     return OrderState(
         order.market, order.order_id, order.user_id, order.side, _LIMIT, _GTC, order.price,
         order.quantity, order.remaining, executed, order.executed_quote, status,
-        order.client_order_id, order.post_only, order.ts,
+        order.client_order_id, order.post_only, order.ts, order.stp,
     )  # fmt: skip

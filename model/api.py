@@ -148,8 +148,11 @@ class ErrorDetail(_View, frozen=True):
 
 
 class ErrorBody(_View, frozen=True):
-    """Every error response: ``{"error": {"code", "message", ...}}``."""
+    """Every error response: Backpack's ``{"code", "message"}`` and ours, ``error``, with the
+    same code and message and what else there is to say (the field at fault...)."""
 
+    code: str
+    message: str
     error: ErrorDetail
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import msgspec
 
-from model.enums import CloseReason, OrderStatus, OrderType, Side, TimeInForce
+from model.enums import CloseReason, OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from model.ids import OrderId, TradeId, UserId
 from model.rejects import RejectCode
 
@@ -71,6 +71,8 @@ class OrderAccepted(_StateEvent, frozen=True, gc=False, array_like=True, tag=Tru
     post_only: bool
     client_order_id: str | None
     locked: int
+    stp: SelfTradePrevention = SelfTradePrevention.CANCEL_TAKER
+    """Its self-trade prevention (last, with a default: journals written before it read)."""
 
 
 class TradeExecuted(_StateEvent, frozen=True, gc=False, array_like=True, tag=True):
@@ -176,6 +178,8 @@ class OrderState(_Event, frozen=True, gc=False, array_like=True, tag=True):
     client_order_id: str | None
     post_only: bool
     ts: int
+    stp: SelfTradePrevention = SelfTradePrevention.CANCEL_TAKER
+    """As ``OrderAccepted.stp`` (snapshots written before it read)."""
 
 
 class OpenOrdersResult(_Event, frozen=True, gc=False, array_like=True, tag=True):

@@ -95,7 +95,7 @@ CREATE TEMP TABLE IF NOT EXISTS stage_changes (
 ) ON COMMIT DELETE ROWS;
 """
 _COPY_ORDERS = """COPY stage_orders (order_id, user_id, market, side, type, tif, price, quantity,
-    quote_quantity, post_only, client_order_id, remaining, status, created_at, updated_seq)
+    quote_quantity, post_only, client_order_id, remaining, status, created_at, updated_seq, stp)
     FROM STDIN"""
 _COPY_TRADES = """COPY stage_trades (market, trade_id, ts, price, quantity, quote_amount,
     taker_side, maker_order_id, taker_order_id, maker_user_id, taker_user_id, maker_fee,
@@ -199,7 +199,7 @@ class PersistStore:
                     event.order_id, event.user_id, event.market, event.side.value,
                     event.type.value, event.tif.value, event.price, event.quantity,
                     event.quote_quantity, event.post_only, event.client_order_id,
-                    event.quantity, OrderStatus.NEW.value, when, event.seq,
+                    event.quantity, OrderStatus.NEW.value, when, event.seq, event.stp.value,
                 ))  # fmt: skip
             elif isinstance(event, TradeExecuted):
                 record: TradeRecord = (

@@ -437,6 +437,7 @@ class ReferenceEngine:
             post_only=cmd.post_only,
             client_order_id=cmd.client_order_id,
             locked=lock,
+            stp=cmd.stp,
         )
         self.arrivals += 1
         order = _Order(
@@ -733,6 +734,7 @@ class ReferenceEngine:
             client_order_id=order.client_order_id,
             post_only=order.post_only,
             ts=order.ts,
+            stp=order.stp,
         )
 
     def _get_order(self, cmd: GetOrder) -> list[Event]:

@@ -47,7 +47,8 @@ def _token(name: str) -> httpx.Response:
 
 
 def _error(status: int, code: str) -> httpx.Response:
-    return httpx.Response(status, json={"error": {"code": code, "message": code.lower()}})
+    error = {"code": code, "message": code.lower()}
+    return httpx.Response(status, json={**error, "error": error})
 
 
 @pytest.mark.parametrize("attempt", range(12))
@@ -97,7 +98,7 @@ def test_a_refusal_carries_the_edges_code_message_and_field(run: Any) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         error = {"code": "INVALID_PRICE", "message": "price 1.001 is off the tick grid",
                  "field": "price"}  # fmt: skip
-        return httpx.Response(400, json={"error": error})
+        return httpx.Response(400, json={"code": error["code"], "message": error["message"], "error": error})
 
     with pytest.raises(ApiError) as caught:
         run(handler, lambda c: c.place("tok", {}))

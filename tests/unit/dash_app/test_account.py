@@ -62,7 +62,8 @@ class FakeEdge:
 
 
 def _refuse(status: int, code: str, message: str) -> httpx.Response:
-    return httpx.Response(status, json={"error": {"code": code, "message": message}})
+    error = {"code": code, "message": message}
+    return httpx.Response(status, json={**error, "error": error})
 
 
 @pytest.fixture
