@@ -238,7 +238,7 @@ def order_history(
     """A page of the caller's orders, open and closed, newest first (``cursor``: the previous
     page's ``next_cursor``)."""
     params = {"market": market, "status": status, "limit": limit, "cursor": cursor}
-    return Call("GET", "/orders", _orders_page, _present(params), private=True)
+    return Call("GET", "/orders/history", _orders_page, _present(params), private=True)
 
 
 def fills(

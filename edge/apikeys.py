@@ -67,13 +67,20 @@ _KEY_ID = re.compile(r"^[0-9]{1,18}$")  # ASCII digits: ids are BIGSERIAL, below
 
 #: The routes a key may call, each with Backpack's instruction name: ``(method, path pattern)``
 #: → ``(instruction, name of the signed path parameter)``.
+#: Backpack's own routes first, then ours that do the same thing.
 _INSTRUCTIONS: tuple[tuple[str, re.Pattern[str], str, str | None], ...] = (
     ("POST", re.compile(r"^/api/v1/order$"), "orderExecute", None),
+    ("GET", re.compile(r"^/api/v1/order$"), "orderQuery", None),
+    ("DELETE", re.compile(r"^/api/v1/order$"), "orderCancel", None),
+    ("GET", re.compile(r"^/api/v1/orders$"), "orderQueryAll", None),
+    ("DELETE", re.compile(r"^/api/v1/orders$"), "orderCancelAll", None),
+    ("GET", re.compile(r"^/api/v1/capital$"), "balanceQuery", None),
+    ("GET", re.compile(r"^/wapi/v1/history/orders$"), "orderHistoryQueryAll", None),
+    ("GET", re.compile(r"^/wapi/v1/history/fills$"), "fillHistoryQueryAll", None),
     ("GET", re.compile(r"^/api/v1/order/([^/]+)$"), "orderQuery", "orderId"),
     ("DELETE", re.compile(r"^/api/v1/order/([^/]+)$"), "orderCancel", "orderId"),
     ("GET", re.compile(r"^/api/v1/orders/open$"), "orderQueryAll", None),
-    ("DELETE", re.compile(r"^/api/v1/orders$"), "orderCancelAll", None),
-    ("GET", re.compile(r"^/api/v1/orders$"), "orderHistoryQueryAll", None),
+    ("GET", re.compile(r"^/api/v1/orders/history$"), "orderHistoryQueryAll", None),
     ("GET", re.compile(r"^/api/v1/fills$"), "fillHistoryQueryAll", None),
     ("GET", re.compile(r"^/api/v1/balances$"), "balanceQuery", None),
     ("POST", re.compile(r"^/api/v1/order/quote$"), "orderQuote", None),

@@ -25,7 +25,7 @@ from edge.errors import exception_handlers
 from edge.fastpath import FastOrderLane
 from edge.gate import Gate
 from edge.gateway import MatcherGateway
-from edge.history import HistoryController
+from edge.history import BackpackHistoryController, HistoryController
 from edge.limits import GateRateLimit
 from edge.openapi import finisher
 from edge.public import (
@@ -60,7 +60,7 @@ def _allow_every_method(request: Request[Any, Any, Any]) -> Response[None] | Non
     a path has several (``GET /order`` and ``POST /order``...)."""
     if request.method != HttpMethod.OPTIONS:
         return None
-    methods = set()
+    methods: set[str] = set()
     for path in request.route_handler.paths:
         methods.update(request.app.route_handler_method_map.get(path, {}))
     return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(methods))})
@@ -135,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastOrderLane:
             ApiKeysController,
             TradingController,
             HistoryController,
+            BackpackHistoryController,
             MarketsController,
             PublicTradesController,
             MarketDataController,

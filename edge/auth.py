@@ -148,9 +148,7 @@ async def _signed_user(
     """The owner of the API key that signed this request, or 401 (``edge.apikeys``)."""
     scope = cast("dict[str, Any]", connection.scope)
     if b"authorization" in headers:
-        raise ApiError(
-            401, "UNAUTHORIZED", "send a JWT or an API key signature, not both"
-        )
+        raise ApiError(401, "UNAUTHORIZED", "send a JWT or an API key signature, not both")
     route = apikeys.instruction_for(scope.get("method", ""), scope["path"])
     if route is None:
         raise ApiError(
@@ -161,9 +159,7 @@ async def _signed_user(
     params = apikeys.request_params(scope.get("query_string", b""), scope.get(_SIGNED_BODY, b""))
     for name, value in path_params.items():
         if params.setdefault(name, value) != value:
-            raise ApiError(
-                401, "INVALID_SIGNATURE", f"{name} differs from the path's"
-            )
+            raise ApiError(401, "INVALID_SIGNATURE", f"{name} differs from the path's")
     signed.verify(apikeys.signing_text(instruction, params, signed.timestamp, signed.window))
     return AuthUser(id=await apikeys.key_owner(connection.app.state.db, signed.public_key))
 

@@ -13,21 +13,41 @@ finished once at start-up by :func:`finisher`:
   accepts lower case and ``-``, as DESIGN.md §6 says);
 * a query parameter is never ``null`` (a query string cannot say null);
 * links from a placed order to reading and canceling it, for stateful testing;
-* an example of each request body.
+* an example of each request body;
+* ``POST /order`` takes either dialect's body (``edge.request.decode_order``): ours or
+  Backpack's, ``oneOf`` the two; ``DELETE /orders`` takes Backpack's body or none (ours).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
+from typing import Any
+
+import msgspec
 
 from litestar import Litestar
 from litestar.openapi import ResponseSpec
-from litestar.openapi.spec import Link, OpenAPI, OpenAPIType, Operation, Reference, Schema
+from litestar.openapi.spec import (
+    Link,
+    OpenAPI,
+    OpenAPIType,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+)
 from litestar.routes import HTTPRoute
 
 from edge.request import amount_fields
-from model.api import REQUEST_SCHEMAS, ErrorBody
+from model.api import (
+    REQUEST_SCHEMAS,
+    BackpackCancelAllRequest,
+    BackpackOrderRequest,
+    ErrorBody,
+    OrderRequest,
+)
 from model.config import MarketConfig
 
 __all__ = ["errors", "finisher"]
@@ -72,6 +92,7 @@ def finisher(config: MarketConfig) -> Callable[[Litestar], None]:
 
     def finish(app: Litestar) -> None:
         document = app.openapi_schema
+        _both_order_dialects(document)
         _close_and_type_amounts(document)
         _public_operations(app, document)
         _names(document, config)
@@ -103,6 +124,61 @@ def _close_and_type_amounts(document: OpenAPI) -> None:
             (schema.properties or {})[name] = Schema(
                 one_of=choices, description=_AMOUNT_DESCRIPTION
             )
+
+
+_REF = "#/components/schemas/{name}"
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _from_json_schema(value: Any) -> Any:
+    """A JSON Schema (as ``msgspec.json.schema_components`` writes it) as Litestar's objects."""
+    if not isinstance(value, dict):
+        return value
+    if "$ref" in value:
+        return Reference(ref=value["$ref"])
+    fields: dict[str, Any] = {}
+    for key, item in value.items():
+        name = _CAMEL.sub("_", key).lower()
+        if key == "type":
+            fields[name] = OpenAPIType(item)
+        elif key == "properties":
+            fields[name] = {k: _from_json_schema(v) for k, v in item.items()}
+        elif key in ("anyOf", "oneOf", "allOf"):
+            fields[name] = [_from_json_schema(v) for v in item]
+        elif key == "items":
+            fields[name] = _from_json_schema(item)
+        else:
+            fields[name] = item
+    return Schema(**fields)
+
+
+def _both_order_dialects(document: OpenAPI) -> None:
+    """``POST /order``'s body: ours or Backpack's. Litestar writes ours (the handler's type);
+    Backpack's is added from its ``Struct`` (with the vocabularies it uses, where missing)."""
+    placed = (document.paths or {}).get("/api/v1/order")
+    if placed is None or placed.post is None or placed.post.request_body is None:
+        return
+    (_,), components = msgspec.json.schema_components([BackpackOrderRequest], ref_template=_REF)
+    schemas = document.components.schemas
+    for name, schema in components.items():
+        schemas.setdefault(name, _from_json_schema(schema))
+    body = placed.post.request_body
+    assert isinstance(body, RequestBody)
+    for media in body.content.values():
+        media.schema = Schema(
+            one_of=[
+                Reference(ref=_REF.format(name=OrderRequest.__name__)),
+                Reference(ref=_REF.format(name=BackpackOrderRequest.__name__)),
+            ]
+        )
+    swept = (document.paths or {}).get("/api/v1/orders")
+    if swept is None or swept.delete is None or swept.delete.request_body is None:
+        return
+    body = swept.delete.request_body
+    assert isinstance(body, RequestBody)
+    body.required = False  # no body: ours (``?market=``); a body: Backpack's
+    for media in body.content.values():
+        media.schema = Reference(ref=_REF.format(name=BackpackCancelAllRequest.__name__))
 
 
 def _operations(document: OpenAPI) -> list[tuple[str, str, Operation]]:

@@ -13,7 +13,11 @@ A body is JSON (``application/json`` or ``application/*+json``; anything else is
 * conversion is strict: ``"true"`` or ``1`` is not a boolean, and a field the request type does
   not declare (``userId``, ``status``, ``balance``...) is refused. Litestar converts leniently
   (``strict=False``, meant for query strings), so ``ExactRequest.json`` hands it a finished
-  ``Struct`` that it passes through unchanged.
+  ``Struct`` that it passes through unchanged;
+* an order body may be ours (``market``, ``kind``, ``type``) or Backpack's (``symbol``,
+  ``side``, ``orderType``): :func:`decode_order` tells them apart by their names and turns
+  Backpack's into our one ``OrderRequest`` (``model.backpack``), remembering the dialect so the
+  answer comes back in it.
 
 Every refusal is a 400 ``ApiError`` naming the field.
 """
@@ -23,13 +27,16 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from functools import cache
-from typing import Any, TypeVar
+from types import NoneType, UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import msgspec
 from litestar import Request
 from litestar.types import HTTPRequestEvent, Receive, ReceiveMessage
 
 from edge.errors import ApiError
+from model.api import BackpackOrderRequest, OrderRequest
+from model.backpack import order_request
 from model.numbers import ValidationError, parse_decimal
 
 __all__ = [
@@ -37,6 +44,7 @@ __all__ = [
     "ExactRequest",
     "amount_fields",
     "decode_body",
+    "decode_order",
     "invalid",
     "is_json",
     "read_body",
@@ -105,7 +113,23 @@ def _parse(body: bytes) -> Any:
 def decode_body(body: bytes, kind: type[S]) -> S:
     """Decode a JSON request body into ``kind`` strictly; raise a 400 ``ApiError`` naming the
     field otherwise."""
+    return _convert(_parse(body), kind)
+
+
+#: The names only Backpack's order body has: any of them makes a body Backpack's.
+_BACKPACK_ORDER_NAMES = frozenset({"symbol", "side", "orderType"})
+
+
+def decode_order(body: bytes) -> tuple[OrderRequest, bool]:
+    """An order body of either dialect as our ``OrderRequest``, and whether it was Backpack's.
+    A body that mixes the two is refused by the dialect it leans to, naming the stray field."""
     raw = _parse(body)
+    if isinstance(raw, dict) and not _BACKPACK_ORDER_NAMES.isdisjoint(raw):
+        return order_request(_convert(raw, BackpackOrderRequest)), True
+    return _convert(raw, OrderRequest), False
+
+
+def _convert(raw: Any, kind: type[S]) -> S:
     if isinstance(raw, dict):
         for name in amount_fields(kind):
             value = raw.get(name)
@@ -126,28 +150,45 @@ def decode_body(body: bytes, kind: type[S]) -> S:
 
 
 class ExactRequest(Request[Any, Any, Any]):
-    """``Request`` whose JSON body is decoded by :func:`decode_body` into the handler's type."""
+    """``Request`` whose JSON body is decoded by :func:`decode_body` into the handler's type
+    (by :func:`decode_order` for an order: ``backpack`` then says which dialect it spoke)."""
 
     _exact_json: Any = _UNSET
+    backpack = False
+    """Whether the body was in Backpack's dialect (then so is the answer)."""
 
     async def json(self) -> Any:
-        """The body as the route's request ``Struct`` (any JSON value for other routes)."""
+        """The body as the route's request ``Struct`` (any JSON value for other routes; ``None``
+        for an empty body where the route's body is optional)."""
         if self._exact_json is _UNSET:
             body = await self.body()
             if body and not is_json(self.headers.get("content-type")):
                 raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json")
-            kind = _data_type(self.route_handler)
-            self._exact_json = _parse(body) if kind is None else decode_body(body, kind)
+            kind, optional = _data_type(self.route_handler)
+            if kind is None:
+                self._exact_json = _parse(body)
+            elif optional and not body:
+                self._exact_json = None
+            elif kind is OrderRequest:
+                self._exact_json, self.backpack = decode_order(body)
+            else:
+                self._exact_json = decode_body(body, kind)
         return self._exact_json
 
 
-def _data_type(handler: Any) -> type[msgspec.Struct] | None:
-    """The ``Struct`` a route handler takes as ``data``, if any."""
+def _data_type(handler: Any) -> tuple[type[msgspec.Struct] | None, bool]:
+    """The ``Struct`` a route handler takes as ``data``, if any, and whether the body may be
+    left out (``data: X | None = None``)."""
     field = handler.parsed_fn_signature.parameters.get("data")
     annotation = getattr(field, "annotation", None)
+    optional = False
+    if get_origin(annotation) in (Union, UnionType):
+        members = [a for a in get_args(annotation) if a is not NoneType]
+        optional = len(members) < len(get_args(annotation))
+        annotation = members[0] if len(members) == 1 else None
     if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
-        return annotation
-    return None
+        return annotation, optional
+    return None, False
 
 
 async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:

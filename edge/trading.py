@@ -2,15 +2,21 @@
 
 Every amount is checked against the market's grid here, before anything reaches the matcher;
 the matcher checks again (it trusts no one) and its rejections come back as 4xx errors.
+
+Backpack's private routes live on its paths beside ours: ``POST /order`` takes either dialect's
+body (``edge.request.decode_order``) and answers in it; ``GET``/``DELETE /order`` (by
+``orderId`` or ``clientId`` in ``symbol``), ``GET /orders`` (open orders) and ``GET /capital``
+are Backpack's; ``DELETE /orders`` is ours with no body and Backpack's with one. Every route of
+either dialect ends in the same ``Exchange`` calls; only the words differ (``model.backpack``).
 """
 
 from __future__ import annotations
 
 import re
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, HttpMethod, Request, get, post, route
+from litestar import Controller, HttpMethod, Request, delete, get, post, route
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import Parameter
@@ -20,21 +26,26 @@ from psycopg_pool import AsyncConnectionPool
 from edge.auth import AuthUser
 from edge.errors import ApiError
 from edge.gateway import Answer, MatcherGateway, MatcherTimeoutError, MatcherUnavailableError
-from edge.history import CURSOR_PATTERN, MAX_MS, ORDER_STATUSES, orders_page, stored_order
+from edge.history import stored_order
 from edge.openapi import errors
-from edge.request import invalid
+from edge.request import ExactRequest, invalid
 from edge.views import order_placed, order_view, quote_view, raise_if_rejected
 from model import stages
 from model.api import (
+    BackpackCancelAllRequest,
+    BackpackCancelRequest,
+    BackpackOrderView,
     BalanceView,
     CancelAllResponse,
+    CapitalView,
+    ClientId,
     OnrampRequest,
     OrderRequest,
-    OrdersPage,
     OrderView,
     QuoteRequest,
     QuoteView,
 )
+from model.backpack import order_object
 from model.commands import (
     Balances,
     CancelAll,
@@ -197,11 +208,15 @@ class Exchange:
         return order_view(spec, state)
 
     async def order_lists(
-        self, kind: type[OpenOrders | CancelAll], user: UserId, market: str | None
+        self,
+        kind: type[OpenOrders | CancelAll],
+        user: UserId,
+        market: str | None,
+        field: str = "market",
     ) -> list[OrderView]:
         """Send ``kind`` (open orders, cancel all) for one market's shard or every shard, and
         gather the orders the replies list."""
-        symbol = self.market(market).symbol if market is not None else None
+        symbol = self.market(market, field).symbol if market is not None else None
         shards = [self.shards[symbol]] if symbol else sorted(set(self.shards.values()))
         views: list[OrderView] = []
         for shard in shards:
@@ -238,6 +253,11 @@ def _parse_order_id(raw: str) -> OrderId:
     return OrderId(int(raw))
 
 
+#: Backpack's market types: every market here is a spot market.
+_MarketType = Literal["SPOT", "PERP", "IPERP", "DATED", "PREDICTION", "RFQ"]
+_MARKET_TYPE = Parameter(query="marketType", default=None)
+_CLIENT_ID = Parameter(query="clientId", default=None)
+
 #: The path parameter as the OpenAPI document shows it (``_parse_order_id`` checks it).
 _OrderIdPath = Annotated[
     str, Parameter(description="An order id", schema_extra={"pattern": _ORDER_ID.pattern})
@@ -251,10 +271,57 @@ class TradingController(Controller):
 
     @post("/order", status_code=200, responses=errors(400, 401, 409, 413, 415, 422, *_BUSY))
     async def place(
-        self, data: OrderRequest, request: AuthRequest, exchange: Exchange
-    ) -> OrderView:
-        """Place a limit or market order; answers once the matcher has processed it."""
-        return await exchange.place(data, UserId(request.user.id))
+        self, data: OrderRequest, request: ExactRequest, exchange: Exchange
+    ) -> OrderView | BackpackOrderView:
+        """Place a limit or market order; answers once the matcher has processed it. The body
+        is ours (``OrderRequest``, answered with an ``OrderView``) or Backpack's
+        (``BackpackOrderRequest``: ``symbol``, ``side``, ``orderType``..., answered with
+        Backpack's order object)."""
+        view = await exchange.place(data, UserId(request.user.id))
+        return order_object(view) if request.backpack else view
+
+    @get("/order", responses=errors(400, 401, 404, *_BUSY))
+    async def backpack_order(
+        self,
+        request: AuthRequest,
+        exchange: Exchange,
+        symbol: str = Parameter(min_length=3, max_length=32),
+        order_id: str | None = Parameter(query="orderId", default=None, pattern=_ORDER_ID.pattern),
+        client_id: ClientId | None = _CLIENT_ID,
+    ) -> BackpackOrderView:
+        """Backpack's: one of your orders in ``symbol``, by ``orderId`` (open, or closed) or
+        by ``clientId`` (open), exactly one of them."""
+        spec = exchange.market(symbol, "symbol")
+        user = UserId(request.user.id)
+        if order_id is None:
+            return order_object(await _open_by_client_id(exchange, user, spec.symbol, client_id))
+        _one_of(order_id, client_id)
+        view = await _read_order(exchange, request.app.state.db, user, _parse_order_id(order_id))
+        if view.market != spec.symbol:
+            raise ApiError(404, RejectCode.UNKNOWN_ORDER.value, f"no order {order_id} of yours "
+                           f"in {spec.symbol}")  # fmt: skip
+        return order_object(view)
+
+    @delete("/order", status_code=200, responses=errors(400, 401, 404, 413, 415, *_BUSY))
+    async def backpack_cancel(
+        self, data: BackpackCancelRequest, request: AuthRequest, exchange: Exchange
+    ) -> BackpackOrderView:
+        """Backpack's: cancel one of your open orders in ``symbol``, by ``orderId`` or by
+        ``clientId`` (exactly one of them)."""
+        spec = exchange.market(data.symbol, "symbol")
+        user = UserId(request.user.id)
+        if data.order_id is None:
+            found = await _open_by_client_id(exchange, user, spec.symbol, data.client_id)
+            oid = OrderId(int(found.order_id))
+        else:
+            _one_of(data.order_id, data.client_id)
+            oid = _parse_order_id(data.order_id)
+            open_orders = await exchange.order_lists(OpenOrders, user, spec.symbol)
+            open_ids = {view.order_id for view in open_orders}
+            if data.order_id not in open_ids:
+                raise ApiError(404, RejectCode.UNKNOWN_ORDER.value, f"no open order "
+                               f"{data.order_id} of yours in {spec.symbol}")  # fmt: skip
+        return order_object(await _cancel_order(exchange, user, oid))
 
     @route(
         "/order/{order_id:str}",
@@ -285,38 +352,44 @@ class TradingController(Controller):
         """Your open orders, in one market or all."""
         return await exchange.order_lists(OpenOrders, UserId(request.user.id), market)
 
-    @route(
-        "/orders",
-        http_method=[HttpMethod.GET, HttpMethod.DELETE],
-        status_code=200,
-        responses=errors(400, 401, *_BUSY),
-    )
-    async def orders(
+    @get("/orders", responses=errors(400, 401, *_BUSY))
+    async def backpack_open_orders(
         self,
         request: AuthRequest,
         exchange: Exchange,
+        symbol: str | None = Parameter(default=None, min_length=3, max_length=32),
+        market_type: _MarketType | None = _MARKET_TYPE,
+    ) -> list[BackpackOrderView]:
+        """Backpack's: your open orders, in ``symbol`` or all, as its order objects (every
+        market here is ``SPOT``: another ``marketType`` has none). Ours: ``/orders/open``."""
+        if market_type not in (None, "SPOT"):
+            return []
+        views = await exchange.order_lists(OpenOrders, UserId(request.user.id), symbol, "symbol")
+        return [order_object(view) for view in views]
+
+    @delete("/orders", status_code=200, responses=errors(400, 401, 413, 415, *_BUSY))
+    async def cancel_all(
+        self,
+        request: AuthRequest,
+        exchange: Exchange,
+        data: BackpackCancelAllRequest | None = None,
         market: str | None = Parameter(default=None, min_length=3, max_length=32),
-        status: str | None = Parameter(default=None, pattern=f"^({ORDER_STATUSES})$"),
-        start_time: int = Parameter(
-            query="startTime", default=0, ge=0, le=MAX_MS, schema_extra={"minimum": 0}
-        ),
-        end_time: int = Parameter(
-            query="endTime", default=MAX_MS, ge=0, le=MAX_MS, schema_extra={"minimum": 0}
-        ),
-        limit: int = Parameter(default=100, ge=1, le=1000),
-        cursor: str | None = Parameter(
-            default=None, min_length=1, max_length=200, pattern=CURSOR_PATTERN
-        ),
-    ) -> OrdersPage | CancelAllResponse:
-        """GET: your orders, open and closed, newest first, a page at a time (``OrdersPage``;
-        from PostgreSQL, ``startTime``/``endTime`` in ms, both inclusive, on when the order was
-        placed). DELETE: cancel all your open orders, in ``market`` or all (``CancelAllResponse``;
-        the other parameters are for GET)."""
-        # One handler for both methods, as for /order/{id}.
-        if request.method == HttpMethod.GET:
-            return await orders_page(request, market, status, start_time, end_time, limit, cursor)
-        canceled = await exchange.order_lists(CancelAll, UserId(request.user.id), market)
-        return CancelAllResponse(canceled=canceled)
+    ) -> CancelAllResponse | list[BackpackOrderView]:
+        """Cancel all your open orders. Ours: no body, in ``market`` or all
+        (``CancelAllResponse``). Backpack's: a body naming ``symbol`` (its order objects)."""
+        user = UserId(request.user.id)
+        if data is None:
+            return CancelAllResponse(canceled=await exchange.order_lists(CancelAll, user, market))
+        if market is not None:
+            raise ApiError(
+                400, "INVALID_REQUEST", "name the market in the body (symbol) or in the query "
+                "(market), not both", field="market",
+            )  # fmt: skip
+        if data.order_type == "ConditionalOrder":  # none here: every order rests on the book
+            exchange.market(data.symbol, "symbol")
+            return []
+        canceled = await exchange.order_lists(CancelAll, user, data.symbol, "symbol")
+        return [order_object(view) for view in canceled]
 
     @post("/order/quote", status_code=200, responses=errors(400, 401, 413, 415, 422, *_BUSY))
     async def quote(
@@ -358,6 +431,15 @@ class TradingController(Controller):
         """Your available and locked balance of every asset."""
         return await _balances(exchange, UserId(request.user.id))
 
+    @get("/capital", responses=errors(401, *_BUSY))
+    async def capital(self, request: AuthRequest, exchange: Exchange) -> dict[str, CapitalView]:
+        """Backpack's: your balances as ``/balances`` gives them, with nothing ``staked``."""
+        balances = await _balances(exchange, UserId(request.user.id))
+        return {
+            asset: CapitalView(available=b.available, locked=b.locked, staked="0")
+            for asset, b in balances.items()
+        }
+
     @post("/onramp", status_code=200, responses=errors(400, 401, 403, 413, 415, 422, *_BUSY))
     async def onramp(
         self, data: OnrampRequest, request: AuthRequest, exchange: Exchange
@@ -381,6 +463,29 @@ class TradingController(Controller):
         )
         raise_if_rejected(answer.events)
         return await _balances(exchange, user)
+
+
+def _one_of(order_id: str | None, client_id: int | None) -> None:
+    if (order_id is None) == (client_id is None):
+        raise ApiError(
+            400, "INVALID_REQUEST", "give exactly one of orderId and clientId", field="orderId"
+        )
+
+
+async def _open_by_client_id(
+    exchange: Exchange, user: UserId, symbol: str, client_id: int | None
+) -> OrderView:
+    """The open order in ``symbol`` placed with Backpack's ``clientId`` (our
+    ``clientOrderId`` in its digits), or 404."""
+    _one_of(None, client_id)
+    wanted = str(client_id)
+    for view in await exchange.order_lists(OpenOrders, user, symbol):
+        if view.client_order_id == wanted:
+            return view
+    raise ApiError(
+        404, RejectCode.UNKNOWN_ORDER.value, f"no open order with clientId {client_id} of yours "
+        f"in {symbol}",
+    )  # fmt: skip
 
 
 async def _read_order(

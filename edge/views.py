@@ -97,6 +97,7 @@ def order_placed(spec: MarketSpec, cmd: PlaceOrder, events: list[Event]) -> Orde
         remaining_qty=spec.format_quantity(remaining) if remaining is not None else None,
         client_order_id=cmd.client_order_id,
         created_at=OrderIdFactory.timestamp_ms(cmd.order_id),
+        self_trade_prevention=cmd.stp,
         fills=fills,
     )
 
@@ -119,6 +120,7 @@ def order_view(spec: MarketSpec, state: OrderState) -> OrderView:
         remaining_qty=spec.format_quantity(state.remaining) if state.quantity else None,
         client_order_id=state.client_order_id,
         created_at=state.ts // 1000,
+        self_trade_prevention=state.stp,
     )
 
 

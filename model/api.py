@@ -22,8 +22,19 @@ __all__ = [
     "ApiKeyRequest",
     "ApiKeyView",
     "AssetView",
+    "BackpackCancelAllRequest",
+    "BackpackCancelRequest",
+    "BackpackFillView",
+    "BackpackHistoryOrderView",
+    "BackpackOrderRequest",
+    "BackpackOrderType",
+    "BackpackOrderView",
+    "BackpackSide",
+    "BackpackStatus",
+    "BackpackStp",
     "BalanceView",
     "CancelAllResponse",
+    "CapitalView",
     "Credentials",
     "DepthView",
     "ErrorBody",
@@ -52,6 +63,16 @@ _Amount = Annotated[
 ]
 _Symbol = Annotated[str, Meta(min_length=3, max_length=32, examples=["TATA_INR"])]
 ClientOrderId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+#: Backpack's ``clientId``: a uint32, kept as our ``clientOrderId`` in its decimal digits.
+ClientId = Annotated[int, Meta(ge=0, le=2**32 - 1)]
+#: An order id as text (Backpack's ``orderId``), ASCII digits below 2**63.
+OrderIdText = Annotated[str, Meta(pattern=r"^[0-9]{1,19}$", examples=["1234"])]
+
+# Backpack's vocabularies (model.backpack maps each onto ours).
+BackpackSide = Literal["Bid", "Ask"]
+BackpackOrderType = Literal["Limit", "Market"]
+BackpackStp = Literal["RejectTaker", "RejectMaker", "RejectBoth"]
+BackpackStatus = Literal["New", "PartiallyFilled", "Filled", "Cancelled", "Expired"]
 
 
 class _Request(msgspec.Struct, forbid_unknown_fields=True, rename="camel", frozen=True):
@@ -91,6 +112,40 @@ class OrderRequest(_Request, frozen=True):
     self_trade_prevention: SelfTradePrevention = SelfTradePrevention.CANCEL_TAKER
 
 
+class BackpackOrderRequest(_Request, frozen=True):
+    """Backpack's ``POST /api/v1/order`` body, its spot subset: decoded into the one
+    ``OrderRequest`` (``model.backpack.order_request``). Limit: price and quantity. Market:
+    quantity, or (to buy) quoteQuantity."""
+
+    symbol: _Symbol
+    side: BackpackSide
+    order_type: BackpackOrderType
+    price: _Amount | None = None
+    quantity: _Amount | None = None
+    quote_quantity: _Amount | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    client_id: ClientId | None = None
+    self_trade_prevention: BackpackStp = "RejectTaker"
+
+
+class BackpackCancelRequest(_Request, frozen=True):
+    """Backpack's ``DELETE /api/v1/order`` body: the order by ``orderId`` or by ``clientId``
+    (exactly one), in ``symbol``."""
+
+    symbol: _Symbol
+    order_id: OrderIdText | None = None
+    client_id: ClientId | None = None
+
+
+class BackpackCancelAllRequest(_Request, frozen=True):
+    """Backpack's ``DELETE /api/v1/orders`` body. ``orderType``: which orders to cancel; every
+    order here rests on the book (there are no conditional orders)."""
+
+    symbol: _Symbol
+    order_type: Literal["RestingLimitOrder", "ConditionalOrder"] | None = None
+
+
 class QuoteRequest(_Request, frozen=True):
     market: _Symbol
     kind: Side
@@ -107,6 +162,9 @@ REQUEST_SCHEMAS: tuple[type[msgspec.Struct], ...] = (
     Credentials,
     ApiKeyRequest,
     OrderRequest,
+    BackpackOrderRequest,
+    BackpackCancelRequest,
+    BackpackCancelAllRequest,
     QuoteRequest,
     OnrampRequest,
 )
@@ -187,7 +245,79 @@ class OrderView(_View, frozen=True):
     remaining_qty: str | None
     client_order_id: str | None
     created_at: int
+    self_trade_prevention: SelfTradePrevention
     fills: list[FillView] = []
+
+
+class BackpackOrderView(_View, frozen=True):
+    """Backpack's order object (``POST``/``GET``/``DELETE /api/v1/order``, ``/api/v1/orders``),
+    from our ``OrderView`` (``model.backpack.order_object``)."""
+
+    id: str
+    client_id: int | None
+    """The ``clientId`` it was placed with; ``null`` without one (or with a ``clientOrderId``
+    that is not a uint32)."""
+    created_at: int
+    """Milliseconds since the epoch."""
+    executed_quantity: str
+    executed_quote_quantity: str
+    order_type: BackpackOrderType
+    price: str | None
+    quantity: str | None
+    quote_quantity: str | None
+    post_only: bool
+    self_trade_prevention: BackpackStp
+    side: BackpackSide
+    status: BackpackStatus
+    symbol: str
+    time_in_force: TimeInForce
+    reduce_only: bool | None = None
+    """Futures only on Backpack: always ``null`` here."""
+    trigger_price: str | None = None
+    """Conditional orders only on Backpack: always ``null`` here."""
+
+
+class BackpackHistoryOrderView(_View, frozen=True):
+    """An order of Backpack's ``GET /wapi/v1/history/orders``: as its order object, but
+    ``createdAt`` in UTC text (``"2026-01-05T00:01:00.250"``), and ``expiryReason``."""
+
+    id: str
+    client_id: int | None
+    created_at: str
+    executed_quantity: str
+    executed_quote_quantity: str
+    order_type: BackpackOrderType
+    price: str | None
+    quantity: str | None
+    quote_quantity: str | None
+    post_only: bool
+    self_trade_prevention: BackpackStp
+    side: BackpackSide
+    status: BackpackStatus
+    symbol: str
+    time_in_force: TimeInForce
+    expiry_reason: str | None = None
+    """Not recorded here: always ``null`` (an expired order's reason is not stored)."""
+
+
+class BackpackFillView(_View, frozen=True):
+    """A fill of Backpack's ``GET /wapi/v1/history/fills``, from our ``AccountFillView``."""
+
+    trade_id: int
+    order_id: str
+    symbol: str
+    side: BackpackSide
+    price: str
+    quantity: str
+    fee: str
+    fee_symbol: str
+    is_maker: bool
+    timestamp: str
+    """UTC text, ``"2026-01-05T00:01:00.250"``."""
+    client_id: str | None = None
+    """Not carried by our fills: always ``null``."""
+    system_order_type: str | None = None
+    """Liquidations and the like: none here, always ``null``."""
 
 
 class OrdersPage(_View, frozen=True):
@@ -286,6 +416,15 @@ class TickerView(_View, frozen=True):
 class BalanceView(_View, frozen=True):
     available: str
     locked: str
+
+
+class CapitalView(_View, frozen=True):
+    """One asset of Backpack's ``GET /api/v1/capital``: ``BalanceView``'s figures, and nothing
+    ``staked`` (there is no staking here)."""
+
+    available: str
+    locked: str
+    staked: str
 
 
 class PriceFilter(_View, frozen=True):

@@ -1,4 +1,11 @@
-"""Backpack Exchange's names and shapes for our public streams: one stream, two names.
+"""Backpack Exchange's dialect of our API: its names and shapes, each translated from ours here.
+
+Requests: Backpack's order body (``side: Bid``, ``orderType: Limit``, ``clientId``...) becomes
+our one ``OrderRequest`` (:func:`order_request`), so both dialects go through one code path; our
+views become Backpack's order objects and fills (:func:`order_object`, :func:`history_order`,
+:func:`fill_object`).
+
+Streams: one stream, two names.
 
 The market-data flow publishes each stream once, in our (Binance-style) shape (``trades@M``,
 ``depth@M``, ``ticker@M``, ``kline.<i>@M``, DESIGN.md §7). A client may follow the same stream by
@@ -28,10 +35,152 @@ from typing import Any
 
 import msgspec
 
+from model.api import (
+    AccountFillView,
+    BackpackFillView,
+    BackpackHistoryOrderView,
+    BackpackOrderRequest,
+    BackpackOrderType,
+    BackpackOrderView,
+    BackpackSide,
+    BackpackStatus,
+    BackpackStp,
+    OrderRequest,
+    OrderView,
+)
+from model.enums import OrderStatus, OrderType, SelfTradePrevention, Side
 from model.intervals import INTERVAL_PATTERN, INTERVAL_US, is_interval
 from model.timestamps import from_millis
 
-__all__ = ["BACKPACK_STREAM", "StreamKind", "backpack_stream", "translator"]
+__all__ = [
+    "BACKPACK_STREAM",
+    "SIDE",
+    "STP",
+    "StreamKind",
+    "backpack_stream",
+    "client_id",
+    "fill_object",
+    "history_order",
+    "naive_utc",
+    "order_object",
+    "order_request",
+    "translator",
+]
+
+# Backpack's words for ours, both ways.
+SIDE: dict[BackpackSide, Side] = {"Bid": Side.BUY, "Ask": Side.SELL}
+_SIDE_NAME: dict[Side, BackpackSide] = {ours: theirs for theirs, ours in SIDE.items()}
+_ORDER_TYPE: dict[BackpackOrderType, OrderType] = {
+    "Limit": OrderType.LIMIT,
+    "Market": OrderType.MARKET,
+}
+_ORDER_TYPE_NAME: dict[OrderType, BackpackOrderType] = {v: k for k, v in _ORDER_TYPE.items()}
+STP: dict[BackpackStp, SelfTradePrevention] = {
+    "RejectTaker": SelfTradePrevention.CANCEL_TAKER,
+    "RejectMaker": SelfTradePrevention.CANCEL_MAKER,
+    "RejectBoth": SelfTradePrevention.CANCEL_BOTH,
+}
+_STP_NAME: dict[SelfTradePrevention, BackpackStp] = {v: k for k, v in STP.items()}
+_STATUS_NAME: dict[OrderStatus, BackpackStatus] = {
+    OrderStatus.NEW: "New",
+    OrderStatus.PARTIALLY_FILLED: "PartiallyFilled",
+    OrderStatus.FILLED: "Filled",
+    OrderStatus.CANCELED: "Cancelled",
+    OrderStatus.EXPIRED: "Expired",
+}
+_MAX_CLIENT_ID = 2**32 - 1
+
+
+def order_request(body: BackpackOrderRequest) -> OrderRequest:
+    """Backpack's order body as our one order request (``clientId`` kept as its digits)."""
+    return OrderRequest(
+        market=body.symbol,
+        kind=SIDE[body.side],
+        type=_ORDER_TYPE[body.order_type],
+        price=body.price,
+        quantity=body.quantity,
+        quote_quantity=body.quote_quantity,
+        time_in_force=body.time_in_force,
+        post_only=body.post_only,
+        client_order_id=None if body.client_id is None else str(body.client_id),
+        self_trade_prevention=STP[body.self_trade_prevention],
+    )
+
+
+def client_id(client_order_id: str | None) -> int | None:
+    """An order's ``clientOrderId`` as Backpack's ``clientId``: a uint32 in decimal digits, or
+    ``None`` (no id, or one that only our dialect can give, such as ``"bot-7"``)."""
+    if client_order_id is None or not client_order_id.isascii() or not client_order_id.isdigit():
+        return None
+    if client_order_id != str(int(client_order_id)):  # "007" is not what clientId 7 became
+        return None
+    value = int(client_order_id)
+    return value if value <= _MAX_CLIENT_ID else None
+
+
+def order_object(view: OrderView) -> BackpackOrderView:
+    """Our view of an order as Backpack's order object."""
+    return BackpackOrderView(
+        id=view.order_id,
+        client_id=client_id(view.client_order_id),
+        created_at=view.created_at,
+        executed_quantity=view.executed_qty,
+        executed_quote_quantity=view.executed_quote_qty,
+        order_type=_ORDER_TYPE_NAME[view.type],
+        price=view.price,
+        quantity=view.quantity,
+        quote_quantity=view.quote_quantity,
+        post_only=view.post_only,
+        self_trade_prevention=_STP_NAME[view.self_trade_prevention],
+        side=_SIDE_NAME[view.kind],
+        status=_STATUS_NAME[view.status],
+        symbol=view.market,
+        time_in_force=view.time_in_force,
+    )
+
+
+def history_order(view: OrderView) -> BackpackHistoryOrderView:
+    """Our view of an order as an entry of Backpack's order history."""
+    live = order_object(view)
+    return BackpackHistoryOrderView(
+        id=live.id,
+        client_id=live.client_id,
+        created_at=naive_utc(view.created_at),
+        executed_quantity=live.executed_quantity,
+        executed_quote_quantity=live.executed_quote_quantity,
+        order_type=live.order_type,
+        price=live.price,
+        quantity=live.quantity,
+        quote_quantity=live.quote_quantity,
+        post_only=live.post_only,
+        self_trade_prevention=live.self_trade_prevention,
+        side=live.side,
+        status=live.status,
+        symbol=live.symbol,
+        time_in_force=live.time_in_force,
+    )
+
+
+def fill_object(fill: AccountFillView) -> BackpackFillView:
+    """One of a user's fills as an entry of Backpack's fill history."""
+    return BackpackFillView(
+        trade_id=fill.trade_id,
+        order_id=fill.order_id,
+        symbol=fill.market,
+        side=_SIDE_NAME[fill.kind],
+        price=fill.price,
+        quantity=fill.quantity,
+        fee=fill.fee,
+        fee_symbol=fill.fee_asset,
+        is_maker=fill.is_maker,
+        timestamp=naive_utc(fill.timestamp),
+    )
+
+
+def naive_utc(ms: int) -> str:
+    """Milliseconds as Backpack's UTC text without a zone: ``"2026-01-05T00:01:00.250"``."""
+    return from_millis(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}"
+
 
 #: A Backpack public stream name: ``trade.M``, ``depth.M``, ``ticker.M``, ``kline.<i>.M``.
 BACKPACK_STREAM = re.compile(

@@ -55,7 +55,7 @@ def _place(api: httpx.Client, who: dict[str, str], body: dict[str, Any]) -> dict
 
 
 def _all_pages(api: httpx.Client, path: str, who: dict[str, str], **query: Any) -> list[Any]:
-    key = path.strip("/")
+    key = path.strip("/").split("/")[0]
     rows: list[Any] = []
     cursor = None
     while True:
@@ -76,7 +76,7 @@ def test_orders_are_listed_newest_first_page_by_page_with_filters(api: httpx.Cli
     canceled = api.delete(f"/order/{placed[6]['orderId']}", headers=seller)
     assert canceled.status_code == 200
     mine = eventually(
-        lambda: _all_pages(api, "/orders", seller, limit=3),
+        lambda: _all_pages(api, "/orders/history", seller, limit=3),
         lambda rows: len(rows) == 7 and any(r["status"] == "canceled" for r in rows),
     )
     assert [o["orderId"] for o in mine] == [o["orderId"] for o in reversed(placed)]
@@ -84,16 +84,16 @@ def test_orders_are_listed_newest_first_page_by_page_with_filters(api: httpx.Cli
     assert status[placed[0]["orderId"]] == status[placed[1]["orderId"]] == "filled"
     assert status[placed[6]["orderId"]] == "canceled"
     assert {status[o["orderId"]] for o in placed[2:6]} == {"new"}
-    only_new = _all_pages(api, "/orders", seller, status="new", limit=2)
+    only_new = _all_pages(api, "/orders/history", seller, status="new", limit=2)
     assert [o["orderId"] for o in only_new] == [o["orderId"] for o in reversed(placed[2:6])]
-    theirs = eventually(lambda: _all_pages(api, "/orders", buyer), lambda rows: len(rows) == 1)
+    theirs = eventually(lambda: _all_pages(api, "/orders/history", buyer), lambda rows: len(rows) == 1)
     assert theirs[0]["orderId"] == filled["orderId"]
     assert theirs[0]["status"] == "filled"
     assert theirs[0]["executedQty"] == "2"
     first = mine[-1]["createdAt"]
-    window = _all_pages(api, "/orders", seller, startTime=first, endTime=first)
+    window = _all_pages(api, "/orders/history", seller, startTime=first, endTime=first)
     assert placed[0]["orderId"] in [o["orderId"] for o in window]
-    assert _all_pages(api, "/orders", seller, market="ETH_USDC") == []
+    assert _all_pages(api, "/orders/history", seller, market="ETH_USDC") == []
 
 
 def test_fills_name_your_order_side_role_and_fee(api: httpx.Client) -> None:
@@ -119,10 +119,10 @@ def test_fills_name_your_order_side_role_and_fee(api: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("path", "query", "field"),
     [
-        ("/orders", {"status": "done"}, "status"),
-        ("/orders", {"limit": "0"}, "limit"),
-        ("/orders", {"startTime": "5", "endTime": "4"}, "startTime"),
-        ("/orders", {"market": "NOPE_NOPE"}, "market"),
+        ("/orders/history", {"status": "done"}, "status"),
+        ("/orders/history", {"limit": "0"}, "limit"),
+        ("/orders/history", {"startTime": "5", "endTime": "4"}, "startTime"),
+        ("/orders/history", {"market": "NOPE_NOPE"}, "market"),
         ("/fills", {"limit": "1001"}, "limit"),
         ("/fills", {"startTime": "-1"}, "startTime"),
     ],
@@ -137,7 +137,7 @@ def test_bad_history_queries_are_400_naming_the_field(
 
 
 def test_history_needs_a_token(api: httpx.Client) -> None:
-    for path in ("/orders", "/fills"):
+    for path in ("/orders/history", "/fills"):
         assert api.get(path).status_code == 401
 
 
