@@ -1,13 +1,12 @@
 """The client's one exception: :class:`ApiError`, carrying the API's error code.
 
-Every failure of a call raises it, whether the edge answered with its error body
-(``{"code", "message", "error": {"code", "message", "field"?, "orderId"?}}``, ``model.api.ErrorBody``) or did not
-answer at all. ``transient`` tells the two kinds a caller handles differently: worth trying again
-later (no answer, a dropped connection, 429, 5xx), or a refusal that the same request will meet
-again (every other 4xx: a bad price, insufficient funds, an unknown order). ``unavailable`` is
-the narrower "the edge is down or failing" (no answer or 5xx): a page shows "unreachable" for
-it, while a 429 is a refusal to show.
-"""
+Every failure of a call raises it, whether the edge answered with its error body (``{"code",
+"message", "error": {"code", "message", "field"?, "orderId"?}}``, ``model.api.ErrorBody``) or did
+not answer at all. ``transient`` tells the two kinds a caller handles differently: worth trying
+again later (no answer, a dropped connection, 429, 5xx), or a refusal that the same request will
+meet again (every other 4xx: a bad price, insufficient funds, an unknown order). ``unavailable`` is
+the narrower "the edge is down or failing" (no answer or 5xx): a page shows "unreachable" for it,
+while a 429 is a refusal to show."""
 
 from __future__ import annotations
 

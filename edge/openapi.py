@@ -26,7 +26,6 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-
 from litestar import Litestar
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import (

@@ -8,12 +8,12 @@ users' objects not reachable, allowed methods listed. The run must end with no f
 error, every operation tested and every phase run.
 
 One setting is not the default, for the three routes that take amounts, the ones that page by
-cursor or take a time range, Backpack's two that name an order by ``orderId`` or ``clientId``,
-and cancel-all (a market in its body or its query, not both): a request the schema calls valid may still be refused there with 400 or 422, for
-rules a JSON schema cannot state (each market's tick and lot grid, each asset's decimals, the
-funds at hand, which fields a limit or market order needs; a cursor's signature; a range's start
-before its end; exactly one of two parameters). The checks that matter for hostile input,
-invalid data refused and no 5xx, are untouched everywhere.
+cursor or take a time range, Backpack's two that name an order by ``orderId`` or ``clientId``, and
+cancel-all (a market in its body or its query, not both): a request the schema calls valid may
+still be refused there with 400 or 422, for rules a JSON schema cannot state (each market's tick
+and lot grid, each asset's decimals, the funds at hand, which fields a limit or market order needs;
+a cursor's signature; a range's start before its end; exactly one of two parameters). The checks
+that matter for hostile input, invalid data refused and no 5xx, are untouched everywhere.
 
 ``TIDEWATER_FUZZ_EXAMPLES`` and ``TIDEWATER_FUZZ_SEED`` widen or vary the run locally (CI runs the
 defaults, in about 20 s).

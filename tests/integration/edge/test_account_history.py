@@ -86,7 +86,9 @@ def test_orders_are_listed_newest_first_page_by_page_with_filters(api: httpx.Cli
     assert {status[o["orderId"]] for o in placed[2:6]} == {"new"}
     only_new = _all_pages(api, "/orders/history", seller, status="new", limit=2)
     assert [o["orderId"] for o in only_new] == [o["orderId"] for o in reversed(placed[2:6])]
-    theirs = eventually(lambda: _all_pages(api, "/orders/history", buyer), lambda rows: len(rows) == 1)
+    theirs = eventually(
+        lambda: _all_pages(api, "/orders/history", buyer), lambda rows: len(rows) == 1
+    )
     assert theirs[0]["orderId"] == filled["orderId"]
     assert theirs[0]["status"] == "filled"
     assert theirs[0]["executedQty"] == "2"

@@ -1,9 +1,8 @@
 """A client written from Backpack's public documentation (docs.backpack.exchange), not from our
 code, pointed at Tidewater by its base URL: it starts as a Backpack client starts, follows
-``depth.M`` with the documented sync procedure, and trades with a signed API key.
-
-What it does not do yet is send Backpack's private bodies (``side: Bid``, ``orderType``): those
-routes are still ours (issue 15); its orders use our body, signed as Backpack signs.
+``depth.M`` with the documented sync procedure, and trades with a signed API key in Backpack's
+own bodies and on its own paths (``side: Bid``, ``orderType``, ``clientId``, ``/capital``,
+``/wapi/v1/history/...``), against a trader who uses ours.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from tests.support.cluster import Cluster
 from tests.support.waiting import eventually
 
 SYMBOL = "ETH_USDC"
+TRADED = "BTC_USDC"
 
 
 class BackpackClient:
@@ -56,13 +56,15 @@ class BackpackClient:
         }
 
     def get(self, path: str, instruction: str, **params: Any) -> Any:
+        """A signed GET; ``path`` from the root (``/api/v1/...``, ``/wapi/v1/...``)."""
         headers = self._signed(instruction, params)
-        return self.http.get(f"/api/v1/{path}", params=params, headers=headers)
+        answer = self.http.get(path, params=params, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
 
     def send(self, method: str, path: str, instruction: str, body: dict[str, Any]) -> Any:
         headers = {**self._signed(instruction, body), "Content-Type": "application/json"}
-        return self.http.request(method, f"/api/v1/{path}", content=json.dumps(body),
-                                 headers=headers)  # fmt: skip
+        return self.http.request(method, path, content=json.dumps(body), headers=headers)
 
 
 def test_a_backpack_client_starts_reads_and_follows_the_book(full: Cluster) -> None:
@@ -141,31 +143,88 @@ def test_a_backpack_client_starts_reads_and_follows_the_book(full: Cluster) -> N
 
 
 def test_a_backpack_client_trades_with_a_signed_key(full: Cluster) -> None:
+    # A market of its own: the other test leaves orders in SYMBOL's book.
     key = Ed25519PrivateKey.generate()
     client = BackpackClient(full.base_url, key)
     with httpx.Client(base_url=f"{full.base_url}/api/v1", timeout=10) as api:
         owner = sign_up(api, {"USDC": "1000"})
+        seller = sign_up(api, {"BTC": "10"})  # speaks our dialect, with a JWT
         public = base64.b64encode(
             key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         ).decode()
         assert api.post("/apiKey", headers=owner, json={"publicKey": public}).status_code == 201
-    body = {"market": SYMBOL, "kind": "buy", "type": "limit", "price": "10.00",
-            "quantity": "1.000", "clientOrderId": "bp-1"}  # fmt: skip
-    placed = client.send("POST", "order", "orderExecute", body)
-    assert placed.status_code == 200, placed.text
-    order_id = placed.json()["orderId"]
-    opened = client.get("orders/open", "orderQueryAll", market=SYMBOL).json()
-    assert [o["orderId"] for o in opened] == [order_id]
-    balances = client.get("balances", "balanceQuery").json()
-    assert balances["USDC"]["locked"] != "0"
-    canceled = client.http.delete(
-        f"/api/v1/order/{order_id}", headers=client._signed("orderCancel", {"orderId": order_id})
+
+        def bid(price: str, quantity: str, client_id: int, **extra: Any) -> dict[str, Any]:
+            body = {"symbol": TRADED, "side": "Bid", "orderType": "Limit", "price": price,
+                    "quantity": quantity, "clientId": client_id, **extra}  # fmt: skip
+            answer = client.send("POST", "/api/v1/order", "orderExecute", body)
+            assert answer.status_code == 200, answer.text
+            placed: dict[str, Any] = answer.json()
+            return placed
+
+        first = bid("10.00", "1.0000", 42, timeInForce="GTC", selfTradePrevention="RejectMaker")
+        assert {k: first[k] for k in ("symbol", "side", "orderType", "status", "clientId",
+                                      "price", "quantity", "executedQuantity",
+                                      "selfTradePrevention", "timeInForce", "postOnly")} == {
+            "symbol": TRADED, "side": "Bid", "orderType": "Limit", "status": "New",
+            "clientId": 42, "price": "10.00", "quantity": "1.0000", "executedQuantity": "0.0000",
+            "selfTradePrevention": "RejectMaker", "timeInForce": "GTC", "postOnly": False,
+        }  # fmt: skip
+        assert abs(first["createdAt"] - time.time() * 1000) < 60_000  # milliseconds
+        second = bid("9.00", "2.0000", 43)
+        # Reading it back: all open orders, one by id, one by clientId; the funds it holds.
+        opened = client.get("/api/v1/orders", "orderQueryAll", symbol=TRADED)
+        assert {o["id"] for o in opened} == {first["id"], second["id"]}
+        by_id = client.get("/api/v1/order", "orderQuery", symbol=TRADED, orderId=first["id"])
+        assert by_id == first
+        assert client.get("/api/v1/order", "orderQuery", symbol=TRADED, clientId=43) == second
+        capital = client.get("/api/v1/capital", "balanceQuery")
+        assert capital["USDC"] == {"available": "972.000000", "locked": "28.000000", "staked": "0"}
+        # A refusal in Backpack's error shape, which changes nothing.
+        refused = client.send("POST", "/api/v1/order", "orderExecute",
+                              {"symbol": TRADED, "side": "Bid", "orderType": "Limit",
+                               "price": "10.001", "quantity": "1.0000"})  # fmt: skip
+        assert refused.status_code == 400
+        assert refused.json()["code"] == "INVALID_PRICE", refused.text
+        assert client.get("/api/v1/capital", "balanceQuery") == capital
+
+        # Someone who speaks our dialect sells into the first bid.
+        sold = api.post("/order", headers=seller, json={
+            "market": TRADED, "kind": "sell", "type": "limit", "price": "10.00",
+            "quantity": "1.0000"})  # fmt: skip
+        assert sold.json()["status"] == "filled", sold.text
+        # Cancel the other by clientId, then everything left (nothing).
+        canceled = client.send("DELETE", "/api/v1/order", "orderCancel",
+                               {"symbol": TRADED, "clientId": 43})  # fmt: skip
+        assert canceled.status_code == 200, canceled.text
+        assert (canceled.json()["id"], canceled.json()["status"]) == (second["id"], "Cancelled")
+        gone = client.send("DELETE", "/api/v1/order", "orderCancel",
+                           {"symbol": TRADED, "orderId": second["id"]})  # fmt: skip
+        assert (gone.status_code, gone.json()["code"]) == (404, "UNKNOWN_ORDER"), gone.text
+        swept = client.send("DELETE", "/api/v1/orders", "orderCancelAll", {"symbol": TRADED})
+        assert (swept.status_code, swept.json()) == (200, [])
+
+    # History, Backpack's: newest first, paged by offset; UTC times without a zone.
+    orders = eventually(
+        lambda: client.get("/wapi/v1/history/orders", "orderHistoryQueryAll", symbol=TRADED),
+        lambda rows: [o["status"] for o in rows] == ["Cancelled", "Filled"],
     )
-    assert canceled.json()["status"] == "canceled"
-    assert client.get("balances", "balanceQuery").json()["USDC"]["available"] == "1000.000000"
-    history = eventually(
-        lambda: client.get("orders", "orderHistoryQueryAll", market=SYMBOL).json()["orders"],
-        lambda orders: any(o["status"] == "canceled" for o in orders),
+    assert [o["id"] for o in orders] == [second["id"], first["id"]]
+    assert orders[1]["executedQuantity"] == "1.0000"
+    assert orders[1]["createdAt"].startswith(time.strftime("%Y-%m-%dT", time.gmtime()))
+    page = client.get("/wapi/v1/history/orders", "orderHistoryQueryAll", symbol=TRADED,
+                      limit=1, offset=1)  # fmt: skip
+    assert page == orders[1:]
+    fills = eventually(
+        lambda: client.get("/wapi/v1/history/fills", "fillHistoryQueryAll", symbol=TRADED),
+        lambda rows: len(rows) == 1,
     )
-    assert [o["orderId"] for o in history] == [order_id]
-    assert client.get("fills", "fillHistoryQueryAll", market=SYMBOL).json()["fills"] == []
+    fill = fills[0]
+    assert {k: fill[k] for k in ("orderId", "symbol", "side", "price", "quantity", "isMaker",
+                                 "feeSymbol")} == {
+        "orderId": first["id"], "symbol": TRADED, "side": "Bid", "price": "10.00",
+        "quantity": "1.0000", "isMaker": True, "feeSymbol": "BTC",
+    }  # fmt: skip
+    capital = client.get("/api/v1/capital", "balanceQuery")
+    assert capital["USDC"] == {"available": "990.000000", "locked": "0.000000", "staked": "0"}
+    assert Decimal(capital["BTC"]["available"]) == Decimal("1.0000") - Decimal(fill["fee"])

@@ -546,3 +546,114 @@ def test_openapi_schema_lists_the_routes(cluster: Cluster) -> None:
     order_body = schema["components"]["schemas"]["OrderRequest"]
     assert order_body.get("additionalProperties") is False
     assert {"market", "kind", "type"} <= set(order_body["required"])
+
+
+def _backpack_bid(**extra: object) -> dict[str, object]:
+    return {"symbol": "TATA_INR", "side": "Bid", "orderType": "Limit", "price": "100.00",
+            "quantity": "1", **extra}  # fmt: skip
+
+
+def test_one_order_route_two_dialects(api: httpx.Client) -> None:
+    user = sign_up(api, RICH)
+    # Backpack's body, answered with Backpack's order object; read back in ours, the same order.
+    placed = api.post("/order", headers=user, json=_backpack_bid(clientId=7, postOnly=True))
+    assert placed.status_code == 200, placed.text
+    order = placed.json()
+    assert (order["side"], order["orderType"], order["status"], order["clientId"]) == (
+        "Bid", "Limit", "New", 7,
+    )  # fmt: skip
+    ours = api.get(f"/order/{order['id']}", headers=user).json()
+    assert (ours["kind"], ours["type"], ours["clientOrderId"], ours["postOnly"]) == (
+        "buy", "limit", "7", True,
+    )  # fmt: skip
+    assert ours["selfTradePrevention"] == "cancel_taker"  # Backpack's default, RejectTaker
+    # Our body, answered in ours; Backpack's routes read it in theirs.
+    body = {
+        "market": "TATA_INR",
+        "kind": "sell",
+        "type": "limit",
+        "price": "200.00",
+        "quantity": "2",
+        "clientOrderId": "bot-1",
+        "selfTradePrevention": "cancel_both",
+    }
+    mine = api.post("/order", headers=user, json=body).json()
+    assert mine["kind"] == "sell"
+    theirs = api.get(
+        "/order", headers=user, params={"symbol": "TATA_INR", "orderId": mine["orderId"]}
+    ).json()
+    assert (theirs["side"], theirs["clientId"], theirs["selfTradePrevention"]) == (
+        "Ask", None, "RejectBoth",  # "bot-1" is no uint32
+    )  # fmt: skip
+    listed = api.get("/orders", headers=user, params={"symbol": "TATA_INR"}).json()
+    assert {o["id"] for o in listed} == {order["id"], mine["orderId"]}
+    assert api.get("/orders", headers=user, params={"marketType": "PERP"}).json() == []
+    # Backpack's cancel-all takes a body; ours a query (or nothing).
+    swept = api.request("DELETE", "/orders", headers=user, json={"symbol": "TATA_INR"})
+    assert sorted(o["status"] for o in swept.json()) == ["Cancelled", "Cancelled"]
+    assert api.delete("/orders", headers=user).json() == {"canceled": []}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (_backpack_bid(market="TATA_INR"), "market"),  # the two dialects mixed
+        ({**_backpack_bid(), "kind": "buy"}, "kind"),
+        (_backpack_bid(side="buy"), "side"),
+        (_backpack_bid(orderType="limit"), "orderType"),
+        (_backpack_bid(clientId=2**32), "clientId"),
+        (_backpack_bid(clientId="7"), "clientId"),
+        (_backpack_bid(selfTradePrevention="cancel_taker"), "selfTradePrevention"),
+        (_backpack_bid(reduceOnly=True), "reduceOnly"),
+        (_backpack_bid(price="100.001"), "price"),
+        ({"symbol": "TATA_INR", "side": "Bid", "orderType": "Market"}, "quantity"),
+    ],
+)
+def test_a_bad_backpack_order_names_its_field_and_changes_nothing(
+    api: httpx.Client, body: dict[str, object], field: str
+) -> None:
+    user = sign_up(api, RICH)
+    before = api.get("/capital", headers=user).json()
+    refused = api.post("/order", headers=user, json=body)
+    assert refused.status_code == 400, refused.text
+    answer = refused.json()
+    assert answer["error"]["field"] == field, answer
+    assert (answer["code"], answer["message"]) == (
+        answer["error"]["code"], answer["error"]["message"],
+    )  # fmt: skip
+    assert api.get("/capital", headers=user).json() == before
+    assert api.get("/orders", headers=user).json() == []
+
+
+def test_backpacks_order_lookups_refuse_clearly(api: httpx.Client) -> None:
+    user = sign_up(api, RICH)
+    order = api.post("/order", headers=user, json=_backpack_bid(clientId=9)).json()
+    for params, status, field in (
+        ({"symbol": "TATA_INR"}, 400, "orderId"),  # neither
+        ({"symbol": "TATA_INR", "orderId": order["id"], "clientId": 9}, 400, "orderId"),  # both
+        ({"symbol": "NOPE_X", "clientId": 9}, 400, "symbol"),
+        ({"symbol": "BTC_USDC", "orderId": order["id"]}, 404, None),  # another market's
+        ({"symbol": "TATA_INR", "clientId": 10}, 404, None),
+    ):
+        answer = api.get("/order", headers=user, params=params)
+        assert (answer.status_code, answer.json()["error"].get("field")) == (status, field)
+        canceled = api.request("DELETE", "/order", headers=user, json=params)
+        assert canceled.status_code == status, (params, canceled.text)
+    mixed = api.request("DELETE", "/orders", headers=user, json={"symbol": "TATA_INR"},
+                        params={"market": "TATA_INR"})  # fmt: skip
+    assert (mixed.status_code, mixed.json()["error"]["field"]) == (400, "market")
+    assert [o["id"] for o in api.get("/orders", headers=user).json()] == [order["id"]]
+    assert (
+        api.get("/order", headers=user, params={"symbol": "TATA_INR", "clientId": 9}).json()
+        == order
+    )
+
+
+def test_options_lists_every_method_of_a_path(api: httpx.Client) -> None:
+    for path, methods in (
+        ("/order", "DELETE, GET, OPTIONS, POST"),
+        ("/orders", "DELETE, GET, OPTIONS"),
+        ("/order/1", "DELETE, GET, OPTIONS"),
+    ):
+        answer = api.options(path)
+        assert (answer.status_code, answer.headers["allow"]) == (204, methods)

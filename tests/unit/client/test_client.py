@@ -98,7 +98,8 @@ def test_a_refusal_carries_the_edges_code_message_and_field(run: Any) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         error = {"code": "INVALID_PRICE", "message": "price 1.001 is off the tick grid",
                  "field": "price"}  # fmt: skip
-        return httpx.Response(400, json={"code": error["code"], "message": error["message"], "error": error})
+        top = {"code": error["code"], "message": error["message"]}
+        return httpx.Response(400, json={**top, "error": error})
 
     with pytest.raises(ApiError) as caught:
         run(handler, lambda c: c.place("tok", {}))
