@@ -152,7 +152,7 @@ class AsyncClient:
         return await self.send(routes.markets())
 
     async def depth(self, symbol: str, limit: int = 100) -> api.DepthView:
-        """The L2 book, best levels first, with its ``lastUpdateId``."""
+        """The L2 book (each side by ascending price, as Backpack's), with its ``lastUpdateId``."""
         return await self.send(routes.depth(symbol, limit))
 
     async def trades(self, symbol: str, limit: int = 100) -> list[api.TradeView]:

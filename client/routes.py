@@ -125,7 +125,7 @@ def markets() -> Call[list[MarketView]]:
 
 
 def depth(symbol: str, limit: int = 100) -> Call[DepthView]:
-    """The L2 book, best levels first, with its ``lastUpdateId``."""
+    """The L2 book (each side by ascending price, as Backpack's), with its ``lastUpdateId``."""
     return Call("GET", "/depth", _depth, {"symbol": symbol, "limit": limit})
 
 

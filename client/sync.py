@@ -148,7 +148,7 @@ class Client:
         return self.send(routes.markets())
 
     def depth(self, symbol: str, limit: int = 100) -> api.DepthView:
-        """The L2 book, best levels first, with its ``lastUpdateId``."""
+        """The L2 book (each side by ascending price, as Backpack's), with its ``lastUpdateId``."""
         return self.send(routes.depth(symbol, limit))
 
     def trades(self, symbol: str, limit: int = 100) -> list[api.TradeView]:

@@ -25,7 +25,7 @@ from model.api import (
 )
 from model.intervals import INTERVAL_PATTERN, INTERVAL_US, is_interval
 from model.numbers import MarketSpec
-from model.ticker import TICKER_DATA_FIELD, decode_ticker, ticker_push
+from model.ticker import TICKER_DATA_FIELD, change_fraction, decode_ticker, ticker_push
 from model.timestamps import from_seconds
 
 __all__ = [
@@ -153,10 +153,10 @@ def _ticker(spec: MarketSpec, raw: bytes | None) -> TickerView:
         high=push.high,
         low=push.low,
         price_change=push.change,
-        price_change_percent=push.change_percent,
+        price_change_percent=change_fraction(push),
         volume=push.volume,
         quote_volume=push.quote_volume,
-        trades=push.trades,
+        trades=str(push.trades),
     )
 
 
@@ -172,7 +172,8 @@ class MarketDataController(Controller):
         symbol: str = Parameter(min_length=3, max_length=32),
         limit: int = Parameter(default=100, ge=1, le=1000),
     ) -> DepthView:
-        """The L2 book as the market-data flow last published it, with ``lastUpdateId``.
+        """The L2 book as the market-data flow last published it, with ``lastUpdateId``: the
+        best ``limit`` levels of each side, each side by ascending price, as Backpack's.
 
         Sync: buffer ``depth@M`` diffs, read this, drop diffs with ``u <= lastUpdateId``, apply
         the first with ``U <= lastUpdateId + 1 <= u``, then each whose ``U`` follows ``u``.
@@ -187,12 +188,13 @@ class MarketDataController(Controller):
             side, _, price = key.decode().partition(":")
             if side in ("b", "a") and value != b"0":
                 (bids if side == "b" else asks).append((Decimal(price), value.decode()))
-        bids.sort(reverse=True)
+        bids.sort()
         asks.sort()
         return DepthView(
             symbol=spec.symbol,
-            last_update_id=int(raw.get(b"lastUpdateId", b"0")),
-            bids=[[str(p), q] for p, q in bids[:limit]],
+            last_update_id=raw.get(b"lastUpdateId", b"0").decode(),
+            timestamp=int(raw.get(b"timestamp", b"0")),
+            bids=[[str(p), q] for p, q in bids[-limit:]],
             asks=[[str(p), q] for p, q in asks[:limit]],
         )
 

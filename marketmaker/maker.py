@@ -169,7 +169,7 @@ class MarketMaker:
             if last:
                 return spec.parse_price(last[0].price)
             depth = await self.client.depth(spec.symbol)
-            bid = spec.parse_price(depth.bids[0][0]) if depth.bids else None
+            bid = spec.parse_price(depth.bids[-1][0]) if depth.bids else None  # ascending
             ask = spec.parse_price(depth.asks[0][0]) if depth.asks else None
         except ValidationError as exc:
             log.warning(

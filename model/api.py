@@ -377,8 +377,14 @@ class TradeView(_View, frozen=True):
 
 
 class DepthView(_View, frozen=True):
+    """The L2 book, Backpack's shape: both sides by ascending price (the best bid is the last
+    of ``bids``, the best ask the first of ``asks``)."""
+
     symbol: str
-    last_update_id: int
+    last_update_id: str
+    """The last book change the levels include, as text (compare it as a number)."""
+    timestamp: int
+    """When that change happened, in µs (0 for a book that never changed)."""
     bids: list[list[str]]
     asks: list[list[str]]
 
@@ -401,6 +407,8 @@ class KlineView(_View, frozen=True):
 
 
 class TickerView(_View, frozen=True):
+    """Backpack's ticker: 24 h figures, every one a string."""
+
     symbol: str
     first_price: str | None
     last_price: str | None
@@ -408,9 +416,10 @@ class TickerView(_View, frozen=True):
     low: str | None
     price_change: str
     price_change_percent: str
+    """A fraction, as Backpack's: ``"0.05"`` is 5 %."""
     volume: str
     quote_volume: str
-    trades: int
+    trades: str
 
 
 class BalanceView(_View, frozen=True):

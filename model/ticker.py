@@ -7,7 +7,9 @@ and turns them into a :class:`TickerPush` with :func:`ticker_push`; that push is
 ``/tickers`` read that hash, so REST and the WebSocket show the same figures, formatted once.
 
 Change is ``last - open``; change % is ``100 * change / open`` rounded half-even to two
-decimals. A window without trades has no prices, a change of zero and zero volumes.
+decimals (the push's ``P``, as Binance's). REST answers Backpack's ``priceChangePercent``, which
+is the fraction ``change / open`` (``"-0.031279"``), to six places (:func:`change_fraction`). A
+window without trades has no prices, a change of zero and zero volumes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "TICKER_DATA_FIELD",
     "TickerPush",
     "TickerValues",
+    "change_fraction",
     "decode_ticker",
     "encode_ticker",
     "ticker_push",
@@ -30,6 +33,7 @@ __all__ = [
 #: The field of the ``md:ticker:{market}`` hash holding the last push (JSON).
 TICKER_DATA_FIELD = "data"
 _CENT = Decimal("0.01")
+_MILLIONTH = Decimal("0.000001")
 
 
 class TickerValues(msgspec.Struct, frozen=True):
@@ -90,6 +94,15 @@ def ticker_push(
         window_start=window_start // 1000,
         window_end=clock // 1000,
     )
+
+
+def change_fraction(push: TickerPush) -> str:
+    """Backpack's ``priceChangePercent``: ``change / open`` as a fraction, rounded half-even to
+    six places (``"0.000000"`` for a window without trades)."""
+    if push.open is None:
+        return str(Decimal(0).quantize(_MILLIONTH))
+    fraction = Decimal(push.change) / Decimal(push.open)
+    return str(fraction.quantize(_MILLIONTH, ROUND_HALF_EVEN))
 
 
 encode_ticker = msgspec.json.Encoder().encode

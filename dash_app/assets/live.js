@@ -142,7 +142,7 @@
       this.loadDepth(depth);
       this.trades = trades.concat(this.trades).slice(0, TAPE);
       this.trades = dedupe(this.trades);
-      this.ticker = this.ticker || ticker;
+      this.ticker = this.ticker || restTicker(ticker);
       this.klines = mergeBars(klines.map(restBar), this.klines);
       this.backoff = 250;
       this.status("live");
@@ -153,7 +153,7 @@
       const book = this.book;
       book.bids = new Map(depth.bids.map((level) => [level[0], level[1]]));
       book.asks = new Map(depth.asks.map((level) => [level[0], level[1]]));
-      book.lastUpdateId = depth.lastUpdateId;
+      book.lastUpdateId = Number(depth.lastUpdateId); // text in the snapshot, as Backpack's
       book.ready = true;
       const buffered = book.buffer;
       book.buffer = [];
@@ -289,6 +289,27 @@
     return { start: Date.parse(bar.start.replace(" ", "T") + "Z"), open: bar.open, high: bar.high,
       low: bar.low, close: bar.close, volume: bar.volume, quoteVolume: bar.quoteVolume,
       trades: Number(bar.trades), closed: bar.closed };
+  }
+
+  // REST's ticker is Backpack's: priceChangePercent a fraction with six places ("-0.031279"),
+  // trades a string. The page shows the push's terms: a percentage to two places ("-3.13"),
+  // rounded half-even, exactly (BigInt), and a number of trades.
+  function restTicker(ticker) {
+    return Object.assign({}, ticker, {
+      priceChangePercent: fractionToPercent(ticker.priceChangePercent),
+      trades: Number(ticker.trades),
+    });
+  }
+
+  function fractionToPercent(text) {
+    const negative = text.startsWith("-");
+    const [whole, part = ""] = text.replace("-", "").split(".");
+    const millionths = BigInt(whole + part.padEnd(6, "0").slice(0, 6));
+    let cents = millionths / 100n;
+    const rest = millionths % 100n;
+    if (rest > 50n || (rest === 50n && cents % 2n === 1n)) cents += 1n;
+    const digits = cents.toString().padStart(3, "0");
+    return (negative && cents !== 0n ? "-" : "") + digits.slice(0, -2) + "." + digits.slice(-2);
   }
 
   function mergeBars(older, newer) {

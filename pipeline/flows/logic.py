@@ -149,6 +149,7 @@ class MarketLogic(StatefulBatchLogic[MarketBatch, Output, bytes]):
                     last=diff.last,
                     levels=fields,
                     payload=payloads.depth_payload(spec, diff, candles.clock),
+                    time=candles.clock,
                 )
             )
 

@@ -45,7 +45,8 @@ class DepthWrite(msgspec.Struct, frozen=True, array_like=True):
     """A depth diff: update the ``md:depth:{market}`` hash and publish, atomically.
 
     ``levels`` maps hash fields (``b:<price>``/``a:<price>``) to absolute quantities; ``"0"``
-    deletes the field. ``first``/``last`` are the diff's ``U``/``u``.
+    deletes the field. ``first``/``last`` are the diff's ``U``/``u``; ``time`` (µs, event time)
+    is kept beside ``lastUpdateId`` as ``timestamp``.
     """
 
     key: str
@@ -54,6 +55,7 @@ class DepthWrite(msgspec.Struct, frozen=True, array_like=True):
     last: int
     levels: dict[str, str]
     payload: bytes
+    time: int
 
 
 class TickerWrite(msgspec.Struct, frozen=True, array_like=True):

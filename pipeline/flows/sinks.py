@@ -56,7 +56,9 @@ _CHUNK = 500
 # and ticker records, in order; ARGV[2..] = the records, in order, each one of
 #   'p', channel, payload                                  a push
 #   't', clock, channel, payload                           a ticker (hash fields clock, data)
-#   'd', U, u, channel, payload, n, n field/value pairs    a depth diff ("0" deletes a level)
+#   'd', U, u, channel, payload, time, n, n field/value pairs
+#                                                          a depth diff ("0" deletes a level;
+#                                                          time: µs, kept as 'timestamp')
 # Returns how many records were written (skipped diffs and older tickers are not).
 _BATCH_SCRIPT = """
 local written, k, i = 0, 2, 2
@@ -76,22 +78,22 @@ while i <= #ARGV do
     end
     i = i + 4
   else
-    local key, n = KEYS[k], tonumber(ARGV[i + 5])
+    local key, n = KEYS[k], tonumber(ARGV[i + 6])
     k = k + 1
     local last = tonumber(redis.call('HGET', key, 'lastUpdateId') or '0')
     if tonumber(ARGV[i + 2]) > last then
-      for j = i + 6, i + 4 + 2 * n, 2 do
+      for j = i + 7, i + 5 + 2 * n, 2 do
         if ARGV[j + 1] == '0' then
           redis.call('HDEL', key, ARGV[j])
         else
           redis.call('HSET', key, ARGV[j], ARGV[j + 1])
         end
       end
-      redis.call('HSET', key, 'lastUpdateId', ARGV[i + 2])
+      redis.call('HSET', key, 'lastUpdateId', ARGV[i + 2], 'timestamp', ARGV[i + 5])
       redis.call('PUBLISH', ARGV[i + 3], ARGV[i + 4])
       written = written + 1
     end
-    i = i + 6 + 2 * n
+    i = i + 7 + 2 * n
   end
 end
 return written
@@ -119,7 +121,7 @@ class _RedisPartition(StatelessSinkPartition[RedisRecord]):
                 else:
                     assert isinstance(item, DepthWrite)
                     keys.append(item.key)
-                    args += (b"d", item.first, item.last, item.channel, item.payload)
+                    args += (b"d", item.first, item.last, item.channel, item.payload, item.time)
                     args.append(len(item.levels))
                     for name, value in item.levels.items():
                         args += (name, value)

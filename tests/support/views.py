@@ -15,7 +15,7 @@ def order_json(order_id: str = "1", **fields: Any) -> dict[str, Any]:
              "status": "new", "timeInForce": "GTC", "postOnly": False, "price": "100.10",
              "quantity": "0.000100", "quoteQuantity": None, "executedQty": "0",
              "executedQuoteQty": "0", "remainingQty": "0.000100", "clientOrderId": None,
-             "createdAt": 1, "fills": []}  # fmt: skip
+             "createdAt": 1, "selfTradePrevention": "cancel_taker", "fills": []}  # fmt: skip
     return order | fields
 
 

@@ -86,10 +86,10 @@ def exchange(
                     seed_market(api)
                 ticker = eventually(
                     lambda: api.get("/ticker", params={"symbol": MARKET}).json(),
-                    lambda t: t["trades"] > 0,
+                    lambda t: int(t["trades"]) > 0,
                     timeout=60,
                 )
-                assert ticker["trades"] > 0, (
+                assert int(ticker["trades"]) > 0, (
                     f"no trades printed:\n{maker.output() if HAVE_MARKET_MAKER else ''}"
                 )
             yield cluster

@@ -120,7 +120,7 @@ def test_market_view_renders_live_data(page: Page) -> None:
 def _below_book(exchange: Cluster) -> str:
     """A bid price well under the best bid: the order rests instead of trading."""
     depth = httpx.get(f"{exchange.base_url}/api/v1/depth", params={"symbol": MARKET}).json()
-    best = Decimal(depth["bids"][0][0]) if depth["bids"] else Decimal(depth["asks"][0][0])
+    best = Decimal(depth["bids"][-1][0]) if depth["bids"] else Decimal(depth["asks"][0][0])
     return str((best * Decimal("0.8")).quantize(Decimal("0.01")))
 
 

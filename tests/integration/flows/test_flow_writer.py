@@ -69,7 +69,7 @@ def test_a_fenced_out_flow_writes_nothing(flow_env: FlowEnv) -> None:
         assert _stored_epoch(env) == new.epoch  # recorded as soon as the lease was taken
         diff = DepthWrite(
             topics.depth_book(market), f"md:depth@{market}", last + 1, last + 1,
-            {"b:1": "5"}, b'{"old": 1}',
+            {"b:1": "5"}, b'{"old": 1}', 1,
         )  # fmt: skip
         stale = RedisSink(env.redis_url, old).build("redis", 0, 1)
         with pytest.raises(LeaseLostError):
@@ -85,7 +85,7 @@ def test_a_fenced_out_flow_writes_nothing(flow_env: FlowEnv) -> None:
             PostgresSink(env.database_url, old).build("postgres", 0, 1).write_batch([changed])
         # The new writer's writes go through; a diff it already applied is skipped.
         current = RedisSink(env.redis_url, new).build("redis", 0, 1)
-        replayed = DepthWrite(diff.key, diff.channel, last, last, {"b:1": "7"}, b'{"old": 3}')
+        replayed = DepthWrite(diff.key, diff.channel, last, last, {"b:1": "7"}, b'{"old": 3}', 2)
         current.write_batch([replayed, Publish("md:sentinel", b"new")])
         current.close()
         message = listener.get_message(timeout=5)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,14 @@ from tests.integration.flows.conftest import MARKETS, SHARD, FlowEnv
 from tests.integration.flows.test_market_data import _commands, run_flow
 
 
+def _fraction(push: dict[str, Any]) -> str:
+    """Backpack's priceChangePercent, worked out here from the push's own change and open."""
+    if push["o"] is None:
+        return "0.000000"
+    exact = Decimal(push["p"]) / Decimal(push["o"])
+    return str(exact.quantize(Decimal("0.000001"), ROUND_HALF_EVEN))
+
+
 def _view(push: dict[str, Any]) -> dict[str, Any]:
     """What REST must answer for a ``ticker@M`` data object."""
     return {
@@ -34,10 +43,10 @@ def _view(push: dict[str, Any]) -> dict[str, Any]:
         "high": push["h"],
         "low": push["l"],
         "priceChange": push["p"],
-        "priceChangePercent": push["P"],
+        "priceChangePercent": _fraction(push),
         "volume": push["v"],
         "quoteVolume": push["q"],
-        "trades": push["n"],
+        "trades": str(push["n"]),
     }
 
 
@@ -76,14 +85,16 @@ def test_rest_ticker_equals_the_last_push_at_every_step(
                 last[data["s"]] = data
             elif channel.startswith("md:trades@"):
                 trades_so_far[data["s"]] += 1
-        tickers = {t["symbol"]: t for t in rest.get("/api/v1/tickers").json()}
+        answer = rest.get("/api/v1/tickers")
+        assert answer.status_code == 200, answer.text
+        tickers = {t["symbol"]: t for t in answer.json()}
         assert sorted(tickers) == MARKETS
         for market in MARKETS:
             one = rest.get("/api/v1/ticker", params={"symbol": market})
             assert one.status_code == 200
             assert one.json() == tickers[market]
             if market not in last:
-                assert tickers[market]["trades"] == 0
+                assert tickers[market]["trades"] == "0"
                 continue
             assert tickers[market] == _view(last[market]), market
             if 0 < last[market]["n"] < trades_so_far[market]:

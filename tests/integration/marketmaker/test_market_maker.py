@@ -29,7 +29,7 @@ def _two_sided(depth: dict[str, Any]) -> bool:
     return bool(
         depth["bids"]
         and depth["asks"]
-        and Decimal(depth["bids"][0][0]) < Decimal(depth["asks"][0][0])
+        and Decimal(depth["bids"][-1][0]) < Decimal(depth["asks"][0][0])
     )
 
 

@@ -22,11 +22,11 @@ from tests.support.dash_callbacks import fire
 from tests.support.views import view
 
 TICKER = {"symbol": "TATA_INR", "firstPrice": "20.00", "lastPrice": "21.00", "high": "21.00",
-          "low": "20.00", "priceChange": "1.00", "priceChangePercent": "5.00", "volume": "3",
-          "quoteVolume": "62.00", "trades": 2}  # fmt: skip
+          "low": "20.00", "priceChange": "1.00", "priceChangePercent": "0.050000",
+          "volume": "3", "quoteVolume": "62.00", "trades": "2"}  # fmt: skip
 EMPTY_TICKER = {**TICKER, "firstPrice": None, "lastPrice": None, "high": None, "low": None,
-                "priceChange": "0", "priceChangePercent": "0", "volume": "0",
-                "quoteVolume": "0.00", "trades": 0}  # fmt: skip
+                "priceChange": "0", "priceChangePercent": "0.000000",
+                "volume": "0", "quoteVolume": "0.00", "trades": "0"}  # fmt: skip
 MARKETS = to_store([market_view(load_markets().markets["TATA_INR"], "0")])
 
 
@@ -46,7 +46,7 @@ class FakeEdge:
         answers: dict[str, Any] = {
             "/markets": MARKETS,
             "/ticker": TICKER if self.traded else EMPTY_TICKER,
-            "/depth": {"symbol": "TATA_INR", "lastUpdateId": 5,
+            "/depth": {"symbol": "TATA_INR", "lastUpdateId": "5", "timestamp": 1,
                        "bids": [["20.00", "2"]] if self.traded else [],
                        "asks": [["21.50", "1"]] if self.traded else []},
             "/trades": [{"id": 1, "price": "21.00", "quantity": "1", "quoteQuantity": "21.00",

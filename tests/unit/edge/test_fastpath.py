@@ -22,7 +22,7 @@ from edge.app import create_app
 from edge.fastpath import FastOrderLane
 from edge.trading import Exchange
 from model.api import OrderRequest, OrderView
-from model.enums import OrderStatus, OrderType, Side, TimeInForce
+from model.enums import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from model.ids import UserId
 from model.settings import DEV_JWT_SECRET, EdgeSettings, get_settings
 from tests.security.test_tokens import FORGERIES
@@ -56,6 +56,7 @@ class _Exchange(Exchange):
             remaining_qty="1",
             client_order_id=None,
             created_at=0,
+            self_trade_prevention=SelfTradePrevention.CANCEL_TAKER,
         )
 
 

@@ -51,7 +51,14 @@ class FakeEdge:
             return httpx.Response(200, json=[])
         if path == "/depth":
             return httpx.Response(
-                200, json={"symbol": "TATA_INR", "bids": [], "asks": [], "lastUpdateId": 0}
+                200,
+                json={
+                    "symbol": "TATA_INR",
+                    "bids": [],
+                    "asks": [],
+                    "lastUpdateId": "0",
+                    "timestamp": 0,
+                },
             )
         if path == "/balances":
             rich = {"available": "100000000", "locked": "0"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from model.config import load_markets
-from model.ticker import TickerValues, decode_ticker, encode_ticker, ticker_push
+from model.ticker import TickerValues, change_fraction, decode_ticker, encode_ticker, ticker_push
 
 SPEC = load_markets().markets["TATA_INR"]
 
@@ -34,3 +34,17 @@ def test_an_empty_window() -> None:
     assert (push.open, push.high, push.low, push.last) == (None, None, None, None)
     assert (push.change, push.change_percent, push.volume, push.trades) == ("0.00", "0.00", "0", 0)
     assert push.quote_volume == SPEC.quote.format(0)
+
+
+def test_backpacks_change_is_a_fraction_to_six_places_half_even() -> None:
+    def fraction(open_: int, last: int) -> str:
+        values = TickerValues(0, open=open_, high=max(open_, last), low=min(open_, last),
+                              last=last, volume=1, quote_volume=1, trades=1)  # fmt: skip
+        return change_fraction(ticker_push(SPEC, values, 0, 0))
+
+    assert fraction(2000, 2050) == "0.025000"  # the push's P: "2.50"
+    assert fraction(32738, 31714) == "-0.031279"  # Backpack's own example: -10.24 / 327.38
+    assert fraction(1_600_000, 1_600_001) == "0.000001"  # 0.000000625 -> up
+    assert fraction(1_600_000, 1_599_999) == "-0.000001"
+    assert fraction(8_000_000, 8_000_004) == "0.000000"  # 0.0000005 -> the even 0
+    assert change_fraction(ticker_push(SPEC, None, 0, 0)) == "0.000000"
