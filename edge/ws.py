@@ -2,16 +2,16 @@
 
 Client → server: ``{"method": "SUBSCRIBE" | "UNSUBSCRIBE", "params": [...], "id": n}``,
 ``{"method": "AUTH", "params": [token], "id": n}`` (then the private ``orders`` stream may be
-subscribed: the user's order changes, fills and balances, each pushed once stored, in order;
-see :mod:`pipeline.persist`), ``{"method": "PING", "id": n}``. Every request is answered
-``{"id": n, "result": ...}`` or ``{"id": n, "error": {"code", "message"}}``. Pushes:
-``{"stream": name, "data": ...}``. Every public stream has two names: ours (``trades@M``,
-``depth@M``, ``ticker@M``, ``kline.<i>@M``) and Backpack's (``trade.M``, ``depth.M``, ``ticker.M``,
-``kline.<i>.M``), whose pushes come in Backpack's shape (:mod:`model.backpack`): one stream, one
-pub/sub channel, translated once per message for the names that ask for it.
-The acknowledgement of a SUBSCRIBE is sent once the stream is followed: every message published
-after it reaches the client. So a depth client subscribes, waits for the acknowledgement, then
-takes the ``GET /depth`` snapshot and applies the diffs from ``lastUpdateId + 1`` on.
+subscribed: the user's order changes, fills and balances, each pushed once stored, in order; see
+:mod:`pipeline.persist`), ``{"method": "PING", "id": n}``. Every request is answered ``{"id": n,
+"result": ...}`` or ``{"id": n, "error": {"code", "message"}}``. Pushes: ``{"stream": name, "data":
+...}``. Every public stream has two names: ours (``trades@M``, ``depth@M``, ``ticker@M``,
+``bookTicker@M``, ``kline.<i>@M``) and Backpack's (``trade.M``, ``depth.M``, ``ticker.M``,
+``bookTicker.M``, ``kline.<i>.M``), whose pushes come in Backpack's shape (:mod:`model.backpack`):
+one stream, one pub/sub channel, translated once per message for the names that ask for it. The
+acknowledgement of a SUBSCRIBE is sent once the stream is followed: every message published after
+it reaches the client. So a depth client subscribes, waits for the acknowledgement, then takes the
+``GET /depth`` snapshot and applies the diffs from ``lastUpdateId + 1`` on.
 
 Fan-out: one Redis pub/sub subscription per stream for the whole process (Litestar's channels
 plugin), pushed to every session that follows the stream by :class:`Fanout`. The push is built
@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 _STREAM = re.compile(
-    rf"^(trades|depth|ticker|kline\.({INTERVAL_PATTERN}))@([A-Za-z0-9_-]{{3,32}})$"
+    rf"^(trades|depth|ticker|bookTicker|kline\.({INTERVAL_PATTERN}))@([A-Za-z0-9_-]{{3,32}})$"
 )
 MAX_FRAME = 4096
 MAX_SUBSCRIPTIONS = 50
@@ -366,6 +366,8 @@ class _Session:
             return topics.depth_stream(spec.symbol)
         if kind == "ticker":
             return topics.ticker_stream(spec.symbol)
+        if kind == "bookTicker":
+            return topics.book_ticker_stream(spec.symbol)
         assert interval is not None
         assert is_interval(interval)
         return topics.kline_stream(interval, spec.symbol)

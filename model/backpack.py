@@ -19,6 +19,8 @@ Backpack's shapes, field by field (docs.backpack.exchange, "Streams"):
   the buyer is the maker).
 - ``depth``: ``e, E, s, a, b, U, u, T``: absolute quantities, ``"0"`` removes a level.
 - ``ticker``: ``e, E, s, o, c, h, l, v`` (base volume), ``V`` (quote volume), ``n``.
+- ``bookTicker``: ``e, E, s, a, A`` (best ask and its quantity), ``b, B`` (best bid), ``u`` (the
+  book change, as text), ``T``.
 - ``kline``: ``e, E, s, t, T`` (the bar's start and end, ISO-8601 UTC without a zone), ``o, c,
   h, l, v, n, X`` (closed).
 
@@ -182,12 +184,14 @@ def naive_utc(ms: int) -> str:
     return from_millis(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}"
 
 
-#: A Backpack public stream name: ``trade.M``, ``depth.M``, ``ticker.M``, ``kline.<i>.M``.
+#: A Backpack public stream name: ``trade.M``, ``depth.M``, ``ticker.M``, ``bookTicker.M``,
+#: ``kline.<i>.M``.
 BACKPACK_STREAM = re.compile(
-    rf"^(trade|depth|ticker|kline\.({INTERVAL_PATTERN}))\.([A-Za-z0-9_-]{{3,32}})$"
+    rf"^(trade|depth|ticker|bookTicker|kline\.({INTERVAL_PATTERN}))\.([A-Za-z0-9_-]{{3,32}})$"
 )
 
-#: Which of our streams a name follows: ``trades``, ``depth``, ``ticker`` or ``kline``.
+#: Which of our streams a name follows: ``trades``, ``depth``, ``ticker``, ``bookTicker`` or
+#: ``kline``.
 StreamKind = str
 
 _decode = msgspec.json.Decoder().decode
@@ -236,6 +240,14 @@ def _ticker(data: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _book_ticker(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "e": "bookTicker", "E": _micros(data["E"]), "s": data["s"], "a": data["a"],
+        "A": data["A"], "b": data["b"], "B": data["B"], "u": str(data["u"]),
+        "T": _micros(data["E"]),
+    }  # fmt: skip
+
+
 def _kline(data: dict[str, Any]) -> dict[str, Any]:
     bar = data["k"]
     interval = bar["i"]
@@ -252,6 +264,7 @@ _SHAPES: dict[StreamKind, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "trades": _trade,
     "depth": _depth,
     "ticker": _ticker,
+    "bookTicker": _book_ticker,
     "kline": _kline,
 }
 

@@ -11,6 +11,8 @@ from model.intervals import IntervalName
 __all__ = [
     "PERSIST_GROUP",
     "applied",
+    "book_ticker_name",
+    "book_ticker_stream",
     "commands",
     "depth_book",
     "depth_name",
@@ -85,8 +87,9 @@ def market_data(stream: str) -> str:
     """Pub/sub channel of a WebSocket stream named by the caller, e.g. ``"depth@TATA_INR"``.
 
     Prefer the typed builders below (:func:`trades_stream`, :func:`depth_stream`,
-    :func:`ticker_stream`, :func:`kline_stream`, and ``*_name`` for the names clients use): a typo
-    there is a type error, not a silent new channel. This one is for a name already checked.
+    :func:`ticker_stream`, :func:`book_ticker_stream`, :func:`kline_stream`, and ``*_name`` for the
+    names clients use): a typo there is a type error, not a silent new channel. This one is for a
+    name already checked.
     """
     return f"md:{stream}"
 
@@ -104,6 +107,11 @@ def depth_name(market: str) -> str:
 def ticker_name(market: str) -> str:
     """The WebSocket stream of ``market``'s 24 h ticker."""
     return f"ticker@{market}"
+
+
+def book_ticker_name(market: str) -> str:
+    """The WebSocket stream of ``market``'s best bid and ask, pushed when either changes."""
+    return f"bookTicker@{market}"
 
 
 def kline_name(interval: IntervalName, market: str) -> str:
@@ -124,6 +132,11 @@ def depth_stream(market: str) -> str:
 def ticker_stream(market: str) -> str:
     """Pub/sub channel of the ``ticker@{market}`` WebSocket stream."""
     return market_data(ticker_name(market))
+
+
+def book_ticker_stream(market: str) -> str:
+    """Pub/sub channel of the ``bookTicker@{market}`` WebSocket stream."""
+    return market_data(book_ticker_name(market))
 
 
 def kline_stream(interval: IntervalName, market: str) -> str:

@@ -19,14 +19,19 @@ the previous ``u + 1``; anything else is a gap and means resync (DESIGN.md §7).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import msgspec
 
 from model.enums import Side
 from model.events import OrderClosed, OrderRested, StateEvent, TradeExecuted
 
-__all__ = ["DepthBook", "DepthDiff"]
+__all__ = ["DepthBook", "DepthDiff", "Level", "Top"]
+
+#: A level: ``(price ticks, total lots)``.
+Level = tuple[int, int]
+#: The best bid and the best ask (``None``: that side is empty).
+Top = tuple[Level | None, Level | None]
 
 
 class DepthDiff(msgspec.Struct, frozen=True, array_like=True):
@@ -84,7 +89,45 @@ class DepthBook(msgspec.Struct, array_like=True):
             return None
         return DepthDiff(first=first, last=self.update_id, bids=bids, asks=asks)
 
+    def top_after(self, diff: DepthDiff, before: Top | None) -> Top:
+        """The best bid and ask once ``diff`` is applied, given the best ``before`` it
+        (``None``: not known). Only a change at or better than a side's best can move it, so
+        the whole side is searched only when its best level went away."""
+        if before is None:
+            return _best(self.bids, max), _best(self.asks, min)
+        return (
+            _moved(self.bids, diff.bids, before[0], max),
+            _moved(self.asks, diff.asks, before[1], min),
+        )
+
     def side(self, side: Side) -> list[tuple[int, int]]:
         """One side, best first, as ``(price, lots)`` (like ``Engine.levels``)."""
         levels = self.bids if side is Side.BUY else self.asks
         return sorted(levels.items(), reverse=side is Side.BUY)
+
+
+def _best(levels: dict[int, int], pick: Callable[[Iterable[int]], int]) -> Level | None:
+    if not levels:
+        return None
+    price = pick(levels)
+    return price, levels[price]
+
+
+def _moved(
+    levels: dict[int, int],
+    changed: dict[int, int],
+    before: Level | None,
+    pick: Callable[[Iterable[int]], int],
+) -> Level | None:
+    if not changed:
+        return before
+    if before is None:  # the side was empty: its levels are the diff's
+        return _best(levels, pick)
+    better = [p for p, lots in changed.items() if lots and pick((p, before[0])) != before[0]]
+    if better:
+        price = pick(better)
+        return price, levels[price]
+    if before[0] in changed:
+        lots = changed[before[0]]
+        return (before[0], lots) if lots else _best(levels, pick)
+    return before

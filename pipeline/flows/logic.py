@@ -26,7 +26,7 @@ from model.numbers import MarketSpec
 from model.ticker import encode_ticker, ticker_push
 from pipeline.flows import payloads
 from pipeline.flows.candles import Bar, CandleBook
-from pipeline.flows.depth import DepthBook
+from pipeline.flows.depth import DepthBook, Top
 from pipeline.flows.records import (
     DepthWrite,
     MarketBatch,
@@ -49,6 +49,8 @@ class MarketState(msgspec.Struct, array_like=True):
     ticker: TickerBook = msgspec.field(default_factory=TickerBook)
     dirty_klines: list[IntervalName] = msgspec.field(default_factory=list)
     ticker_dirty: bool = False
+    top: Top | None = None
+    """The best bid and ask last pushed on ``bookTicker@M`` (``None``: not yet known)."""
 
 
 _decode_state = msgspec.msgpack.Decoder(MarketState).decode
@@ -152,6 +154,15 @@ class MarketLogic(StatefulBatchLogic[MarketBatch, Output, bytes]):
                     time=candles.clock,
                 )
             )
+            top = state.depth.top_after(diff, state.top)
+            if top != state.top:
+                state.top = top
+                out.append(
+                    Publish(
+                        topics.book_ticker_stream(spec.symbol),
+                        payloads.book_ticker_payload(spec, top, diff.last, candles.clock),
+                    )
+                )
 
     def _advance(self, spec: MarketSpec, state: MarketState, ts: int, out: list[Output]) -> None:
         before = state.candles.clock

@@ -12,9 +12,16 @@ from model.events import TradeExecuted
 from model.intervals import INTERVAL_US, IntervalName
 from model.numbers import MarketSpec
 from pipeline.flows.candles import Bar
-from pipeline.flows.depth import DepthDiff
+from pipeline.flows.depth import DepthDiff, Top
 
-__all__ = ["depth_payload", "encode", "kline_payload", "level_strings", "trade_payload"]
+__all__ = [
+    "book_ticker_payload",
+    "depth_payload",
+    "encode",
+    "kline_payload",
+    "level_strings",
+    "trade_payload",
+]
 
 encode = msgspec.json.Encoder().encode
 
@@ -64,6 +71,24 @@ def depth_payload(spec: MarketSpec, diff: DepthDiff, ts: int) -> bytes:
             "u": diff.last,
             "b": level_strings(spec, diff.bids),
             "a": level_strings(spec, diff.asks),
+        }
+    )
+
+
+def book_ticker_payload(spec: MarketSpec, top: Top, update_id: int, ts: int) -> bytes:
+    """``bookTicker@M``: the best bid (``b`` price, ``B`` quantity) and ask (``a``, ``A``) as of
+    book change ``u``; ``null`` for an empty side."""
+    bid, ask = top
+    return encode(
+        {
+            "e": "bookTicker",
+            "E": ts // 1000,
+            "s": spec.symbol,
+            "u": update_id,
+            "b": None if bid is None else spec.format_price(bid[0]),
+            "B": None if bid is None else spec.format_quantity(bid[1]),
+            "a": None if ask is None else spec.format_price(ask[0]),
+            "A": None if ask is None else spec.format_quantity(ask[1]),
         }
     )
 

@@ -20,7 +20,7 @@ from model.config import load_markets
 from model.enums import Side
 from model.events import TradeExecuted
 from model.ids import OrderId, TradeId, UserId
-from pipeline.flows.payloads import trade_payload
+from pipeline.flows.payloads import book_ticker_payload, trade_payload
 from tests.integration.edge.conftest import fresh_redis_url, sign_up
 from tests.support.cluster import Cluster
 
@@ -107,8 +107,20 @@ def test_one_stream_two_names_each_in_its_own_shape(live: Cluster) -> None:
             assert [(t["t"], t["b"], t["a"], t["m"]) for t in theirs] == [
                 (1, "201", "101", False), (2, "202", "102", False)]  # fmt: skip
             assert theirs[0]["E"] == ours[0]["E"] * 1000  # microseconds, as Backpack's
-            await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["bookTicker.TATA_INR"],
-                                      "id": 2}))  # fmt: skip
+            # The best bid and ask: ours and Backpack's names of one stream.
+            await ws.send(json.dumps({"method": "SUBSCRIBE", "id": 2, "params": [
+                "bookTicker@TATA_INR", "bookTicker.TATA_INR"]}))  # fmt: skip
+            assert await _next(ws) == {"id": 2, "result": None}
+            top = book_ticker_payload(spec, ((1000, 2), None), 77, 1_767_571_200_000_000)
+            await asyncio.to_thread(publisher.publish, "md:bookTicker@TATA_INR", top)
+            pushed = {m["stream"]: m["data"] for m in [await _next(ws), await _next(ws)]}
+            assert pushed["bookTicker@TATA_INR"] == json.loads(top)
+            assert pushed["bookTicker.TATA_INR"] == {
+                "e": "bookTicker", "E": 1_767_571_200_000_000, "s": "TATA_INR", "b": "10.00",
+                "B": "2", "a": None, "A": None, "u": "77", "T": 1_767_571_200_000_000,
+            }  # fmt: skip
+            await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["bookTicker.NOPE_X"],
+                                      "id": 3}))  # fmt: skip
             assert (await _next(ws))["error"]["code"] == "UNKNOWN_STREAM"
 
     asyncio.run(scenario())

@@ -186,3 +186,43 @@ def test_trades_pushes_match_stored_trades(flow_env: FlowEnv) -> None:
     stored = sorted(r[0] for r in flow_env.query("SELECT trade_id FROM trades"))
     assert pushed == stored
     assert len(stored) > 50
+
+
+def test_book_ticker_pushes_each_change_of_the_best_levels(flow_env: FlowEnv) -> None:
+    """``bookTicker@M``: one push for each book change that moves a best bid or ask (its price
+    or its quantity), none otherwise, each as the depth diffs up to its ``u`` make the book;
+    the last one is the engine's top of book."""
+    flow_env.run_matcher(_commands(seed=23, n=3000))
+    published = run_flow(flow_env, flow_env.database_url)
+    checked = 0
+    for market in MARKETS:
+        spec = CONFIG.markets[market]
+        client = DepthClient({}, {}, 0)
+        tops: list[tuple[int, tuple[Any, ...]]] = []  # (u, top) after each diff
+        pushes: list[dict[str, Any]] = []
+        for message in published:  # in publish order: one script publishes both channels
+            data = message["data"]
+            if message["channel"] == topics.depth_stream(market):
+                client.apply(data)
+                bids, asks = client.side("b"), client.side("a")
+                tops.append((data["u"], (bids[:1], asks[:1])))
+            elif message["channel"] == topics.book_ticker_stream(market):
+                pushes.append(data)
+        moved = [u for i, (u, top) in enumerate(tops) if i == 0 or top != tops[i - 1][1]]
+        assert [p["u"] for p in pushes] == moved, market
+        top_at = dict(tops)
+        for push in pushes:
+            bids, asks = top_at[push["u"]]
+            shown = (
+                [(Decimal(push["b"]), Decimal(push["B"]))] if push["b"] is not None else [],
+                [(Decimal(push["a"]), Decimal(push["A"]))] if push["a"] is not None else [],
+            )
+            assert shown == (bids, asks), push
+            assert (push["e"], push["s"]) == ("bookTicker", spec.symbol)
+        if pushes:
+            last = pushes[-1]
+            engine = (_engine_side(flow_env, market, Side.BUY)[:1],
+                      _engine_side(flow_env, market, Side.SELL)[:1])  # fmt: skip
+            assert top_at[last["u"]] == engine
+            checked += 1
+    assert checked >= 2

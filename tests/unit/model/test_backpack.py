@@ -31,7 +31,8 @@ T0_US = 1_767_571_200_000_000  # 2026-01-05T00:00:00Z
         ("kline.1h.BTC_USDC", ("kline", "1h", "BTC_USDC")),
         ("trades@TATA_INR", None),  # ours, not Backpack's
         ("kline.7m.TATA_INR", None),
-        ("bookTicker.TATA_INR", None),  # not served (no stream behind it yet)
+        ("bookTicker.TATA_INR", ("bookTicker", None, "TATA_INR")),
+        ("bookTicker@TATA_INR", None),
         ("trade.", None),
     ],
 )
