@@ -31,7 +31,6 @@ from psycopg_pool import AsyncConnectionPool
 from edge.auth import AuthUser
 from edge.errors import ApiError
 from edge.openapi import errors
-from edge.views import order_view
 from model.api import (
     AccountFillView,
     BackpackFillView,
@@ -47,6 +46,7 @@ from model.events import OrderState
 from model.fills import account_fill
 from model.ids import OrderId, UserId
 from model.timestamps import from_micros, from_millis, to_micros
+from model.views import order_view
 
 __all__ = [
     "CURSOR_PATTERN",

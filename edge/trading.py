@@ -29,7 +29,7 @@ from edge.gateway import Answer, MatcherGateway, MatcherTimeoutError, MatcherUna
 from edge.history import stored_order
 from edge.openapi import errors
 from edge.request import ExactRequest, invalid
-from edge.views import order_placed, order_view, quote_view, raise_if_rejected
+from edge.views import order_placed, quote_view, raise_if_rejected
 from model import stages
 from model.api import (
     BackpackCancelAllRequest,
@@ -70,6 +70,7 @@ from model.ids import OrderId, UserId
 from model.numbers import MarketSpec, ValidationError
 from model.orders import order_shape_problem
 from model.rejects import HTTP_STATUS, RejectCode
+from model.views import order_view
 
 __all__ = ["TradingController"]
 

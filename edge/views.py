@@ -21,7 +21,6 @@ from model.events import (
     Event,
     OrderClosed,
     OrderRested,
-    OrderState,
     QuoteResult,
     Rejected,
     TradeExecuted,
@@ -34,7 +33,6 @@ __all__ = [
     "asset_view",
     "market_view",
     "order_placed",
-    "order_view",
     "quote_view",
     "raise_if_rejected",
 ]
@@ -99,28 +97,6 @@ def order_placed(spec: MarketSpec, cmd: PlaceOrder, events: list[Event]) -> Orde
         created_at=OrderIdFactory.timestamp_ms(cmd.order_id),
         self_trade_prevention=cmd.stp,
         fills=fills,
-    )
-
-
-def order_view(spec: MarketSpec, state: OrderState) -> OrderView:
-    """The view of an order the engine reports (open, or remembered after closing)."""
-    return OrderView(
-        order_id=str(state.order_id),
-        market=state.market,
-        kind=state.side,
-        type=state.type,
-        status=state.status,
-        time_in_force=state.tif,
-        post_only=state.post_only,
-        price=spec.format_price(state.price) if state.price else None,
-        quantity=spec.format_quantity(state.quantity) if state.quantity else None,
-        quote_quantity=None,
-        executed_qty=spec.format_quantity(state.executed_quantity),
-        executed_quote_qty=_quote_amount(spec, state.executed_quote),
-        remaining_qty=spec.format_quantity(state.remaining) if state.quantity else None,
-        client_order_id=state.client_order_id,
-        created_at=state.ts // 1000,
-        self_trade_prevention=state.stp,
     )
 
 

@@ -3,15 +3,17 @@
 Client → server: ``{"method": "SUBSCRIBE" | "UNSUBSCRIBE", "params": [...], "id": n}``,
 ``{"method": "AUTH", "params": [token], "id": n}`` (then the private ``orders`` stream may be
 subscribed: the user's order changes, fills and balances, each pushed once stored, in order; see
-:mod:`pipeline.persist`), ``{"method": "PING", "id": n}``. Every request is answered ``{"id": n,
-"result": ...}`` or ``{"id": n, "error": {"code", "message"}}``. Pushes: ``{"stream": name, "data":
-...}``. Every public stream has two names: ours (``trades@M``, ``depth@M``, ``ticker@M``,
-``bookTicker@M``, ``kline.<i>@M``) and Backpack's (``trade.M``, ``depth.M``, ``ticker.M``,
-``bookTicker.M``, ``kline.<i>.M``), whose pushes come in Backpack's shape (:mod:`model.backpack`):
-one stream, one pub/sub channel, translated once per message for the names that ask for it. The
-acknowledgement of a SUBSCRIBE is sent once the stream is followed: every message published after
-it reaches the client. So a depth client subscribes, waits for the acknowledgement, then takes the
-``GET /depth`` snapshot and applies the diffs from ``lastUpdateId + 1`` on.
+:mod:`pipeline.persist`; or Backpack's ``account.orderUpdate[.<symbol>]``, which a SUBSCRIBE signed
+with an API key opens too: ``"signature": [key, signature, timestamp, window]``), ``{"method":
+"PING", "id": n}``. Every request is answered ``{"id": n, "result": ...}`` or ``{"id": n, "error":
+{"code", "message"}}``. Pushes: ``{"stream": name, "data": ...}``. Every public stream has two
+names: ours (``trades@M``, ``depth@M``, ``ticker@M``, ``bookTicker@M``, ``kline.<i>@M``) and
+Backpack's (``trade.M``, ``depth.M``, ``ticker.M``, ``bookTicker.M``, ``kline.<i>.M``), whose
+pushes come in Backpack's shape (:mod:`model.backpack`): one stream, one pub/sub channel,
+translated once per message for the names that ask for it. The acknowledgement of a SUBSCRIBE is
+sent once the stream is followed: every message published after it reaches the client. So a depth
+client subscribes, waits for the acknowledgement, then takes the ``GET /depth`` snapshot and
+applies the diffs from ``lastUpdateId + 1`` on.
 
 Fan-out: one Redis pub/sub subscription per stream for the whole process (Litestar's channels
 plugin), pushed to every session that follows the stream by :class:`Fanout`. The push is built
@@ -43,10 +45,12 @@ from litestar.channels import ChannelsPlugin, Subscriber
 from litestar.exceptions import WebSocketDisconnect
 from websockets.frames import Frame, Opcode
 
+from edge import apikeys
 from edge.auth import verify_token
+from edge.errors import ApiError
 from edge.wsprotocol import FRAMES_EXTENSION
 from model import topics
-from model.backpack import backpack_stream, translator
+from model.backpack import ACCOUNT_STREAM, backpack_stream, shape_for
 from model.config import MarketConfig
 from model.intervals import INTERVAL_PATTERN, is_interval
 from model.settings import EdgeSettings
@@ -114,7 +118,7 @@ class _Stream:
     channel: str
     subscriber: Subscriber
     followers: dict[str, dict[_Session, None]] = field(default_factory=dict)
-    shapes: dict[str, Callable[[bytes], bytes] | None] = field(default_factory=dict)
+    shapes: dict[str, Callable[[bytes], bytes | None] | None] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
 
 
@@ -145,8 +149,7 @@ class Fanout:
                 self.streams[channel] = stream
             stream.followers.setdefault(name, {})[session] = None
             if name not in stream.shapes:
-                named = backpack_stream(name)
-                stream.shapes[name] = None if named is None else translator(named[0])
+                stream.shapes[name] = shape_for(name)
 
     async def leave(self, channel: str, name: str, session: _Session) -> None:
         async with self._lock:
@@ -192,10 +195,11 @@ class Fanout:
                         session.fall_behind("internal error: reconnect and resync", 1011)
 
 
-def _translated(shape: Callable[[bytes], bytes], data: bytes) -> bytes | None:
-    """``data`` in another dialect's shape, or ``None`` (logged) for a message that does not
-    fit: that name's followers miss it (a depth follower sees the gap and resyncs) rather than
-    get a shape they cannot read, and the stream goes on for every other follower."""
+def _translated(shape: Callable[[bytes], bytes | None], data: bytes) -> bytes | None:
+    """``data`` in another dialect's shape; ``None`` where that dialect has nothing to say
+    (a balance on ``account.orderUpdate``), or (logged) for a message that does not fit: that
+    name's followers miss it (a depth follower sees the gap and resyncs) rather than get a
+    shape they cannot read, and the stream goes on for every other follower."""
     try:
         return shape(data)
     except Exception:
@@ -322,6 +326,9 @@ class _Session:
             await self.refuse(request_id, "INVALID_REQUEST", "params must be a list of strings")
             return
         if method == "SUBSCRIBE":
+            signature = message.get("signature")
+            if signature is not None and not await self.sign_in(request_id, signature):
+                return
             await self.subscribe(request_id, params)
         elif method == "UNSUBSCRIBE":
             for name in params:
@@ -347,6 +354,13 @@ class _Session:
         """The pub/sub channel behind a stream name, or ``None`` if there is no such stream."""
         if name == "orders":
             return None if self.user is None else topics.user_channel(self.user)
+        account = ACCOUNT_STREAM.match(name)
+        if account is not None:
+            if self.user is None or (
+                account.group(1) is not None and self.config.market(account.group(1)) is None
+            ):
+                return None
+            return topics.user_channel(self.user)
         match = _STREAM.match(name)
         if match is not None:
             kind, interval, market = match.group(1), match.group(2), match.group(3)
@@ -377,7 +391,8 @@ class _Session:
         for name in names:
             channel = self.channel_of(name)
             if channel is None:
-                hint = " (AUTH first)" if name == "orders" else ""
+                private = name == "orders" or ACCOUNT_STREAM.match(name) is not None
+                hint = " (AUTH or sign first)" if private and self.user is None else ""
                 await self.refuse(request_id, "UNKNOWN_STREAM", f"no stream {name!r}{hint}")
                 return
             channels.append((name, channel))
@@ -399,6 +414,36 @@ class _Session:
             return
         self.user = verified[0]
         await self.answer(request_id, None)
+
+    async def sign_in(self, request_id: int | None, signature: Any) -> bool:
+        """Backpack's signed subscription: ``signature`` is ``[API key, signature, timestamp,
+        window]`` over ``instruction=subscribe&timestamp=..&window=..`` (``edge.apikeys``). The
+        key's owner becomes the session's user; a session holds one user."""
+        if not (
+            isinstance(signature, list)
+            and len(signature) == 4
+            and all(isinstance(part, str) for part in signature)
+        ):
+            await self.refuse(
+                request_id, "INVALID_SIGNATURE", "signature must be [key, signature, timestamp, "
+                "window], four strings",
+            )  # fmt: skip
+            return False
+        key, signed, timestamp, window = (part.encode() for part in signature)
+        headers = {b"x-api-key": key, b"x-signature": signed, b"x-timestamp": timestamp,
+                   b"x-window": window}  # fmt: skip
+        try:
+            request = apikeys.SignedRequest.from_headers(headers, apikeys.now_ms())
+            request.verify(apikeys.signing_text("subscribe", {}, request.timestamp, request.window))
+            owner = await apikeys.key_owner(self.socket.app.state.db, request.public_key)
+        except ApiError as error:
+            await self.refuse(request_id, error.code, error.message)
+            return False
+        if self.user is not None and self.user != owner:
+            await self.refuse(request_id, "UNAUTHORIZED", "this connection is another user's")
+            return False
+        self.user = owner
+        return True
 
     async def _drop(self, name: str) -> None:
         channel = self.subs.pop(name, None)

@@ -27,6 +27,12 @@ Backpack's shapes, field by field (docs.backpack.exchange, "Streams"):
 Backpack's times are microseconds; ours are milliseconds, so ``E`` and ``T`` are our
 milliseconds times 1000 (exact to the millisecond). Our ticker sends ``null`` for the prices of a
 window without trades, where Backpack has no such state to show.
+
+The private stream: ``account.orderUpdate`` (or ``account.orderUpdate.<symbol>``) follows the
+user's ``orders`` channel, translated by :func:`order_update`: ``orderAccepted``, ``orderFill``,
+``orderCancelled`` and ``orderExpired``, each with the order's fields (``s, c, S, o, f, q, Q, p,
+X, i, z, Z, V, T, O, y``; a fill adds ``t, l, L, m, n, N``). Our order resting after its
+acceptance, or closing filled (its last fill says so), and balances have no Backpack event.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ from model.intervals import INTERVAL_PATTERN, INTERVAL_US, is_interval
 from model.timestamps import from_millis
 
 __all__ = [
+    "ACCOUNT_STREAM",
     "BACKPACK_STREAM",
     "SIDE",
     "STP",
@@ -66,6 +73,8 @@ __all__ = [
     "naive_utc",
     "order_object",
     "order_request",
+    "order_update",
+    "shape_for",
     "translator",
 ]
 
@@ -190,6 +199,9 @@ BACKPACK_STREAM = re.compile(
     rf"^(trade|depth|ticker|bookTicker|kline\.({INTERVAL_PATTERN}))\.([A-Za-z0-9_-]{{3,32}})$"
 )
 
+#: Backpack's private stream of the user's orders, in every market or in one.
+ACCOUNT_STREAM = re.compile(r"^account\.orderUpdate(?:\.([A-Za-z0-9_-]{3,32}))?$")
+
 #: Which of our streams a name follows: ``trades``, ``depth``, ``ticker``, ``bookTicker`` or
 #: ``kline``.
 StreamKind = str
@@ -277,3 +289,63 @@ def translator(kind: StreamKind) -> Callable[[bytes], bytes]:
         return _encode(shape(_decode(data)))
 
     return translate
+
+
+_CLOSED_EVENT = {
+    OrderStatus.CANCELED.value: "orderCancelled",
+    OrderStatus.EXPIRED.value: "orderExpired",
+}
+
+
+def order_update(message: dict[str, Any]) -> dict[str, Any] | None:
+    """One of our private messages (``pipeline.persist``) as Backpack's ``account.orderUpdate``
+    event, or ``None`` where Backpack has none."""
+    order = message.get("order")
+    if order is None:
+        return None
+    kind = message["e"]
+    if kind == "order":
+        change = message["change"]
+        event = "orderAccepted" if change == "accepted" else None
+        if change == "closed":
+            event = _CLOSED_EVENT.get(message["status"])
+        if event is None:
+            return None
+    elif kind == "fill":
+        event = "orderFill"
+    else:
+        return None
+    micros = _micros(message["timestamp"])
+    update: dict[str, Any] = {
+        "e": event, "E": micros, "s": order["market"], "c": client_id(order["clientOrderId"]),
+        "S": _SIDE_NAME[Side(order["kind"])], "o": order["type"].upper(),
+        "f": order["timeInForce"], "q": order["quantity"], "Q": order["quoteQuantity"],
+        "p": order["price"], "X": _STATUS_NAME[OrderStatus(order["status"])],
+        "i": order["orderId"], "z": order["executedQty"], "Z": order["executedQuoteQty"],
+        "V": _STP_NAME[SelfTradePrevention(order["selfTradePrevention"])], "T": micros,
+        "O": "USER", "y": order["postOnly"],
+    }  # fmt: skip
+    if kind == "fill":
+        update.update(t=message["tradeId"], l=message["quantity"], L=message["price"],
+                      m=message["isMaker"], n=message["fee"], N=message["feeAsset"])  # fmt: skip
+    # Backpack sends c, q, Q and p only when the order has them.
+    return {k: v for k, v in update.items() if v is not None or k not in "cqQp"}
+
+
+def shape_for(name: str) -> Callable[[bytes], bytes | None] | None:
+    """How pushes reach a stream name: ``None`` for our names (as published), else the
+    translation into Backpack's shape (``None`` from it: that push has no Backpack event, or
+    is another market's, for ``account.orderUpdate.<symbol>``)."""
+    account = ACCOUNT_STREAM.match(name)
+    if account is not None:
+        symbol = None if account.group(1) is None else account.group(1).upper().replace("-", "_")
+
+        def private(data: bytes) -> bytes | None:
+            update = order_update(_decode(data))
+            if update is None or (symbol is not None and update["s"] != symbol):
+                return None
+            return _encode(update)
+
+        return private
+    named = backpack_stream(name)
+    return None if named is None else translator(named[0])

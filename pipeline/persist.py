@@ -15,11 +15,13 @@ Rows reach PostgreSQL by ``COPY`` into per-connection temporary tables, then one
 ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` or ``UPDATE ... FROM`` per table.
 
 After the commit it publishes each affected user's private updates on ``user:{id}`` (the
-WebSocket's ``orders`` stream): order changes (``{"e": "order"}``) and fills (``{"e": "fill"}``,
-:func:`model.fills.account_fill`) in event order, then every balance the batch touched as it now
-stands (``{"e": "balance"}``), from the ``balances`` table the same transaction keeps. If PostgreSQL
-is down the batch fails, the agent restarts with backoff, and the unacked entries come again:
-nothing is lost and nothing is counted twice.
+WebSocket's ``orders`` stream): order changes (``{"e": "order"}``, ``change`` ``accepted``,
+``rested`` or ``closed``; ``timestamp`` in ms) and fills (``{"e": "fill"}``,
+:func:`model.fills.account_fill`) in event order, each with ``order``: the order as it stood just
+after that change (an ``OrderView``, from the stored row and the batch's fills); then every balance
+the batch touched as it now stands (``{"e": "balance"}``), from the ``balances`` table the same
+transaction keeps. If PostgreSQL is down the batch fails, the agent restarts with backoff, and the
+unacked entries come again: nothing is lost and nothing is counted twice.
 
 One writer per shard
 --------------------
@@ -53,20 +55,22 @@ import redis.asyncio as aioredis
 
 from model import topics, wire
 from model.config import MarketConfig
-from model.enums import CLOSE_STATUS, OrderStatus
+from model.enums import CLOSE_STATUS, OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from model.events import (
     OrderAccepted,
     OrderClosed,
     OrderRested,
+    OrderState,
     StateEvent,
     TradeExecuted,
 )
 from model.fills import TradeRecord, account_fill
-from model.ids import FEE_ACCOUNT
+from model.ids import FEE_ACCOUNT, OrderId, UserId
 from model.lease import FENCE, LeaseLostError
 from model.ledger import balance_changes
 from model.settings import LeaseSettings, get_settings
 from model.timestamps import from_micros
+from model.views import order_view
 from pipeline.app import App
 from pipeline.fence import (
     EXIT_FENCED,
@@ -144,6 +148,13 @@ UPDATE orders o SET executed_qty = o.executed_qty + c.qty,
     updated_seq = c.seq
 FROM c WHERE o.order_id = c.order_id"""
 
+# The orders a batch's private messages speak of, as they stand once the batch is applied.
+_TOUCHED_ORDERS = """
+SELECT order_id, user_id, market, side, type, tif, price, quantity, remaining, executed_qty,
+       executed_quote, status, client_order_id, post_only, stp,
+       (extract(epoch from created_at) * 1000000)::bigint
+FROM orders WHERE order_id = ANY(%s)"""
+
 # After FENCE: ARGV[2..] channel/payload pairs, published in order.
 _PUBLISH = """
 for i = 2, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
@@ -185,6 +196,8 @@ class PersistStore:
         new_orders: list[tuple[Any, ...]] = []
         changes: list[tuple[int, int, int, int, int, str]] = []
         updates: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+        # Each order message or fill, with its order's id and the lots and quote it filled.
+        about: list[tuple[dict[str, Any], int, int, int]] = []
         seen: set[int] = set()
         for event in events:
             if event.seq in seen:
@@ -201,6 +214,12 @@ class PersistStore:
                     event.quote_quantity, event.post_only, event.client_order_id,
                     event.quantity, OrderStatus.NEW.value, when, event.seq, event.stp.value,
                 ))  # fmt: skip
+                accepted = {
+                    "e": "order", "change": "accepted", "orderId": str(event.order_id),
+                    "status": OrderStatus.NEW.value, "timestamp": event.ts // 1000,
+                }  # fmt: skip
+                updates[event.user_id].append(accepted)
+                about.append((accepted, event.order_id, 0, 0))
             elif isinstance(event, TradeExecuted):
                 record: TradeRecord = (
                     event.trade_id, event.ts, event.price, event.quantity, event.quote_amount,
@@ -228,7 +247,9 @@ class PersistStore:
                         status.value,
                     ))  # fmt: skip
                     fill = account_fill(self.config.markets[event.market], record, user)
-                    updates[user].append({"e": "fill", **msgspec.to_builtins(fill)})
+                    message = {"e": "fill", **msgspec.to_builtins(fill)}
+                    updates[user].append(message)
+                    about.append((message, order_id, event.quantity, event.quote_amount))
             elif isinstance(event, OrderRested | OrderClosed):
                 status = (
                     OrderStatus.NEW
@@ -236,9 +257,11 @@ class PersistStore:
                     else CLOSE_STATUS[event.reason]
                 )
                 changes.append((event.order_id, event.seq, 0, 0, event.remaining, status.value))
-                updates[event.user_id].append(
-                    {"e": "order", "orderId": str(event.order_id), "status": status.value}
-                )
+                change = "rested" if isinstance(event, OrderRested) else "closed"
+                message = {"e": "order", "change": change, "orderId": str(event.order_id),
+                           "status": status.value, "timestamp": event.ts // 1000}  # fmt: skip
+                updates[event.user_id].append(message)
+                about.append((message, event.order_id, 0, 0))
         conn = await self._connection()
         try:
             async with conn.transaction(), conn.cursor() as cur:
@@ -261,6 +284,9 @@ class PersistStore:
                 await aclaim(cur, self.fence)
                 for _, _, apply_sql in staged:
                     await cur.execute(apply_sql)
+                if about:
+                    await cur.execute(_TOUCHED_ORDERS, ([order_id for _, order_id, _, _ in about],))
+                    self._describe(about, await cur.fetchall())
                 if ledger:
                     await cur.execute(_TOUCHED_BALANCES)
                     for user, asset, available, locked in await cur.fetchall():
@@ -278,6 +304,36 @@ class PersistStore:
                 await conn.close()
             raise
         return dict(updates)
+
+    def _describe(self, about: list[tuple[dict[str, Any], int, int, int]], rows: list[Any]) -> None:
+        """Give each order message and fill its ``order`` as it stood just after it: the stored
+        row is the order after the whole batch, so the batch's fills are taken back off, last
+        first (a batch delivered again describes the same orders the same way)."""
+        stored = {row[0]: row for row in rows}
+        executed = {order_id: (row[9], row[10]) for order_id, row in stored.items()}
+        for message, order_id, lots, quote in reversed(about):
+            row = stored.get(order_id)
+            if row is None:  # never: every message's order was stored in this transaction
+                continue
+            done, spent = executed[order_id]
+            (_, user, market, side, type_, tif, price, quantity, _, _, _, _, client_order_id,
+             post_only, stp, created_us) = row  # fmt: skip
+            status = message.get("status")
+            if status is None:  # a fill: the order is filled once no lots remain
+                left = quantity - done
+                status = (
+                    OrderStatus.FILLED if quantity and not left else OrderStatus.PARTIALLY_FILLED
+                )
+            state = OrderState(
+                market=market, order_id=OrderId(order_id), user_id=UserId(user),
+                side=Side(side), type=OrderType(type_), tif=TimeInForce(tif), price=price,
+                quantity=quantity, remaining=max(quantity - done, 0), executed_quantity=done,
+                executed_quote=spent, status=OrderStatus(status),
+                client_order_id=client_order_id, post_only=post_only, ts=created_us,
+                stp=SelfTradePrevention(stp),
+            )  # fmt: skip
+            message["order"] = msgspec.to_builtins(order_view(self.config.markets[market], state))
+            executed[order_id] = (done - lots, spent - quote)
 
 
 def _decode_batch(fields: dict[bytes, bytes]) -> wire.EventBatch:

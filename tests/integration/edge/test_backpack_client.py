@@ -62,6 +62,13 @@ class BackpackClient:
         assert answer.status_code == 200, answer.text
         return answer.json()
 
+    def subscription(self, streams: list[str], request_id: int) -> dict[str, Any]:
+        """A SUBSCRIBE to private streams, signed as Backpack signs it."""
+        headers = self._signed("subscribe", {})
+        signature = [headers[h] for h in ("X-API-Key", "X-Signature", "X-Timestamp", "X-Window")]
+        return {"method": "SUBSCRIBE", "params": streams, "signature": signature,
+                "id": request_id}  # fmt: skip
+
     def send(self, method: str, path: str, instruction: str, body: dict[str, Any]) -> Any:
         headers = {**self._signed(instruction, body), "Content-Type": "application/json"}
         return self.http.request(method, path, content=json.dumps(body), headers=headers)
@@ -228,3 +235,85 @@ def test_a_backpack_client_trades_with_a_signed_key(full: Cluster) -> None:
     capital = client.get("/api/v1/capital", "balanceQuery")
     assert capital["USDC"] == {"available": "990.000000", "locked": "0.000000", "staked": "0"}
     assert Decimal(capital["BTC"]["available"]) == Decimal("1.0000") - Decimal(fill["fee"])
+
+
+def test_a_backpack_client_follows_its_orders_on_account_order_update(full: Cluster) -> None:
+    key = Ed25519PrivateKey.generate()
+    client = BackpackClient(full.base_url, key)
+    market = "TATA_INR"
+    with httpx.Client(base_url=f"{full.base_url}/api/v1", timeout=10) as api:
+        owner = sign_up(api, {"INR": "10000"})
+        seller = sign_up(api, {"TATA": "10"})
+        public = base64.b64encode(
+            key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        ).decode()
+        assert api.post("/apiKey", headers=owner, json={"publicKey": public}).status_code == 201
+
+        def bid(price: str, client_id: int) -> str:
+            body = {"symbol": market, "side": "Bid", "orderType": "Limit", "price": price,
+                    "quantity": "2", "clientId": client_id}  # fmt: skip
+            answer = client.send("POST", "/api/v1/order", "orderExecute", body)
+            assert answer.status_code == 200, answer.text
+            order_id: str = answer.json()["id"]
+            return order_id
+
+        async def follow() -> list[dict[str, Any]]:
+            async with websockets.connect(client.ws_url) as ws:
+                # Unsigned, or signed by a stranger's key: refused.
+                await ws.send(json.dumps({"method": "SUBSCRIBE", "id": 1,
+                                          "params": ["account.orderUpdate"]}))  # fmt: skip
+                assert json.loads(await ws.recv())["error"]["code"] == "UNKNOWN_STREAM"
+                stranger = BackpackClient(full.base_url, Ed25519PrivateKey.generate())
+                await ws.send(json.dumps(stranger.subscription(["account.orderUpdate"], 2)))
+                assert json.loads(await ws.recv())["error"]["code"] == "UNAUTHORIZED"
+                forged = client.subscription(["account.orderUpdate"], 3)
+                forged["signature"][3] = "6000"  # another window than the one signed
+                await ws.send(json.dumps(forged))
+                assert json.loads(await ws.recv())["error"]["code"] == "INVALID_SIGNATURE"
+                subscribe = client.subscription([f"account.orderUpdate.{market}"], 4)
+                await ws.send(json.dumps(subscribe))
+                assert json.loads(await ws.recv()) == {"id": 4, "result": None}
+                first = await asyncio.to_thread(bid, "100.00", 1)
+                second = await asyncio.to_thread(bid, "99.00", 2)
+                sold = await asyncio.to_thread(api.post, "/order", headers=seller, json={
+                    "market": market, "kind": "sell", "type": "limit", "price": "100.00",
+                    "quantity": "2"})  # fmt: skip
+                assert sold.json()["status"] == "filled", sold.text
+                canceled = await asyncio.to_thread(
+                    client.send,
+                    "DELETE",
+                    "/api/v1/order",
+                    "orderCancel",
+                    {"symbol": market, "orderId": second},
+                )
+                assert canceled.status_code == 200, canceled.text
+                updates: list[dict[str, Any]] = []
+                while not any(u["e"] == "orderCancelled" for u in updates):
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    assert message["stream"] == f"account.orderUpdate.{market}"
+                    updates.append(message["data"])
+                return [u | {"first": u["i"] == first} for u in updates]
+
+        updates = asyncio.run(follow())
+    assert [(u["e"], u["first"], u["X"]) for u in updates] == [
+        ("orderAccepted", True, "New"),
+        ("orderAccepted", False, "New"),
+        ("orderFill", True, "Filled"),
+        ("orderCancelled", False, "Cancelled"),
+    ]
+    accepted, _, fill, cancelled = updates
+    assert {k: accepted[k] for k in "scSofqpzZVy"} == {
+        "s": market, "c": 1, "S": "Bid", "o": "LIMIT", "f": "GTC", "q": "2", "p": "100.00",
+        "z": "0", "Z": "0.00", "V": "RejectTaker", "y": False,
+    }  # fmt: skip
+    assert accepted["E"] > 10**15  # microseconds
+    assert {k: fill[k] for k in "lLmNzZ"} == {
+        "l": "2", "L": "100.00", "m": True, "N": "TATA", "z": "2", "Z": "200.00",
+    }  # fmt: skip
+    stored = eventually(
+        lambda: client.get("/wapi/v1/history/fills", "fillHistoryQueryAll", symbol=market),
+        lambda rows: len(rows) == 1,
+    )
+    assert (fill["t"], fill["n"], fill["N"]) == (
+        stored[0]["tradeId"], stored[0]["fee"], stored[0]["feeSymbol"])  # fmt: skip
+    assert (cancelled["c"], cancelled["z"]) == (2, "0")

@@ -179,7 +179,17 @@ def test_private_orders_after_auth(live: Cluster) -> None:
                 update = await _until(
                     ws, lambda m: m.get("stream") == "orders" and m["data"].get("e") == "order"
                 )
-                assert update["data"] == {"e": "order", "orderId": order_id, "status": "new"}
+                data = update["data"]
+                assert (data["change"], data["orderId"], data["status"]) == (
+                    "accepted", order_id, "new")  # fmt: skip
+                # The order as it stood then (its creation time is the stored one).
+                shown = {k: v for k, v in data["order"].items() if k != "createdAt"}
+                assert shown == {k: v for k, v in placed.json().items() if k != "createdAt"}
+                rested = await _until(
+                    ws, lambda m: m.get("stream") == "orders" and m["data"].get("e") == "order"
+                )
+                assert (rested["data"]["change"], rested["data"]["order"]["status"]) == (
+                    "rested", "new")  # fmt: skip
 
         asyncio.run(scenario())
 

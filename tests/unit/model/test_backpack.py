@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from model.backpack import backpack_stream, translator
+from model.backpack import backpack_stream, order_update, shape_for, translator
 from model.config import load_markets
 from model.enums import Side
 from model.events import TradeExecuted
@@ -102,3 +102,49 @@ def test_a_ticker_in_backpack_shape() -> None:
         "V": "0.00",
         "n": 0,
     }
+
+
+def _order(**fields: object) -> dict[str, object]:
+    return {"orderId": "5", "market": "TATA_INR", "kind": "sell", "type": "market",
+            "status": "new", "timeInForce": "IOC", "postOnly": False, "price": None,
+            "quantity": "3", "quoteQuantity": None, "executedQty": "0",
+            "executedQuoteQty": "0.00", "remainingQty": "3", "clientOrderId": "bot-1",
+            "createdAt": 1, "selfTradePrevention": "cancel_both", "fills": [],
+            **fields}  # fmt: skip
+
+
+def test_private_messages_as_account_order_updates() -> None:
+    accepted = {"e": "order", "change": "accepted", "orderId": "5", "status": "new",
+                "timestamp": 1_767_571_200_001, "order": _order()}  # fmt: skip
+    pushed = json.loads(shape_for("account.orderUpdate")(json.dumps(accepted).encode()))  # type: ignore[misc]
+    assert pushed == {
+        "e": "orderAccepted",
+        "E": 1_767_571_200_001_000,
+        "s": "TATA_INR",
+        "S": "Ask",
+        "o": "MARKET",
+        "f": "IOC",
+        "q": "3",
+        "X": "New",
+        "i": "5",
+        "z": "0",
+        "Z": "0.00",
+        "V": "RejectBoth",
+        "T": 1_767_571_200_001_000,
+        "O": "USER",
+        "y": False,
+    }  # fmt: skip
+    # No c, Q or p: "bot-1" is no clientId, and a market sell by quantity has neither.
+    expired = {**accepted, "change": "closed", "status": "expired",
+               "order": _order(status="expired")}  # fmt: skip
+    assert order_update(expired)["e"] == "orderExpired"  # type: ignore[index]
+    # What Backpack has no event for: a rest after acceptance, a close by the last fill,
+    # balances.
+    assert order_update({**accepted, "change": "rested"}) is None
+    assert order_update({**expired, "status": "filled"}) is None
+    assert order_update({"e": "balance", "asset": "INR", "available": "1", "locked": "0"}) is None
+    # One market's stream skips the others'.
+    other = json.dumps({**accepted, "order": _order(market="BTC_USDC")}).encode()
+    assert shape_for("account.orderUpdate.tata-inr")(other) is None  # type: ignore[misc]
+    assert shape_for("account.orderUpdate.TATA_INR")(json.dumps(accepted).encode()) is not None  # type: ignore[misc]
+    assert shape_for("trades@TATA_INR") is None  # ours: pushed as published
