@@ -82,3 +82,41 @@ def test_history_shows_only_your_own_and_cursors_are_yours_alone(api: httpx.Clie
         assert answer.json()["error"]["code"] == "INVALID_CURSOR"
     assert api.get("/orders/history", headers=owner, params={"cursor": cursor}).status_code == 200
     assert _pages(api, "/orders/history", owner) == orders  # nothing changed
+
+
+def test_backpacks_history_and_order_routes_show_only_your_own(api: httpx.Client) -> None:
+    owner = sign_up(api, {"TATA": "10"})
+    buyer = sign_up(api, {"INR": "10000"})
+    stranger = sign_up(api, {"INR": "10000"})
+    # Below the asks the other test leaves on the book, so the taker meets this one.
+    body = {"symbol": "TATA_INR", "side": "Ask", "orderType": "Limit", "price": "290",
+            "quantity": "2", "clientId": 5}  # fmt: skip
+    ask = api.post("/order", headers=owner, json=body).json()["id"]
+    take = {"market": "TATA_INR", "kind": "buy", "type": "limit", "price": "290", "quantity": "1"}
+    assert api.post("/order", headers=buyer, json=take).status_code == 200
+    root = str(api.base_url).removesuffix("/api/v1/")
+    history = f"{root}/wapi/v1/history"
+    mine = eventually(lambda: api.get(f"{history}/fills", headers=owner).json(), bool)
+    assert [f["orderId"] for f in mine] == [ask]
+    orders = api.get(f"{history}/orders", headers=owner, params={"orderId": ask}).json()
+    assert [o["id"] for o in orders] == [ask]
+    # Someone else's: not in their history, not readable or cancelable by id or clientId.
+    for path in ("orders", "fills"):
+        theirs = api.get(f"{history}/{path}", headers=stranger, params={"orderId": ask})
+        assert (theirs.status_code, theirs.json()) == (200, [])
+    for params in ({"orderId": ask}, {"clientId": 5}):
+        query = {"symbol": "TATA_INR", **params}
+        assert api.get("/order", headers=stranger, params=query).status_code == 404
+        canceled = api.request("DELETE", "/order", headers=stranger, json=query)
+        assert canceled.status_code == 404
+    swept = api.request("DELETE", "/orders", headers=stranger, json={"symbol": "TATA_INR"})
+    assert swept.json() == []
+    assert [o["id"] for o in api.get("/orders", headers=owner).json()] == [ask]  # still open
+    # Paging and order as Backpack's, within bounds.
+    for params, field in (
+        ({"sortDirection": "Asc"}, "sortDirection"),
+        ({"offset": "100001"}, "offset"),
+        ({"limit": "1001"}, "limit"),
+    ):
+        refused = api.get(f"{history}/orders", headers=owner, params=params)
+        assert (refused.status_code, refused.json()["error"]["field"]) == (400, field)
