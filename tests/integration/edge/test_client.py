@@ -153,7 +153,7 @@ def test_a_refused_subscription_is_an_api_error(full: Cluster) -> None:
         with pytest.raises(ApiError) as private:
             ws.subscribe(ORDERS_STREAM)
         assert private.value.code == "UNKNOWN_STREAM"
-        assert "AUTH first" in private.value.message
+        assert "AUTH or sign first" in private.value.message
         with pytest.raises(ApiError) as unknown:
             ws.subscribe("trades@NOPE_NOPE")
         assert unknown.value.code == "UNKNOWN_STREAM"
