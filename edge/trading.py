@@ -335,8 +335,6 @@ class TradingController(Controller):
     ) -> OrderView:
         """GET: one of your orders, open or recently filled/canceled/expired.
         DELETE: cancel one of your open orders."""
-        # One handler for both methods: with two, Litestar's automatic OPTIONS answer lists in
-        # ``Allow`` the methods of only the first one registered.
         oid = _parse_order_id(order_id)
         user = UserId(request.user.id)
         if request.method == HttpMethod.DELETE:
