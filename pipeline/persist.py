@@ -318,17 +318,18 @@ class PersistStore:
             done, spent = executed[order_id]
             (_, user, market, side, type_, tif, price, quantity, _, _, _, _, client_order_id,
              post_only, stp, created_us) = row  # fmt: skip
-            status = message.get("status")
-            if status is None:  # a fill: the order is filled once no lots remain
-                left = quantity - done
-                status = (
-                    OrderStatus.FILLED if quantity and not left else OrderStatus.PARTIALLY_FILLED
-                )
+            if "status" in message:  # back on the book after a fill: partially filled
+                status = OrderStatus(message["status"])
+                if status is OrderStatus.NEW and done:
+                    status = OrderStatus.PARTIALLY_FILLED
+            else:  # a fill: the order is filled once no lots remain
+                filled = quantity and done >= quantity
+                status = OrderStatus.FILLED if filled else OrderStatus.PARTIALLY_FILLED
             state = OrderState(
                 market=market, order_id=OrderId(order_id), user_id=UserId(user),
                 side=Side(side), type=OrderType(type_), tif=TimeInForce(tif), price=price,
                 quantity=quantity, remaining=max(quantity - done, 0), executed_quantity=done,
-                executed_quote=spent, status=OrderStatus(status),
+                executed_quote=spent, status=status,
                 client_order_id=client_order_id, post_only=post_only, ts=created_us,
                 stp=SelfTradePrevention(stp),
             )  # fmt: skip

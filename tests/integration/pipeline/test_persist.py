@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -181,6 +182,50 @@ def test_an_event_twice_in_one_batch_counts_once(redis_client: redis.Redis, db_u
     with holding(redis_client, topics.persist_lease(SHARD), persist_role(SHARD), db_url) as held:
         asyncio.run(write_each_twice(held[1]))
     _check_tables(db_url, events, engine)
+
+
+def test_each_private_message_describes_its_order_as_it_stood_then(
+    redis_client: redis.Redis, db_url: str
+) -> None:
+    """Order messages and fills carry their order as it stood just after them: executed
+    quantities grow by each fill, in event order, across batches of any size, and each order's
+    last description is the engine's final view of it."""
+    engine = _produce(redis_client, seed=44, n=600)
+    events = [e for _, e in all_events(redis_client, SHARD)]
+    assert sum(isinstance(e, TradeExecuted) for e in events) > 10
+    messages: list[dict[str, Any]] = []
+
+    async def write_in_batches(fence: Fence) -> None:
+        store = PersistStore(db_url, CONFIG, SHARD, fence)
+        for start in range(0, len(events), 37):
+            updates = await store.write(events[start : start + 37])
+            messages.extend(m for user in sorted(updates) for m in updates[user])
+        await store.close()
+
+    with holding(redis_client, topics.persist_lease(SHARD), persist_role(SHARD), db_url) as held:
+        asyncio.run(write_in_batches(held[1]))
+    last: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        if message["e"] == "balance":
+            continue
+        order = message["order"]
+        order_id = order["orderId"]
+        executed = Decimal(order["executedQty"])
+        before = Decimal(last[order_id]["executedQty"]) if order_id in last else 0
+        if message["e"] == "fill":
+            assert executed == before + Decimal(message["quantity"]), message
+        else:
+            assert executed == before, message
+            assert message["change"] in ("accepted", "rested", "closed")
+        last[order_id] = order
+    assert len(last) == len(engine.orders) + len(engine.closed) > 100
+    final = {**{i: order_state(o) for i, o in engine.orders.items()}, **engine.closed}
+    for order_id, state in final.items():
+        spec = CONFIG.markets[state.market]
+        shown = last[str(order_id)]
+        assert (shown["status"], shown["executedQty"]) == (
+            state.status.value, spec.format_quantity(state.executed_quantity),
+        ), order_id  # fmt: skip
 
 
 def test_entries_pending_at_a_restart_come_again_once_each(
