@@ -14,14 +14,16 @@ each batch in ONE transaction:
 Rows reach PostgreSQL by ``COPY`` into per-connection temporary tables, then one
 ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` or ``UPDATE ... FROM`` per table.
 
-After the commit it publishes each affected user's private updates on ``user:{id}`` (the
-WebSocket's ``orders`` stream): order changes (``{"e": "order"}``, ``change`` ``accepted``,
-``rested`` or ``closed``; ``timestamp`` in ms) and fills (``{"e": "fill"}``,
-:func:`model.fills.account_fill`) in event order, each with ``order``: the order as it stood just
-after that change (an ``OrderView``, from the stored row and the batch's fills); then every balance
-the batch touched as it now stands (``{"e": "balance"}``), from the ``balances`` table the same
-transaction keeps. If PostgreSQL is down the batch fails, the agent restarts with backoff, and the
-unacked entries come again: nothing is lost and nothing is counted twice.
+After the commit it publishes the private updates of each affected user that someone follows
+(``PUBSUB NUMSUB``, asked after the commit: whoever subscribes later reads a snapshot that already
+holds the batch) on ``user:{id}`` (the WebSocket's ``orders`` stream): order changes (``{"e":
+"order"}``, ``change`` ``accepted``, ``rested`` or ``closed``; ``timestamp`` in ms) and fills
+(``{"e": "fill"}``, :func:`model.fills.account_fill`) in event order, each with ``order``: the
+order as it stood just after that change (an ``OrderView``, from the stored row and the batch's
+fills); then every balance the batch touched as it now stands (``{"e": "balance"}``), from the
+``balances`` table the same transaction keeps. If PostgreSQL is down the batch fails, the agent
+restarts with backoff, and the unacked entries come again: nothing is lost and nothing is counted
+twice.
 
 One writer per shard
 --------------------
@@ -45,7 +47,8 @@ import contextlib
 import logging
 import signal
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -54,6 +57,7 @@ import redis
 import redis.asyncio as aioredis
 
 from model import topics, wire
+from model.api import OrderView
 from model.config import MarketConfig
 from model.enums import CLOSE_STATUS, OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from model.events import (
@@ -68,9 +72,10 @@ from model.fills import TradeRecord, account_fill
 from model.ids import FEE_ACCOUNT, OrderId, UserId
 from model.lease import FENCE, LeaseLostError
 from model.ledger import balance_changes
+from model.numbers import MarketSpec
 from model.settings import LeaseSettings, get_settings
 from model.timestamps import from_micros
-from model.views import order_view
+from model.views import order_view, progressed
 from pipeline.app import App
 from pipeline.fence import (
     EXIT_FENCED,
@@ -83,7 +88,7 @@ from pipeline.fence import (
 )
 from pipeline.stream import Stream
 
-__all__ = ["PersistStore", "UserPublisher", "build_app", "main", "run_shard"]
+__all__ = ["PersistStore", "PrivateUpdates", "UserPublisher", "build_app", "main", "run_shard"]
 
 log = logging.getLogger("tidewater.persist")
 
@@ -165,6 +170,20 @@ _PUBLISH_CHUNK = 1000  # messages per script call
 _json = msgspec.json.Encoder()
 
 
+#: An order message or fill of a batch: the message, its user, its order, the lots and quote the
+#: change filled (0 for an order message).
+_About = tuple[dict[str, Any], int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateUpdates:
+    """A stored batch's private updates: each user's messages in order, and what each order
+    message or fill is about (for :meth:`PersistStore.describe`)."""
+
+    messages: dict[int, list[dict[str, Any]]]
+    about: list[_About]
+
+
 class PersistStore:
     """Turns state events into rows and writes a batch of them in one transaction, fenced by
     ``fence`` (the shard's persist lease)."""
@@ -188,16 +207,17 @@ class PersistStore:
         if self._conn is not None:
             await self._conn.close()
 
-    async def write(self, events: list[StateEvent]) -> dict[int, list[dict[str, Any]]]:
+    async def write(self, events: list[StateEvent]) -> PrivateUpdates:
         """Store ``events`` (in seq order); return each user's private updates to publish: their
-        orders' changes and fills in event order, then each balance the batch touched."""
+        orders' changes and fills in event order, then each balance the batch touched (orders
+        not yet described: :meth:`describe`)."""
         trades: list[tuple[Any, ...]] = []
         ledger: list[tuple[Any, ...]] = []
         new_orders: list[tuple[Any, ...]] = []
         changes: list[tuple[int, int, int, int, int, str]] = []
         updates: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
-        # Each order message or fill, with its order's id and the lots and quote it filled.
-        about: list[tuple[dict[str, Any], int, int, int]] = []
+        # Each order message or fill: its user, its order's id, the lots and quote it filled.
+        about: list[_About] = []
         seen: set[int] = set()
         for event in events:
             if event.seq in seen:
@@ -219,7 +239,7 @@ class PersistStore:
                     "status": OrderStatus.NEW.value, "timestamp": event.ts // 1000,
                 }  # fmt: skip
                 updates[event.user_id].append(accepted)
-                about.append((accepted, event.order_id, 0, 0))
+                about.append((accepted, event.user_id, event.order_id, 0, 0))
             elif isinstance(event, TradeExecuted):
                 record: TradeRecord = (
                     event.trade_id, event.ts, event.price, event.quantity, event.quote_amount,
@@ -249,7 +269,7 @@ class PersistStore:
                     fill = account_fill(self.config.markets[event.market], record, user)
                     message = {"e": "fill", **msgspec.to_builtins(fill)}
                     updates[user].append(message)
-                    about.append((message, order_id, event.quantity, event.quote_amount))
+                    about.append((message, user, order_id, event.quantity, event.quote_amount))
             elif isinstance(event, OrderRested | OrderClosed):
                 status = (
                     OrderStatus.NEW
@@ -261,7 +281,7 @@ class PersistStore:
                 message = {"e": "order", "change": change, "orderId": str(event.order_id),
                            "status": status.value, "timestamp": event.ts // 1000}  # fmt: skip
                 updates[event.user_id].append(message)
-                about.append((message, event.order_id, 0, 0))
+                about.append((message, event.user_id, event.order_id, 0, 0))
         conn = await self._connection()
         try:
             async with conn.transaction(), conn.cursor() as cur:
@@ -284,9 +304,6 @@ class PersistStore:
                 await aclaim(cur, self.fence)
                 for _, _, apply_sql in staged:
                     await cur.execute(apply_sql)
-                if about:
-                    await cur.execute(_TOUCHED_ORDERS, ([order_id for _, order_id, _, _ in about],))
-                    self._describe(about, await cur.fetchall())
                 if ledger:
                     await cur.execute(_TOUCHED_BALANCES)
                     for user, asset, available, locked in await cur.fetchall():
@@ -303,38 +320,67 @@ class PersistStore:
             with contextlib.suppress(Exception):
                 await conn.close()
             raise
-        return dict(updates)
+        return PrivateUpdates(dict(updates), about)
 
-    def _describe(self, about: list[tuple[dict[str, Any], int, int, int]], rows: list[Any]) -> None:
-        """Give each order message and fill its ``order`` as it stood just after it: the stored
-        row is the order after the whole batch, so the batch's fills are taken back off, last
-        first (a batch delivered again describes the same orders the same way)."""
+    async def describe(self, batch: PrivateUpdates, users: set[int]) -> None:
+        """Give ``users``' order messages and fills of a stored batch their ``order``: an
+        ``OrderView``, encoded with the message, as the order stood just after it. Read after
+        the commit: only this agent writes orders, so the rows are the batch's outcome."""
+        about = [entry for entry in batch.about if entry[1] in users]
+        if not about:
+            return
+        conn = await self._connection()
+        async with conn.transaction(), conn.cursor() as cur:
+            await cur.execute(_TOUCHED_ORDERS, (list({entry[2] for entry in about}),))
+            rows = await cur.fetchall()
+        self._describe(about, rows)
+
+    def _describe(self, about: list[_About], rows: list[Any]) -> None:
+        """Give each order message and fill its ``order`` (an ``OrderView``, encoded with the
+        message) as it stood just after it: the stored row is the order after the whole batch,
+        so the batch's fills are taken back off, last first (a batch delivered again describes
+        the same orders the same way). Each order's fixed fields are read once per batch."""
         stored = {row[0]: row for row in rows}
-        executed = {order_id: (row[9], row[10]) for order_id, row in stored.items()}
-        for message, order_id, lots, quote in reversed(about):
-            row = stored.get(order_id)
-            if row is None:  # never: every message's order was stored in this transaction
-                continue
+        orders: dict[int, tuple[MarketSpec, OrderState, OrderView]] = {}
+        executed: dict[int, tuple[int, int]] = {}
+        for message, _, order_id, lots, quote in reversed(about):
+            known = orders.get(order_id)
+            if known is None:
+                row = stored.get(order_id)
+                if row is None:  # never: every message's order was stored in this transaction
+                    continue
+                spec, state = self._stored_state(row)
+                known = orders[order_id] = spec, state, order_view(spec, state)
+                executed[order_id] = (state.executed_quantity, state.executed_quote)
+            spec, state, view = known
             done, spent = executed[order_id]
-            (_, user, market, side, type_, tif, price, quantity, _, _, _, _, client_order_id,
-             post_only, stp, created_us) = row  # fmt: skip
             if "status" in message:  # back on the book after a fill: partially filled
                 status = OrderStatus(message["status"])
                 if status is OrderStatus.NEW and done:
                     status = OrderStatus.PARTIALLY_FILLED
             else:  # a fill: the order is filled once no lots remain
-                filled = quantity and done >= quantity
+                filled = state.quantity and done >= state.quantity
                 status = OrderStatus.FILLED if filled else OrderStatus.PARTIALLY_FILLED
-            state = OrderState(
-                market=market, order_id=OrderId(order_id), user_id=UserId(user),
-                side=Side(side), type=OrderType(type_), tif=TimeInForce(tif), price=price,
-                quantity=quantity, remaining=max(quantity - done, 0), executed_quantity=done,
-                executed_quote=spent, status=status,
-                client_order_id=client_order_id, post_only=post_only, ts=created_us,
-                stp=SelfTradePrevention(stp),
-            )  # fmt: skip
-            message["order"] = msgspec.to_builtins(order_view(self.config.markets[market], state))
+            if (done, spent, status) == (state.executed_quantity, state.executed_quote,
+                                         state.status):  # fmt: skip
+                message["order"] = view  # as stored: the order's last change in the batch
+            else:
+                left = max(state.quantity - done, 0)
+                message["order"] = progressed(view, spec, status, state.quantity, done, spent, left)
             executed[order_id] = (done - lots, spent - quote)
+
+    def _stored_state(self, row: Any) -> tuple[MarketSpec, OrderState]:
+        """A ``_TOUCHED_ORDERS`` row as the engine's view of the order, with its market."""
+        (order_id, user, market, side, type_, tif, price, quantity, remaining, executed,
+         executed_quote, status, client_order_id, post_only, stp, created_us) = row  # fmt: skip
+        state = OrderState(
+            market=market, order_id=OrderId(order_id), user_id=UserId(user), side=Side(side),
+            type=OrderType(type_), tif=TimeInForce(tif), price=price, quantity=quantity,
+            remaining=remaining, executed_quantity=executed, executed_quote=executed_quote,
+            status=OrderStatus(status), client_order_id=client_order_id, post_only=post_only,
+            ts=created_us, stp=SelfTradePrevention(stp),
+        )  # fmt: skip
+        return self.config.markets[market], state
 
 
 def _decode_batch(fields: dict[bytes, bytes]) -> wire.EventBatch:
@@ -351,8 +397,10 @@ def build_app(client: aioredis.Redis, store: PersistStore, shard: str, *, batch:
     async def persist(stream: Stream[wire.EventBatch]) -> None:
         async for batches in stream.take(batch, within=0.02):
             state = [e for b in batches for c in b.commands for e in c.events]
-            updates = await store.write(state)  # a fenced-out store raises: nothing published
-            await publisher.send(updates)
+            stored = await store.write(state)  # a fenced-out store raises: nothing published
+            users = await publisher.listening(stored.messages)
+            await store.describe(stored, users)
+            await publisher.send({u: m for u, m in stored.messages.items() if u in users})
 
     return app
 
@@ -362,7 +410,20 @@ class UserPublisher:
 
     def __init__(self, client: aioredis.Redis, fence: Fence) -> None:
         self.fence = fence
+        self._client = client
         self._script = client.register_script(FENCE + _PUBLISH)
+
+    async def listening(self, users: Iterable[int]) -> set[int]:
+        """Those of ``users`` whose channel someone subscribes to (by name: the edges do)."""
+        wanted = {topics.user_channel(user): user for user in users}
+        if not wanted:
+            return set()
+        counts = await self._client.pubsub_numsub(*wanted)
+        return {
+            wanted[channel.decode() if isinstance(channel, bytes) else channel]
+            for channel, count in counts
+            if count
+        }
 
     async def send(self, updates: dict[int, list[dict[str, Any]]]) -> None:
         """Publish ``updates`` in order; :class:`LeaseLostError` (nothing sent) when fenced."""

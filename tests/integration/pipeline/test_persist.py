@@ -14,6 +14,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import psycopg
 import redis
 import redis.asyncio as aioredis
@@ -29,7 +30,7 @@ from model.ledger import LedgerReplica
 from model.settings import MatcherSettings
 from pipeline.app import App
 from pipeline.fence import Fence, persist_role
-from pipeline.persist import PersistStore, build_app, run_shard
+from pipeline.persist import PersistStore, UserPublisher, build_app, run_shard
 from pipeline.source import RedisSource
 from pipeline.stream import Stream
 from tests.integration.pipeline.writers import holder_pid, holding, wait_until
@@ -198,8 +199,9 @@ def test_each_private_message_describes_its_order_as_it_stood_then(
     async def write_in_batches(fence: Fence) -> None:
         store = PersistStore(db_url, CONFIG, SHARD, fence)
         for start in range(0, len(events), 37):
-            updates = await store.write(events[start : start + 37])
-            messages.extend(m for user in sorted(updates) for m in updates[user])
+            batch = await store.write(events[start : start + 37])
+            await store.describe(batch, set(batch.messages))
+            messages.extend(m for user in sorted(batch.messages) for m in batch.messages[user])
         await store.close()
 
     with holding(redis_client, topics.persist_lease(SHARD), persist_role(SHARD), db_url) as held:
@@ -208,7 +210,7 @@ def test_each_private_message_describes_its_order_as_it_stood_then(
     for message in messages:
         if message["e"] == "balance":
             continue
-        order = message["order"]
+        order = msgspec.to_builtins(message["order"])
         order_id = order["orderId"]
         executed = Decimal(order["executedQty"])
         before = Decimal(last[order_id]["executedQty"]) if order_id in last else 0
@@ -356,3 +358,25 @@ def test_postgres_down_then_back_loses_nothing(
         _check_tables(server.url or url, events, engines[0])
     finally:
         server.stop()
+
+
+def test_private_updates_go_only_to_users_someone_follows(
+    redis_client: redis.Redis, redis_url: str
+) -> None:
+    """The agent describes and publishes a user's updates only while some connection
+    subscribes to the user's channel (asked after the commit, so a later subscriber's snapshot
+    already holds the batch)."""
+    listener = redis_client.pubsub()
+    listener.subscribe(topics.user_channel(5))
+    assert listener.get_message(timeout=5) is not None  # the subscription confirmation
+
+    async def ask() -> set[int]:
+        client = aioredis.Redis.from_url(redis_url)
+        with holding(redis_client, topics.persist_lease(SHARD), persist_role(SHARD), None) as held:
+            followed = await UserPublisher(client, held[1]).listening([5, 6, 7])
+        await client.aclose()
+        return followed
+
+    assert asyncio.run(ask()) == {5}
+    listener.unsubscribe()
+    listener.close()
