@@ -218,7 +218,8 @@ def test_a_backpack_client_trades_with_a_signed_key(full: Cluster) -> None:
     )
     assert [o["id"] for o in orders] == [second["id"], first["id"]]
     assert orders[1]["executedQuantity"] == "1.0000"
-    assert orders[1]["createdAt"].startswith(time.strftime("%Y-%m-%dT", time.gmtime()))
+    created = time.gmtime(first["createdAt"] // 1000)  # the day it was placed, UTC
+    assert orders[1]["createdAt"].startswith(time.strftime("%Y-%m-%dT", created))
     page = client.get("/wapi/v1/history/orders", "orderHistoryQueryAll", symbol=TRADED,
                       limit=1, offset=1)  # fmt: skip
     assert page == orders[1:]
