@@ -249,16 +249,13 @@ class OrderView(_View, frozen=True):
     fills: list[FillView] = []
 
 
-class BackpackOrderView(_View, frozen=True):
-    """Backpack's order object (``POST``/``GET``/``DELETE /api/v1/order``, ``/api/v1/orders``),
-    from our ``OrderView`` (``model.backpack.order_object``)."""
+class _BackpackOrder(_View, frozen=True):
+    """What Backpack's order object and its order history's entries share."""
 
     id: str
     client_id: int | None
     """The ``clientId`` it was placed with; ``null`` without one (or with a ``clientOrderId``
     that is not a uint32)."""
-    created_at: int
-    """Milliseconds since the epoch."""
     executed_quantity: str
     executed_quote_quantity: str
     order_type: BackpackOrderType
@@ -271,31 +268,25 @@ class BackpackOrderView(_View, frozen=True):
     status: BackpackStatus
     symbol: str
     time_in_force: TimeInForce
+
+
+class BackpackOrderView(_BackpackOrder, frozen=True):
+    """Backpack's order object (``POST``/``GET``/``DELETE /api/v1/order``, ``/api/v1/orders``),
+    from our ``OrderView`` (``model.backpack.order_object``)."""
+
+    created_at: int
+    """Milliseconds since the epoch."""
     reduce_only: bool | None = None
     """Futures only on Backpack: always ``null`` here."""
     trigger_price: str | None = None
     """Conditional orders only on Backpack: always ``null`` here."""
 
 
-class BackpackHistoryOrderView(_View, frozen=True):
+class BackpackHistoryOrderView(_BackpackOrder, frozen=True):
     """An order of Backpack's ``GET /wapi/v1/history/orders``: as its order object, but
     ``createdAt`` in UTC text (``"2026-01-05T00:01:00.250"``), and ``expiryReason``."""
 
-    id: str
-    client_id: int | None
     created_at: str
-    executed_quantity: str
-    executed_quote_quantity: str
-    order_type: BackpackOrderType
-    price: str | None
-    quantity: str | None
-    quote_quantity: str | None
-    post_only: bool
-    self_trade_prevention: BackpackStp
-    side: BackpackSide
-    status: BackpackStatus
-    symbol: str
-    time_in_force: TimeInForce
     expiry_reason: str | None = None
     """Not recorded here: always ``null`` (an expired order's reason is not stored)."""
 

@@ -131,45 +131,32 @@ def client_id(client_order_id: str | None) -> int | None:
 
 def order_object(view: OrderView) -> BackpackOrderView:
     """Our view of an order as Backpack's order object."""
-    return BackpackOrderView(
-        id=view.order_id,
-        client_id=client_id(view.client_order_id),
-        created_at=view.created_at,
-        executed_quantity=view.executed_qty,
-        executed_quote_quantity=view.executed_quote_qty,
-        order_type=_ORDER_TYPE_NAME[view.type],
-        price=view.price,
-        quantity=view.quantity,
-        quote_quantity=view.quote_quantity,
-        post_only=view.post_only,
-        self_trade_prevention=_STP_NAME[view.self_trade_prevention],
-        side=_SIDE_NAME[view.kind],
-        status=_STATUS_NAME[view.status],
-        symbol=view.market,
-        time_in_force=view.time_in_force,
-    )
+    return BackpackOrderView(**_order_fields(view), created_at=view.created_at)
 
 
 def history_order(view: OrderView) -> BackpackHistoryOrderView:
     """Our view of an order as an entry of Backpack's order history."""
-    live = order_object(view)
-    return BackpackHistoryOrderView(
-        id=live.id,
-        client_id=live.client_id,
-        created_at=naive_utc(view.created_at),
-        executed_quantity=live.executed_quantity,
-        executed_quote_quantity=live.executed_quote_quantity,
-        order_type=live.order_type,
-        price=live.price,
-        quantity=live.quantity,
-        quote_quantity=live.quote_quantity,
-        post_only=live.post_only,
-        self_trade_prevention=live.self_trade_prevention,
-        side=live.side,
-        status=live.status,
-        symbol=live.symbol,
-        time_in_force=live.time_in_force,
-    )
+    return BackpackHistoryOrderView(**_order_fields(view), created_at=naive_utc(view.created_at))
+
+
+def _order_fields(view: OrderView) -> dict[str, Any]:
+    """What Backpack's order object and its history's entries say alike, from our view."""
+    return {
+        "id": view.order_id,
+        "client_id": client_id(view.client_order_id),
+        "executed_quantity": view.executed_qty,
+        "executed_quote_quantity": view.executed_quote_qty,
+        "order_type": _ORDER_TYPE_NAME[view.type],
+        "price": view.price,
+        "quantity": view.quantity,
+        "quote_quantity": view.quote_quantity,
+        "post_only": view.post_only,
+        "self_trade_prevention": _STP_NAME[view.self_trade_prevention],
+        "side": _SIDE_NAME[view.kind],
+        "status": _STATUS_NAME[view.status],
+        "symbol": view.market,
+        "time_in_force": view.time_in_force,
+    }
 
 
 def fill_object(fill: AccountFillView) -> BackpackFillView:
